@@ -1,0 +1,25 @@
+# Entry points of the project. Every stack command goes through stack/run (see stack/__main__.py).
+.PHONY: up down status logs clean test test-unit demo
+
+up:            ## install what is missing, start every service, wait until all are healthy
+	@stack/run up
+
+down:          ## stop every service this stack started
+	@stack/run down
+
+status:        ## health, processes and memory of each service
+	@stack/run status
+
+logs:          ## last lines of every log, or of one: make logs SERVICE=kafka [FOLLOW=1]
+	@stack/run logs $(SERVICE) $(if $(FOLLOW),--follow)
+
+clean:         ## stop everything and delete all data and logs (.stack/)
+	@stack/run clean
+
+demo: up       ## the whole platform, ready to use (prints the addresses to open)
+
+test: up       ## all tests (unit, DAG integrity, integration against the running stack)
+	@.venvs/app/bin/python -m pytest $(PYTEST_ARGS)
+
+test-unit:     ## only the tests that need no running service (seconds)
+	@PYTHON_ENVS=app stack/run install >/dev/null && .venvs/app/bin/python -m pytest -m "not integration" $(PYTEST_ARGS)

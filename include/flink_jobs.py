@@ -1,0 +1,61 @@
+"""Submits SQL jobs (flink/sql_runner.py + .sql files) to the session cluster with the Flink CLI.
+
+The CLI comes from the PyFlink wheel in the "flink" environment: a Python job is compiled by a Python
+client, so submission cannot be a plain REST call. Everything it needs comes from platform settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from include import config
+
+SQL_RUNNER = config.REPO_ROOT / "flink" / "sql_runner.py"
+
+
+class SubmitError(RuntimeError):
+    pass
+
+
+def cli_environment() -> dict[str, str]:
+    s = config.settings()
+    return {
+        **os.environ, **s,
+        "JAVA_HOME": s["JAVA17_HOME"],
+        "FLINK_CONF_DIR": f"{s['RUN_DIR']}/conf/flink",
+        "FLINK_LIB_DIR": f"{s['STACK_HOME']}/flink/lib",
+        "FLINK_OPT_DIR": f"{s['FLINK_DIST']}/opt",
+        "FLINK_PLUGINS_DIR": f"{s['STACK_HOME']}/flink/plugins",
+        "FLINK_LOG_DIR": f"{s['LOG_DIR']}/flink",
+        "PYTHONPATH": s["REPO_ROOT"],
+    }
+
+
+def submit_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
+               from_savepoint: str | None = None, python_files: list[Path] | None = None,
+               variables: dict[str, str] | None = None, timeout_s: float = 300) -> str:
+    """Submits the SQL files as one detached job; returns its job id.
+
+    settings: job configuration overriding the files' SET statements; variables: values for ${NAME}
+    in the SQL beyond the platform settings.
+    """
+    cmd = [f"{config.get('FLINK_DIST')}/bin/flink", "run", "--detached",
+           "--jobmanager", config.get("FLINK_REST_URL").removeprefix("http://")]
+    if from_savepoint:
+        cmd += ["--fromSavepoint", from_savepoint]
+    cmd += ["--python", str(SQL_RUNNER)]
+    if python_files:
+        cmd += ["--pyFiles", ",".join(str(p) for p in python_files)]
+    cmd += [str(f) for f in sql_files]
+    for key, value in (settings or {}).items():
+        cmd += ["--set", f"{key}={value}"]
+    env = {**cli_environment(), **(variables or {})}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    submitted = re.search(r"Job has been submitted with JobID ([0-9a-f]{32})", result.stdout)
+    if result.returncode != 0 or not submitted:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise SubmitError(f"flink run failed (exit {result.returncode}):\n{tail}")
+    return submitted.group(1)

@@ -1,0 +1,100 @@
+"""A small client for the Flink REST API (https://nightlies.apache.org/flink/flink-docs-release-2.0/docs/ops/rest_api/).
+
+Used by the deploy and health-check DAGs and by the tests. Only the calls the platform needs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import requests
+
+
+class FlinkError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    name: str
+    state: str
+
+
+class FlinkRest:
+    def __init__(self, base_url: str, timeout_s: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def _get(self, path: str) -> dict:
+        response = requests.get(f"{self.base_url}{path}", timeout=self.timeout_s)
+        response.raise_for_status()
+        return response.json()
+
+    def _post(self, path: str, body: dict) -> dict:
+        response = requests.post(f"{self.base_url}{path}", json=body, timeout=self.timeout_s)
+        response.raise_for_status()
+        return response.json()
+
+    def overview(self) -> dict:
+        return self._get("/overview")
+
+    def jobs(self) -> list[Job]:
+        return [Job(j["jid"], j["name"], j["state"]) for j in self._get("/jobs/overview")["jobs"]]
+
+    def running_jobs(self, name: str | None = None) -> list[Job]:
+        return [j for j in self.jobs() if j.state in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")
+                and (name is None or j.name == name)]
+
+    def job(self, job_id: str) -> dict:
+        return self._get(f"/jobs/{job_id}")
+
+    def checkpoints(self, job_id: str) -> dict:
+        return self._get(f"/jobs/{job_id}/checkpoints")
+
+    def exceptions(self, job_id: str) -> list[str]:
+        entries = self._get(f"/jobs/{job_id}/exceptions").get("exceptionHistory", {}).get("entries", [])
+        return [e.get("exceptionName", "") + ": " + e.get("stacktrace", "").splitlines()[0] for e in entries]
+
+    def cancel(self, job_id: str) -> None:
+        requests.patch(f"{self.base_url}/jobs/{job_id}?mode=cancel", timeout=self.timeout_s).raise_for_status()
+
+    def wait_for_state(self, job_id: str, states: set[str], timeout_s: float = 120) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = self.job(job_id)["state"]
+            if state in states:
+                return state
+            if state in ("FAILED", "CANCELED", "FINISHED") and state not in states:
+                raise FlinkError(f"job {job_id} is {state}: {self.exceptions(job_id)[:1]}")
+            if time.monotonic() > deadline:
+                raise FlinkError(f"job {job_id} still {state} after {timeout_s:.0f} s, expected {sorted(states)}")
+            time.sleep(1)
+
+    def wait_for_checkpoint(self, job_id: str, after_id: int = 0, timeout_s: float = 180) -> dict:
+        """The first completed checkpoint with an id above `after_id`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            completed = (self.checkpoints(job_id).get("latest") or {}).get("completed")
+            if completed and completed["id"] > after_id:
+                return completed
+            if time.monotonic() > deadline:
+                raise FlinkError(f"job {job_id}: no checkpoint completed within {timeout_s:.0f} s")
+            self.wait_for_state(job_id, {"RUNNING"}, timeout_s=max(1.0, deadline - time.monotonic()))
+            time.sleep(1)
+
+    def stop_with_savepoint(self, job_id: str, target_dir: str | None = None, timeout_s: float = 300) -> str:
+        """Stops the job after a savepoint (sources stop first, sinks commit); returns its path."""
+        body = {"drain": False, **({"targetDirectory": target_dir} if target_dir else {})}
+        trigger = self._post(f"/jobs/{job_id}/stop", body)["request-id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            result = self._get(f"/jobs/{job_id}/savepoints/{trigger}")
+            if result["status"]["id"] == "COMPLETED":
+                operation = result.get("operation", {})
+                if "failure-cause" in operation:
+                    raise FlinkError(f"savepoint of {job_id} failed: {operation['failure-cause'].get('class')}")
+                return operation["location"]
+            time.sleep(1)
+        raise FlinkError(f"savepoint of {job_id} did not complete within {timeout_s:.0f} s")

@@ -1,0 +1,36 @@
+"""Clients for the lakehouse: the shared Iceberg catalog through pyiceberg, and Trino."""
+
+from __future__ import annotations
+
+from pyiceberg.catalog.sql import SqlCatalog
+
+from include import config
+
+
+def iceberg_catalog() -> SqlCatalog:
+    """The JDBC catalog Flink and Trino use (same PostgreSQL rows, same S3 warehouse)."""
+    s = config.settings()
+    return SqlCatalog(s["ICEBERG_CATALOG_NAME"], **{
+        "uri": (f"postgresql+psycopg2://{s['POSTGRES_USER']}:{s['POSTGRES_PASSWORD']}"
+                f"@{s['BIND_HOST']}:{s['POSTGRES_PORT']}/{s['ICEBERG_CATALOG_DB']}"),
+        "warehouse": s["ICEBERG_WAREHOUSE"],
+        "s3.endpoint": s["S3_ENDPOINT"],
+        "s3.access-key-id": s["AWS_ACCESS_KEY_ID"],
+        "s3.secret-access-key": s["AWS_SECRET_ACCESS_KEY"],
+        "s3.region": s["AWS_REGION"],
+        "s3.path-style-access": "true",
+    })
+
+
+def trino_connection(user: str = "fraud-platform"):
+    import trino
+
+    return trino.dbapi.connect(host=config.get("BIND_HOST"), port=config.get_int("TRINO_PORT"), user=user,
+                               catalog=config.get("ICEBERG_CATALOG_NAME"))
+
+
+def trino_query(sql: str, params: tuple | None = None) -> list[tuple]:
+    with trino_connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]

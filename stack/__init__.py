@@ -1,0 +1,1 @@
+"""The local stack: installs, starts, checks and stops the platform's services on loopback."""

@@ -1,0 +1,191 @@
+"""The local stack tool: `python -m stack up|down|status|logs|clean` (run through stack/run or make).
+
+up      installs what is missing, then starts the services stage by stage (stack/services.py STAGES),
+        waiting for each to be healthy; a service that fails or does not become healthy in time is
+        named, the tail of its log printed, and the command exits 1.
+down    stops every service supervisord started, and supervisord itself.
+status  one line per service: processes, resident memory, health.
+logs    the tail of one or all service logs (-f to follow).
+clean   down, then delete the data and logs (.stack/); downloads in CACHE_DIR stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from include import config
+from stack import install, supervisor
+from stack.services import SERVICES, STAGES, Service
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def _say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def _log_file(program: str) -> Path:
+    return Path(config.get("LOG_DIR")) / f"{program}.log"
+
+
+def _log_tail(program: str, lines: int = 40) -> str:
+    path = _log_file(program)
+    if not path.exists():
+        return f"(no log at {path})"
+    content = path.read_text(errors="replace").splitlines()[-lines:]
+    return f"--- last {len(content)} lines of {path} ---\n" + "\n".join(content)
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((config.get("BIND_HOST"), port)) == 0
+
+
+def _start(service: Service) -> None:
+    states = {p: supervisor.program_info(p).state for p in service.programs}
+    if all(state == "RUNNING" for state in states.values()):
+        return
+    for var in service.ports:
+        port = config.get_int(var)
+        if _port_in_use(port):
+            raise StackError(f"{service.name}: port {port} ({var}) is already in use by a process this "
+                             f"stack did not start; stop it or set {var} in the environment")
+    if service.prepare:
+        service.prepare()
+    for program in service.programs:
+        supervisor.start(program)
+
+
+def _wait_healthy(service: Service) -> str:
+    deadline = time.monotonic() + service.timeout_s
+    last_error = "no check ran"
+    while time.monotonic() < deadline:
+        for program in service.programs:
+            state = supervisor.program_info(program).state
+            if state in supervisor.DEAD_STATES:
+                raise StackError(f"{service.name}: process {program} is {state}\n{_log_tail(program)}")
+        try:
+            return service.check()
+        except Exception as error:  # any failure of a health check means "not yet"
+            last_error = f"{type(error).__name__}: {error}"
+        time.sleep(1)
+    tails = "\n".join(_log_tail(p) for p in service.programs)
+    raise StackError(f"{service.name}: not healthy after {service.timeout_s} s ({last_error})\n{tails}")
+
+
+def up(_: argparse.Namespace) -> None:
+    began = time.monotonic()
+    install.everything()
+    for name in ("DATA_DIR", "LOG_DIR", "RUN_DIR"):
+        Path(config.get(name)).mkdir(parents=True, exist_ok=True)
+    supervisor.start_daemon({**os.environ, **config.settings()})
+    for stage in STAGES:
+        services = [SERVICES[name] for name in stage]
+        stage_began = time.monotonic()
+        for service in services:
+            _start(service)
+        for service in services:
+            detail = _wait_healthy(service)
+            if service.initialize:
+                service.initialize()
+            _say(f"{service.name:<9} healthy after {time.monotonic() - stage_began:5.1f} s  {detail}")
+    _say(f"all services healthy in {time.monotonic() - began:.0f} s")
+    _print_urls()
+
+
+def _print_urls() -> None:
+    s = config.settings()
+    print(f"""
+  Airflow UI   {s['AIRFLOW_URL']}   (login {s['AIRFLOW_ADMIN_USER']} / {s['AIRFLOW_ADMIN_PASSWORD']})
+  Flink UI     {s['FLINK_REST_URL']}
+  Trino        {s['TRINO_URL']}   (catalog {s['ICEBERG_CATALOG_NAME']})
+  Kafka        {s['KAFKA_BOOTSTRAP']}
+  DynamoDB     {s['DYNAMODB_ENDPOINT']}
+  S3           {s['S3_ENDPOINT']}   (bucket {s['ICEBERG_WAREHOUSE_BUCKET']})
+  Logs         {s['LOG_DIR']}   (make logs SERVICE=<name>)
+""", flush=True)
+
+
+def down(_: argparse.Namespace) -> None:
+    if not supervisor.is_running():
+        _say("nothing running")
+        return
+    supervisor.shutdown()
+    _say("all services stopped")
+
+
+def status(_: argparse.Namespace) -> None:
+    programs = supervisor.all_programs()
+    unhealthy = 0
+    print(f"{'service':<10} {'processes':<28} {'RSS MiB':>8}  health")
+    for service in SERVICES.values():
+        infos = [programs.get(p) for p in service.programs]
+        running = sum(1 for i in infos if i and i.state == "RUNNING")
+        states = f"{running}/{len(infos)} running" + "".join(
+            f", {p} {i.state if i else 'DOWN'}" for p, i in zip(service.programs, infos)
+            if not i or i.state != "RUNNING")
+        rss = sum(supervisor.process_tree_rss_kib(i.pid) for i in infos if i and i.pid) / 1024
+        try:
+            health = "ok: " + service.check() if any(i and i.state == "RUNNING" for i in infos) else "down"
+        except Exception as error:
+            health = f"FAILING: {type(error).__name__}: {error}"
+        if not health.startswith("ok"):
+            unhealthy += 1
+        print(f"{service.name:<10} {states:<28} {rss:8.0f}  {health}")
+    if unhealthy:
+        sys.exit(1)
+
+
+def logs(args: argparse.Namespace) -> None:
+    if args.service:
+        if args.service not in SERVICES:
+            raise StackError(f"unknown service {args.service!r}; one of: {', '.join(SERVICES)}")
+        programs = SERVICES[args.service].programs
+    else:
+        programs = tuple(p for s in SERVICES.values() for p in s.programs)
+    files = [str(_log_file(p)) for p in programs if _log_file(p).exists()]
+    if not files:
+        raise StackError(f"no logs yet in {config.get('LOG_DIR')}")
+    subprocess.run(["tail", f"-n{args.lines}", *(["-F"] if args.follow else []), *files], check=False)
+
+
+def clean(args: argparse.Namespace) -> None:
+    down(args)
+    shutil.rmtree(config.get("STACK_HOME"), ignore_errors=True)
+    _say(f"deleted {config.get('STACK_HOME')} (downloads in {config.get('CACHE_DIR')} kept)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="stack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up").set_defaults(func=up)
+    commands.add_parser("down").set_defaults(func=down)
+    commands.add_parser("status").set_defaults(func=status)
+    commands.add_parser("install").set_defaults(func=lambda _: install.everything())
+    log_parser = commands.add_parser("logs")
+    log_parser.add_argument("service", nargs="?")
+    log_parser.add_argument("-n", "--lines", type=int, default=60)
+    log_parser.add_argument("-f", "--follow", action="store_true")
+    log_parser.set_defaults(func=logs)
+    commands.add_parser("clean").set_defaults(func=clean)
+    args = parser.parse_args()
+    try:
+        args.func(args)
+    except (StackError, install.InstallError) as error:
+        print(f"[stack] ERROR {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Installs what the services need, once: Debian packages, Maven Central jars, Trino, dynalite.
+
+Every step is idempotent: it writes a stamp naming what it installed and does nothing when the stamp
+matches. Downloads land in CACHE_DIR (under the home directory) and in Maven's ~/.m2 and npm's
+~/.npm caches, so a second machine setup or a fresh clone is fast. Python environments are handled
+before this module runs, by stack/python-envs.sh.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+from include import config
+
+MAVEN_DIR = config.REPO_ROOT / "stack" / "maven"
+
+
+class InstallError(RuntimeError):
+    """A step could not install its component; the message names it and shows the tool's output."""
+
+
+def _log(message: str) -> None:
+    print(f"[install] {message}", flush=True)
+
+
+def _run(component: str, cmd: list[str], **kwargs) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+        raise InstallError(f"installing {component} failed: {' '.join(cmd[:4])} ...\n{tail}")
+
+
+def _stamped(target: Path, key: str) -> bool:
+    stamp = target / ".installed"
+    return stamp.exists() and stamp.read_text() == key
+
+
+def _stamp(target: Path, key: str) -> None:
+    (target / ".installed").write_text(key)
+
+
+def _mvn(component: str, pom: str | None, goals: list[str], props: dict[str, str]) -> None:
+    cmd = ["mvn", "-q", "-B"] + (["-f", str(MAVEN_DIR / pom)] if pom else [])
+    cmd += [f"-D{k}={v}" for k, v in props.items()] + goals
+    _run(component, cmd, cwd=tempfile.gettempdir())
+
+
+def check_java() -> None:
+    for var, need in (("JAVA17_HOME", "Kafka, Flink, S3Proxy"), ("JAVA25_HOME", "Trino")):
+        java = Path(config.get(var)) / "bin" / "java"
+        if not os.access(java, os.X_OK):
+            raise InstallError(f"{var}={config.get(var)} holds no Java ({java} missing); {need} need it")
+    if shutil.which("mvn") is None:
+        raise InstallError("Maven (mvn) is not installed: the Kafka, Flink and Trino jars come from Maven Central")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise InstallError("Node.js and npm are not installed: the DynamoDB stand-in (dynalite) needs them")
+
+
+def debian_packages() -> None:
+    """PostgreSQL server (Airflow metadata, Iceberg catalog) from Debian, if it is not there yet."""
+    if (Path(config.get("POSTGRES_BIN")) / "postgres").exists():
+        return
+    _log("PostgreSQL server (apt-get install postgresql)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run("postgresql", ["apt-get", "update", "-q"], env=env)
+    _run("postgresql", ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"], env=env)
+    if not (Path(config.get("POSTGRES_BIN")) / "postgres").exists():
+        raise InstallError(f"postgresql installed but POSTGRES_BIN={config.get('POSTGRES_BIN')} has no postgres")
+
+
+def kafka() -> None:
+    version = config.get("KAFKA_VERSION")
+    target = Path(config.get("CACHE_DIR")) / f"kafka-{version}"
+    if _stamped(target, version):
+        return
+    _log(f"Kafka {version} broker jars (Maven Central)")
+    shutil.rmtree(target, ignore_errors=True)
+    _mvn("Kafka", "kafka.pom.xml", ["dependency:copy-dependencies"], {
+        "kafka.version": version, "includeScope": "runtime", "outputDirectory": str(target / "libs"),
+    })
+    _stamp(target, version)
+
+
+def flink_connectors() -> None:
+    props = {
+        "flink.kafka.connector.version": config.get("FLINK_KAFKA_CONNECTOR_VERSION"),
+        "iceberg.flink.runtime": config.get("ICEBERG_FLINK_RUNTIME"),
+        "iceberg.version": config.get("ICEBERG_VERSION"),
+        "postgres.jdbc.version": config.get("POSTGRES_JDBC_VERSION"),
+        "hadoop.version": config.get("HADOOP_VERSION"),
+    }
+    key = " ".join(f"{k}={v}" for k, v in sorted(props.items()))
+    target = Path(config.get("CACHE_DIR")) / "flink-connectors"
+    if _stamped(target, key):
+        return
+    _log("Flink connector jars: Kafka SQL connector, Iceberg runtime + AWS bundle, JDBC driver")
+    shutil.rmtree(target, ignore_errors=True)
+    _mvn("Flink connectors", "flink-connectors.pom.xml", ["dependency:copy-dependencies"], {
+        **props, "excludeTransitive": "true", "outputDirectory": str(target),
+    })
+    _stamp(target, key)
+
+
+def flink_lib() -> None:
+    """The session cluster's lib/: the wheel's runtime jars, flink-python, and the connectors."""
+    dist = Path(config.get("FLINK_DIST"))
+    lib = Path(config.get("STACK_HOME")) / "flink" / "lib"
+    shutil.rmtree(lib, ignore_errors=True)
+    lib.mkdir(parents=True)
+    (lib.parent / "plugins").mkdir(exist_ok=True)
+    jars = [*(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar"),
+            *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar")]
+    for jar in jars:
+        (lib / jar.name).symlink_to(jar)
+
+
+def s3proxy() -> None:
+    version = config.get("S3PROXY_VERSION")
+    target = Path(config.get("CACHE_DIR")) / "s3proxy"
+    if (target / f"s3proxy-{version}-jar-with-dependencies.jar").exists():
+        return
+    _log(f"S3Proxy {version} (Maven Central)")
+    _mvn("S3Proxy", None, ["dependency:copy"], {
+        "artifact": f"org.gaul:s3proxy:{version}:jar:jar-with-dependencies", "outputDirectory": str(target),
+    })
+
+
+def trino() -> None:
+    """trino-server-core (coordinator, no connectors) plus the Iceberg plugin only: 540 MB, not 820."""
+    version = config.get("TRINO_VERSION")
+    root = Path(config.get("CACHE_DIR")) / "trino"
+    server = root / f"trino-server-core-{version}"
+    if _stamped(server, version):
+        return
+    _log(f"Trino {version} server core + Iceberg plugin (Maven Central)")
+    downloads = root / "downloads"
+    _mvn("Trino", None, ["dependency:copy"], {
+        "artifact": f"io.trino:trino-server-core:{version}:tar.gz", "outputDirectory": str(downloads),
+    })
+    _mvn("Trino Iceberg plugin", None, ["dependency:copy"], {
+        "artifact": f"io.trino:trino-iceberg:{version}:zip", "outputDirectory": str(downloads),
+    })
+    shutil.rmtree(server, ignore_errors=True)
+    _run("Trino", ["tar", "xzf", str(downloads / f"trino-server-core-{version}.tar.gz"), "-C", str(root)])
+    with zipfile.ZipFile(downloads / f"trino-iceberg-{version}.zip") as plugin:
+        plugin.extractall(server / "plugin")
+    (server / "plugin" / f"trino-iceberg-{version}").rename(server / "plugin" / "iceberg")
+    shutil.rmtree(downloads)  # Maven's ~/.m2 keeps a copy
+    _stamp(server, version)
+
+
+def dynalite() -> None:
+    version = config.get("DYNALITE_VERSION")
+    target = Path(config.get("CACHE_DIR")) / "node"
+    if _stamped(target, version):
+        return
+    _log(f"dynalite {version} (npm)")
+    target.mkdir(parents=True, exist_ok=True)
+    _run("dynalite", ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(target),
+                      f"dynalite@{version}"])
+    _stamp(target, version)
+
+
+def everything() -> None:
+    check_java()
+    debian_packages()
+    kafka()
+    flink_connectors()
+    flink_lib()
+    s3proxy()
+    trino()
+    dynalite()

@@ -1,0 +1,297 @@
+"""The services of the local stack: what each needs before it starts, how to tell it is healthy, and
+what it needs once it is (databases, bucket, topics). Start commands are in stack/supervisord.conf.
+
+Every step here is idempotent: `make up` on a running or stopped stack converges to the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+import shutil
+import socket
+import string
+import subprocess
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from include import aws, config, lakehouse
+
+CONF_TEMPLATES = config.REPO_ROOT / "stack" / "conf"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    programs: tuple[str, ...]           # supervisord programs (stack/supervisord.conf)
+    ports: tuple[str, ...]              # platform.env variables holding the ports it binds
+    check: Callable[[], str]            # raises when unhealthy, returns a one-line detail when healthy
+    timeout_s: int = 60                 # bound on the wait for the first healthy check
+    prepare: Callable[[], None] | None = None     # before the programs start
+    initialize: Callable[[], None] | None = None  # once healthy
+    url_setting: str | None = None      # the platform.env variable holding where a person looks
+
+
+def _path(name: str) -> Path:
+    return Path(config.get(name))
+
+
+def _http_json(url: str, timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def render_config(service: str) -> None:
+    """Renders stack/conf/<service>/** into $RUN_DIR/conf/<service>/, filling ${NAME} from settings."""
+    source = CONF_TEMPLATES / service
+    target = _path("RUN_DIR") / "conf" / service
+    for template in source.rglob("*"):
+        if template.is_dir():
+            continue
+        out = target / template.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.write_text(string.Template(template.read_text()).substitute(config.settings()))
+        except KeyError as missing:
+            raise RuntimeError(f"{template} uses {missing}, which platform.env does not define") from None
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------
+
+def _postgres_dirs() -> tuple[Path, Path]:
+    return _path("DATA_DIR") / "postgres", _path("RUN_DIR") / "postgres"
+
+
+def _pg_connect(dbname: str = "postgres"):
+    import psycopg2
+
+    _, socket_dir = _postgres_dirs()
+    return psycopg2.connect(host=str(socket_dir), port=config.get("POSTGRES_PORT"), user="postgres",
+                            dbname=dbname, connect_timeout=3)
+
+
+def prepare_postgres() -> None:
+    data, socket_dir = _postgres_dirs()
+    owner = pwd.getpwnam("postgres")
+    for directory in (data, socket_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chown(directory, owner.pw_uid, owner.pw_gid)
+    data.chmod(0o700)
+    if (data / "PG_VERSION").exists():
+        return
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", str(_path("POSTGRES_BIN") / "initdb"), "-D", str(data),
+         "-U", "postgres", "--encoding=UTF8", "--auth-local=trust", "--auth-host=scram-sha-256"],
+        check=True, capture_output=True,
+    )
+
+
+def check_postgres() -> str:
+    with _pg_connect() as conn, conn.cursor() as cur:
+        cur.execute("select version()")
+        return cur.fetchone()[0].split(" on ")[0]
+
+
+ICEBERG_CATALOG_DDL = CONF_TEMPLATES / "postgres" / "iceberg_catalog.sql"
+
+
+def initialize_postgres() -> None:
+    user, password = config.get("POSTGRES_USER"), config.get("POSTGRES_PASSWORD")
+    conn = _pg_connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("select 1 from pg_roles where rolname = %s", (user,))
+        if cur.fetchone() is None:
+            cur.execute(f'create role "{user}" login password %s', (password,))
+        for db in (config.get("AIRFLOW_DB"), config.get("ICEBERG_CATALOG_DB")):
+            cur.execute("select 1 from pg_database where datname = %s", (db,))
+            if cur.fetchone() is None:
+                cur.execute(f'create database "{db}" owner "{user}"')
+    conn.close()
+    import psycopg2
+
+    with psycopg2.connect(host=config.get("BIND_HOST"), port=config.get("POSTGRES_PORT"), user=user,
+                          password=password, dbname=config.get("ICEBERG_CATALOG_DB")) as catalog:
+        with catalog.cursor() as cur:
+            cur.execute(ICEBERG_CATALOG_DDL.read_text())
+
+
+# --- S3 (S3Proxy) ---------------------------------------------------------------------------------------
+
+def prepare_s3() -> None:
+    (_path("DATA_DIR") / "s3").mkdir(parents=True, exist_ok=True)
+    render_config("s3proxy")
+
+
+def check_s3() -> str:
+    buckets = [b["Name"] for b in aws.s3_client().list_buckets()["Buckets"]]
+    return f"buckets: {', '.join(buckets) or '-'}"
+
+
+def initialize_s3() -> None:
+    bucket = config.get("ICEBERG_WAREHOUSE_BUCKET")
+    client = aws.s3_client()
+    if bucket not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=bucket)
+
+
+# --- DynamoDB (dynalite) ------------------------------------------------------------------------------
+
+def prepare_dynamodb() -> None:
+    (_path("DATA_DIR") / "dynamodb").mkdir(parents=True, exist_ok=True)
+
+
+def check_dynamodb() -> str:
+    return f"{len(aws.dynamodb_client().list_tables()['TableNames'])} tables"
+
+
+# --- Kafka --------------------------------------------------------------------------------------------
+
+def prepare_kafka() -> None:
+    render_config("kafka")
+    data = _path("DATA_DIR") / "kafka"
+    if (data / "meta.properties").exists():
+        return
+    data.mkdir(parents=True, exist_ok=True)
+    java = str(_path("JAVA17_HOME") / "bin" / "java")
+    classpath = str(_path("CACHE_DIR") / f"kafka-{config.get('KAFKA_VERSION')}" / "libs" / "*")
+    cluster_id = subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+         "-c", str(_path("RUN_DIR") / "conf" / "kafka" / "server.properties")],
+        check=True, capture_output=True, text=True,
+    )
+
+
+_QUIET = logging.getLogger("stack.kafka")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+def _kafka_admin():
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")}, logger=_QUIET)
+
+
+def check_kafka() -> str:
+    # A plain connect first: librdkafka would log every refused connection while the broker starts.
+    socket.create_connection((config.get("BIND_HOST"), config.get_int("KAFKA_PORT")), timeout=2).close()
+    metadata = _kafka_admin().list_topics(timeout=3)
+    if not metadata.brokers:
+        raise RuntimeError("no broker in metadata")
+    return f"{len(metadata.brokers)} broker, {len(metadata.topics)} topics"
+
+
+def kafka_topics() -> dict[str, int]:
+    """The topics the platform uses, with their partition counts."""
+    return {
+        config.get("TRANSACTIONS_TOPIC"): config.get_int("TRANSACTIONS_PARTITIONS"),
+        config.get("ALERTS_TOPIC"): config.get_int("ALERTS_PARTITIONS"),
+    }
+
+
+def initialize_kafka() -> None:
+    from confluent_kafka.admin import NewPartitions, NewTopic
+
+    admin = _kafka_admin()
+    existing = admin.list_topics(timeout=10).topics
+    missing = [NewTopic(name, num_partitions=parts, replication_factor=1)
+               for name, parts in kafka_topics().items() if name not in existing]
+    for future in admin.create_topics(missing).values() if missing else ():
+        future.result(timeout=30)
+    too_few = [NewPartitions(name, parts) for name, parts in kafka_topics().items()
+               if name in existing and len(existing[name].partitions) < parts]
+    for future in admin.create_partitions(too_few).values() if too_few else ():
+        future.result(timeout=30)
+
+
+# --- Flink --------------------------------------------------------------------------------------------
+
+def prepare_flink() -> None:
+    render_config("flink")
+    # Logging setup as Flink ships it (console for start-foreground, files for the CLI).
+    for log_config in (_path("FLINK_DIST") / "conf").glob("log4j*.properties"):
+        shutil.copy(log_config, _path("RUN_DIR") / "conf" / "flink" / log_config.name)
+    for sub in ("checkpoints", "savepoints"):
+        (_path("DATA_DIR") / "flink" / sub).mkdir(parents=True, exist_ok=True)
+    (_path("LOG_DIR") / "flink").mkdir(parents=True, exist_ok=True)
+
+
+def check_flink() -> str:
+    overview = _http_json(f"{config.get('FLINK_REST_URL')}/overview")
+    if overview["taskmanagers"] < 1:
+        raise RuntimeError("no TaskManager registered")
+    return (f"Flink {overview['flink-version']}, {overview['taskmanagers']} TaskManager, "
+            f"{overview['slots-available']}/{overview['slots-total']} slots free, "
+            f"{overview['jobs-running']} jobs running")
+
+
+# --- Trino --------------------------------------------------------------------------------------------
+
+def prepare_trino() -> None:
+    # Trino reads stack/conf/trino as it is: its files name settings as ${ENV:NAME}.
+    (_path("DATA_DIR") / "trino").mkdir(parents=True, exist_ok=True)
+
+
+def check_trino() -> str:
+    info = _http_json(f"{config.get('TRINO_URL')}/v1/info")
+    if info.get("starting", True):
+        raise RuntimeError("still starting")
+    schemas = lakehouse.trino_query("show schemas")
+    return f"Trino {info['nodeVersion']['version']}, catalog {config.get('ICEBERG_CATALOG_NAME')}: {len(schemas)} schemas"
+
+
+# --- Airflow ------------------------------------------------------------------------------------------
+
+def _airflow(*args: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(config.REPO_ROOT)}
+    result = subprocess.run([str(_path("VENV_DIR") / "app" / "bin" / "airflow"), *args], env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
+        raise RuntimeError(f"airflow {' '.join(args)} failed:\n{tail}")
+
+
+def prepare_airflow() -> None:
+    home = _path("AIRFLOW_HOME")
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = Path(config.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"))
+    passwords.write_text(json.dumps({config.get("AIRFLOW_ADMIN_USER"): config.get("AIRFLOW_ADMIN_PASSWORD")}))
+    _airflow("db", "migrate")
+
+
+def check_airflow() -> str:
+    health = _http_json(f"{config.get('AIRFLOW_URL')}/api/v2/monitor/health")
+    components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    sick = [c for c in components if health.get(c, {}).get("status") != "healthy"]
+    if sick:
+        raise RuntimeError(f"not healthy yet: {', '.join(sick)}")
+    return "API server, scheduler, DAG processor and triggerer healthy"
+
+
+SERVICES: dict[str, Service] = {s.name: s for s in [
+    Service("postgres", ("postgres",), ("POSTGRES_PORT",), check_postgres, 30,
+            prepare_postgres, initialize_postgres),
+    Service("s3", ("s3",), ("S3_PORT",), check_s3, 60, prepare_s3, initialize_s3,
+            url_setting="S3_ENDPOINT"),
+    Service("dynamodb", ("dynamodb",), ("DYNAMODB_PORT",), check_dynamodb, 30, prepare_dynamodb,
+            url_setting="DYNAMODB_ENDPOINT"),
+    Service("kafka", ("kafka",), ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT"), check_kafka, 90,
+            prepare_kafka, initialize_kafka, url_setting="KAFKA_BOOTSTRAP"),
+    Service("flink", ("flink-jobmanager", "flink-taskmanager"), ("FLINK_REST_PORT", "FLINK_RPC_PORT"),
+            check_flink, 120, prepare_flink, url_setting="FLINK_REST_URL"),
+    Service("trino", ("trino",), ("TRINO_PORT",), check_trino, 240, prepare_trino, url_setting="TRINO_URL"),
+    Service("airflow", ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"),
+            ("AIRFLOW_PORT",), check_airflow, 240, prepare_airflow, url_setting="AIRFLOW_URL"),
+]}
+
+# Start order: each stage starts together and must be healthy before the next one starts.
+STAGES: list[list[str]] = [["postgres", "s3", "dynamodb"], ["kafka"], ["flink"], ["trino", "airflow"]]
+

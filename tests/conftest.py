@@ -1,0 +1,48 @@
+"""Shared fixtures. Tests under tests/integration/ are marked `integration`: they need `make up`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if INTEGRATION_DIR in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def unique_name(request) -> str:
+    """A name no other test run uses: test_<test function>_<8 hex digits>, lowercase, no dashes."""
+    return f"t_{request.node.name.split('[')[0].removeprefix('test_')[:30]}_{uuid.uuid4().hex[:8]}".lower()
+
+
+@pytest.fixture
+def restart_service():
+    """Restarts a stack service (stop, start, wait until healthy) as `make up` would."""
+    from stack import supervisor
+    from stack.services import SERVICES
+
+    def restart(name: str, timeout_s: float = 60) -> None:
+        service = SERVICES[name]
+        for program in service.programs:
+            supervisor.stop(program)
+        for program in service.programs:
+            supervisor.start(program)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                service.check()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    return restart

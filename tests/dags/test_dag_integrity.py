@@ -1,0 +1,36 @@
+"""Every DAG file imports cleanly, and every DAG follows the project's conventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
+@pytest.fixture(scope="module")
+def dag_bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=DAGS_DIR, bundle_path=DAGS_DIR)
+
+
+def test_there_are_dags():
+    assert DAG_FILES, f"no DAG files in {DAGS_DIR}"
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_imports_without_errors(dag_bag, dag_file):
+    errors = {path: error for path, error in dag_bag.import_errors.items() if Path(path).name == dag_file.name}
+    assert not errors, errors
+    assert any(Path(dag.fileloc).name == dag_file.name for dag in dag_bag.dags.values()), f"{dag_file.name} defines no DAG"
+
+
+def test_every_dag_has_tags_retries_and_a_docstring(dag_bag):
+    for dag_id, dag in dag_bag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert (dag.doc_md or "").strip(), f"{dag_id} has no doc_md"
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"

@@ -1,0 +1,87 @@
+"""docker-compose.yml describes the same stack as `make up`: every service, with the same host ports,
+versions, heap sizes, topics and credentials as include/config/platform.env. (No Docker engine runs
+here, so the file is checked, not started.)"""
+
+from __future__ import annotations
+
+import configparser
+import re
+
+import pytest
+import yaml
+
+from include import config
+from stack.services import SERVICES, kafka_topics
+
+COMPOSE = yaml.safe_load((config.REPO_ROOT / "docker-compose.yml").read_text())["services"]
+S = config.settings()
+
+
+def _supervisor_programs() -> list[str]:
+    parser = configparser.RawConfigParser()
+    parser.read(config.REPO_ROOT / "stack" / "supervisord.conf")
+    return [section.split(":", 1)[1] for section in parser.sections() if section.startswith("program:")]
+
+
+@pytest.mark.parametrize("program", _supervisor_programs())
+def test_every_native_service_is_in_compose(program):
+    assert program in COMPOSE, f"{program} runs natively but is missing from docker-compose.yml"
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES.values() if s.ports], ids=lambda s: s.name)
+def test_published_port_matches_platform_env(service):
+    port = S[service.ports[0]]
+    assert f"127.0.0.1:{port}:{port}" in COMPOSE[service.programs[0]].get("ports", []), (
+        f"{service.programs[0]} should publish {service.ports[0]}={port} on 127.0.0.1")
+
+
+def test_versions_match_platform_env():
+    postgres_major = re.search(r"/(\d+)/bin", S["POSTGRES_BIN"]).group(1)
+    assert COMPOSE["postgres"]["image"] == f"postgres:{postgres_major}"
+    assert COMPOSE["kafka"]["image"] == COMPOSE["kafka-init"]["image"] == f"apache/kafka:{S['KAFKA_VERSION']}"
+    assert COMPOSE["trino"]["image"] == f"trinodb/trino:{S['TRINO_VERSION']}"
+    assert COMPOSE["s3"]["image"] == f"andrewgaul/s3proxy:{S['S3PROXY_VERSION']}"
+    assert f"dynalite@{S['DYNALITE_VERSION']}" in COMPOSE["dynamodb"]["command"]
+    assert COMPOSE["flink-jobmanager"]["image"].endswith(f":{S['FLINK_VERSION']}")
+    airflow = re.search(r"^apache-airflow==(\S+)$", (config.REPO_ROOT / "requirements" / "app.lock.txt")
+                        .read_text(), re.MULTILINE).group(1)
+    assert COMPOSE["airflow-api-server"]["image"].endswith(f":{airflow}")
+    dockerfile = (config.REPO_ROOT / "stack" / "compose" / "flink.Dockerfile").read_text()
+    for name in ("FLINK_KAFKA_CONNECTOR_VERSION", "ICEBERG_VERSION", "ICEBERG_FLINK_RUNTIME", "HADOOP_VERSION",
+                 "POSTGRES_JDBC_VERSION"):
+        assert f"={S[name]} " in dockerfile, f"flink.Dockerfile does not use {name}={S[name]}"
+
+
+def test_memory_settings_match_platform_env():
+    assert f"-Xmx{S['KAFKA_HEAP']}" in COMPOSE["kafka"]["environment"]["KAFKA_HEAP_OPTS"]
+    assert f"-Xmx{S['TRINO_HEAP']}" in COMPOSE["trino"]["command"]
+    assert f"-Xmx{S['S3PROXY_HEAP']}" in COMPOSE["s3"]["environment"]["JAVA_TOOL_OPTIONS"]
+    assert f"-Djobmanager.memory.process.size={S['FLINK_JOBMANAGER_MEMORY']}" in COMPOSE["flink-jobmanager"]["command"]
+    taskmanager = COMPOSE["flink-taskmanager"]["command"]
+    assert f"-Dtaskmanager.memory.process.size={S['FLINK_TASKMANAGER_MEMORY']}" in taskmanager
+    assert f"-Dtaskmanager.numberOfTaskSlots={S['FLINK_TASK_SLOTS']}" in taskmanager
+
+
+def test_topics_are_created_with_configured_partitions():
+    command = " ".join(COMPOSE["kafka-init"]["command"])
+    for topic, partitions in kafka_topics().items():
+        assert re.search(rf"--topic {topic} --partitions {partitions}\b", command), topic
+
+
+def test_credentials_and_catalog_match_platform_env():
+    env = COMPOSE["trino"]["environment"]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "POSTGRES_USER", "POSTGRES_PASSWORD",
+                 "ICEBERG_CATALOG_NAME", "ICEBERG_WAREHOUSE"):
+        assert env[name] == S[name], name
+    assert COMPOSE["trino"]["environment"]["TRINO_PORT"] == S["TRINO_PORT"]
+    assert COMPOSE["postgres"]["environment"]["POSTGRES_DB"] == S["AIRFLOW_DB"]
+    assert S["ICEBERG_CATALOG_DB"] in COMPOSE["airflow-api-server"]["environment"]["ICEBERG_CATALOG_JDBC_URL"]
+
+
+def test_long_running_services_have_healthchecks_and_dependencies_exist():
+    one_shot = {name for name, spec in COMPOSE.items() if spec.get("restart") == "no" or name.endswith("-init")}
+    for name, spec in COMPOSE.items():
+        for dependency in spec.get("depends_on", {}):
+            assert dependency in COMPOSE, f"{name} depends on unknown {dependency}"
+    for name in ("postgres", "s3", "dynamodb", "kafka", "flink-jobmanager", "trino", "airflow-api-server"):
+        assert name not in one_shot and "healthcheck" in COMPOSE[name], f"{name} has no healthcheck"

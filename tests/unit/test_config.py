@@ -1,0 +1,30 @@
+"""include/config.py: platform.env is resolved like bash resolves it, and the environment wins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from include import config
+
+
+def _settings_in_subprocess(env: dict[str, str]) -> dict[str, str]:
+    code = "import json; from include import config; print(json.dumps(config.settings()))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=config.REPO_ROOT).stdout
+    import json
+
+    return json.loads(out)
+
+
+def test_defaults_are_derived_from_other_settings():
+    s = config.settings()
+    assert s["KAFKA_BOOTSTRAP"] == f"{s['BIND_HOST']}:{s['KAFKA_PORT']}"
+    assert s["DATA_DIR"].startswith(s["STACK_HOME"])
+
+
+def test_environment_overrides_the_file_and_flows_into_derived_values():
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(config.REPO_ROOT), "KAFKA_PORT": "19092"}
+    s = _settings_in_subprocess(env)
+    assert s["KAFKA_PORT"] == "19092"
+    assert s["KAFKA_BOOTSTRAP"].endswith(":19092")
