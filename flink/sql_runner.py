@@ -10,9 +10,9 @@ environment variable NAME (the platform settings), so endpoints never live in th
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
-import string
 from pathlib import Path
 
 _SET = re.compile(r"^SET\s+'([^']+)'\s*=\s*'([^']*)'$", re.IGNORECASE | re.DOTALL)
@@ -25,11 +25,17 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in statements if s.strip()]
 
 
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 def render(sql: str, variables: dict[str, str]) -> str:
-    try:
-        return string.Template(sql).substitute(variables)
-    except KeyError as missing:
-        raise SystemExit(f"SQL uses ${{{missing.args[0]}}}, which is not set in the environment") from None
+    """Replaces ${NAME} (only that form: JSON paths such as '$.tx_id' stay as they are)."""
+    def value(match: re.Match) -> str:
+        if match.group(1) not in variables:
+            raise SystemExit(f"SQL uses ${{{match.group(1)}}}, which is not set in the environment")
+        return variables[match.group(1)]
+
+    return _VARIABLE.sub(value, sql)
 
 
 def plan(files: list[Path], overrides: dict[str, str], variables: dict[str, str]) -> tuple[dict[str, str], list[str], list[str]]:
@@ -38,7 +44,7 @@ def plan(files: list[Path], overrides: dict[str, str], variables: dict[str, str]
     statements: list[str] = []
     inserts: list[str] = []
     for path in files:
-        for statement in split_statements(render(path.read_text(), variables)):
+        for statement in (render(s, variables) for s in split_statements(path.read_text())):
             if match := _SET.match(statement):
                 settings[match.group(1)] = match.group(2)
             elif statement.upper().startswith("INSERT"):
@@ -49,13 +55,28 @@ def plan(files: list[Path], overrides: dict[str, str], variables: dict[str, str]
     return settings, statements, inserts
 
 
+def job_parameters(items: list[str]) -> str:
+    """`KEY=@FILE` items as Flink's map syntax, KEY:<base64 of FILE> (base64 has no ':' nor ',')."""
+    pairs = []
+    for item in items:
+        key, _, source = item.partition("=@")
+        if not source:
+            raise SystemExit(f"--job-param takes KEY=@FILE, got {item!r}")
+        pairs.append(f"{key}:{base64.b64encode(Path(source).read_bytes()).decode()}")
+    return ",".join(pairs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="job setting overriding the SQL's SET statements (e.g. parallelism.default=2)")
+    parser.add_argument("--job-param", action="append", default=[], metavar="KEY=@FILE",
+                        help="a file's content, base64-encoded, as a global job parameter the UDFs read")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
+    if args.job_param:
+        overrides["pipeline.global-job-parameters"] = job_parameters(args.job_param)
     settings, statements, inserts = plan(args.files, overrides, dict(os.environ))
     if not inserts:
         raise SystemExit("no INSERT statement: nothing to run")

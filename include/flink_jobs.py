@@ -36,11 +36,12 @@ def cli_environment() -> dict[str, str]:
 
 def submit_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
                from_savepoint: str | None = None, python_files: list[Path] | None = None,
-               variables: dict[str, str] | None = None, timeout_s: float = 300) -> str:
+               variables: dict[str, str] | None = None, job_files: dict[str, Path] | None = None,
+               timeout_s: float = 300) -> str:
     """Submits the SQL files as one detached job; returns its job id.
 
     settings: job configuration overriding the files' SET statements; variables: values for ${NAME}
-    in the SQL beyond the platform settings.
+    in the SQL beyond the platform settings; job_files: files handed to the UDFs as job parameters.
     """
     cmd = [f"{config.get('FLINK_DIST')}/bin/flink", "run", "--detached",
            "--jobmanager", config.get("FLINK_REST_URL").removeprefix("http://")]
@@ -52,6 +53,8 @@ def submit_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
     cmd += [str(f) for f in sql_files]
     for key, value in (settings or {}).items():
         cmd += ["--set", f"{key}={value}"]
+    for key, path in (job_files or {}).items():
+        cmd += ["--job-param", f"{key}=@{path}"]
     env = {**cli_environment(), **(variables or {})}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
     submitted = re.search(r"Job has been submitted with JobID ([0-9a-f]{32})", result.stdout)

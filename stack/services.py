@@ -189,26 +189,45 @@ def check_kafka() -> str:
     return f"{len(metadata.brokers)} broker, {len(metadata.topics)} topics"
 
 
-def kafka_topics() -> dict[str, int]:
-    """The topics the platform uses, with their partition counts."""
+_KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": str(2 * 1024**3)}
+_KEEP_A_WEEK = {"retention.ms": str(7 * 86_400_000)}
+
+
+def kafka_topics() -> dict[str, tuple[int, dict[str, str]]]:
+    """The platform's topics: partitions and topic config.
+
+    Transactions and feedback carry their event time as record timestamp, which can be years old in a
+    replay, so time-based retention would delete them on arrival: they are bounded by size instead.
+    The scoring job rereads all feedback when it starts (see include/scoring/feedback_feed.py).
+    """
     return {
-        config.get("TRANSACTIONS_TOPIC"): config.get_int("TRANSACTIONS_PARTITIONS"),
-        config.get("ALERTS_TOPIC"): config.get_int("ALERTS_PARTITIONS"),
+        config.get("TRANSACTIONS_TOPIC"): (config.get_int("TRANSACTIONS_PARTITIONS"), _KEEP_FOREVER),
+        config.get("FEEDBACK_TOPIC"): (config.get_int("FEEDBACK_PARTITIONS"), _KEEP_FOREVER),
+        config.get("ALERTS_TOPIC"): (config.get_int("ALERTS_PARTITIONS"), _KEEP_A_WEEK),
+        config.get("DLQ_TOPIC"): (config.get_int("DLQ_PARTITIONS"), _KEEP_A_WEEK),
     }
 
 
 def initialize_kafka() -> None:
-    from confluent_kafka.admin import NewPartitions, NewTopic
+    from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic,
+                                       ResourceType)
 
     admin = _kafka_admin()
     existing = admin.list_topics(timeout=10).topics
-    missing = [NewTopic(name, num_partitions=parts, replication_factor=1)
-               for name, parts in kafka_topics().items() if name not in existing]
+    missing = [NewTopic(name, num_partitions=parts, replication_factor=1, config=topic_config)
+               for name, (parts, topic_config) in kafka_topics().items() if name not in existing]
     for future in admin.create_topics(missing).values() if missing else ():
         future.result(timeout=30)
-    too_few = [NewPartitions(name, parts) for name, parts in kafka_topics().items()
+    too_few = [NewPartitions(name, parts) for name, (parts, _) in kafka_topics().items()
                if name in existing and len(existing[name].partitions) < parts]
     for future in admin.create_partitions(too_few).values() if too_few else ():
+        future.result(timeout=30)
+    # Topics made by an older version of this file get today's settings.
+    resources = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[
+                     ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                     for key, value in topic_config.items()])
+                 for name, (_, topic_config) in kafka_topics().items() if name in existing]
+    for future in admin.incremental_alter_configs(resources).values() if resources else ():
         future.result(timeout=30)
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from include import config
 from stack.services import kafka_topics
@@ -17,11 +17,15 @@ def admin() -> AdminClient:
     return AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")})
 
 
-def test_platform_topics_exist_with_configured_partitions(admin):
+def test_platform_topics_exist_with_configured_partitions_and_retention(admin):
     topics = admin.list_topics(timeout=10).topics
-    for name, partitions in kafka_topics().items():
+    for name, (partitions, topic_config) in kafka_topics().items():
         assert name in topics, f"topic {name} missing"
         assert len(topics[name].partitions) == partitions
+        described = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name)])
+        actual = next(iter(described.values())).result(timeout=10)
+        for key, value in topic_config.items():
+            assert actual[key].value == value, (name, key)
 
 
 def test_produce_and_consume_keeps_each_key_in_one_partition(admin, unique_name):

@@ -64,8 +64,11 @@ def test_memory_settings_match_platform_env():
 
 def test_topics_are_created_with_configured_partitions():
     command = " ".join(COMPOSE["kafka-init"]["command"])
-    for topic, partitions in kafka_topics().items():
-        assert re.search(rf"--topic {topic} --partitions {partitions}\b", command), topic
+    for topic, (partitions, topic_config) in kafka_topics().items():
+        created = re.search(rf"--topic {topic} --partitions {partitions} --replication-factor 1((?: --config \S+)*)",
+                            command)
+        assert created, topic
+        assert sorted(created.group(1).split(" --config ")[1:]) == sorted(f"{k}={v}" for k, v in topic_config.items())
 
 
 def test_credentials_and_catalog_match_platform_env():

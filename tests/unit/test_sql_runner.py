@@ -23,13 +23,14 @@ INSERT INTO t SELECT 'x';"""
 
 
 def test_render_fills_variables_and_names_a_missing_one():
-    assert render("topic '${TOPIC}'", {"TOPIC": "tx"}) == "topic 'tx'"
+    assert render("topic '${TOPIC}', path '$.tx_id'", {"TOPIC": "tx"}) == "topic 'tx', path '$.tx_id'"
     with pytest.raises(SystemExit, match=r"\$\{MISSING\}"):
         render("x ${MISSING}", {})
 
 
 def test_plan_separates_settings_statements_and_inserts_across_files(tmp_path):
-    (tmp_path / "a.sql").write_text("SET 'pipeline.name' = '${NAME}';\nCREATE TABLE s (x INT);\n")
+    (tmp_path / "a.sql").write_text("-- comments may mention ${UNSET}\nSET 'pipeline.name' = '${NAME}';\n"
+                                    "CREATE TABLE s (x INT);\n")
     (tmp_path / "b.sql").write_text("INSERT INTO k SELECT x FROM s;\nINSERT INTO i SELECT x FROM s;\n"
                                     "SET 'parallelism.default' = '4';\n")
     settings, statements, inserts = plan([tmp_path / "a.sql", tmp_path / "b.sql"],

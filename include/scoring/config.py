@@ -1,0 +1,79 @@
+"""The scoring configuration (include/config/scoring.yaml) as typed, validated objects."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "scoring.yaml"
+
+OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    feature: str
+    op: str
+    threshold: float
+    weight: float
+
+    def fires(self, value: float | None) -> bool:
+        return value is not None and value == value and OPERATORS[self.op](value, self.threshold)
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    version: int
+    alert_threshold: float
+    retention_ms: int
+    max_entries: int
+    feedback_margin_ms: int
+    feedback_windows_ms: dict[str, int]
+    count_windows_ms: dict[str, int]
+    sum_windows_ms: dict[str, int]
+    tiny_amount: float
+    night_hours: tuple[int, int]
+    model_uri: str | None
+    rules: tuple[Rule, ...]
+
+    @property
+    def longest_window_ms(self) -> int:
+        return max(self.count_windows_ms.values())
+
+
+def load(path: Path | str = DEFAULT_PATH) -> ScoringConfig:
+    raw = yaml.safe_load(Path(path).read_text())
+    day_ms = 86_400_000
+    config = ScoringConfig(
+        version=int(raw["version"]),
+        alert_threshold=float(raw["decision"]["alert_threshold"]),
+        retention_ms=int(raw["history"]["retention_days"]) * day_ms,
+        max_entries=int(raw["history"]["max_entries"]),
+        feedback_margin_ms=int(raw["feedback"]["delay_margin_hours"]) * 3_600_000,
+        feedback_windows_ms={f"{d}d": int(d) * day_ms for d in raw["feedback"]["windows_days"]},
+        count_windows_ms={k: int(v) * 1000 for k, v in raw["features"]["count_windows"].items()},
+        sum_windows_ms={k: int(v) * 1000 for k, v in raw["features"]["sum_windows"].items()},
+        tiny_amount=float(raw["features"]["tiny_amount"]),
+        night_hours=(int(raw["features"]["night_start_hour"]), int(raw["features"]["night_end_hour"])),
+        model_uri=raw.get("model", {}).get("uri"),
+        rules=tuple(Rule(r["code"], r["feature"], r["op"], float(r["threshold"]), float(r["weight"]))
+                    for r in raw["rules"]),
+    )
+    _check(config)
+    return config
+
+
+def _check(config: ScoringConfig) -> None:
+    if not 0 < config.alert_threshold <= 1:
+        raise ValueError(f"alert_threshold must be in (0, 1], got {config.alert_threshold}")
+    if config.retention_ms < config.longest_window_ms:
+        raise ValueError("history.retention_days must cover the longest count window")
+    for rule in config.rules:
+        if rule.op not in OPERATORS:
+            raise ValueError(f"rule {rule.code}: unknown operator {rule.op!r}")
+        if not 0 <= rule.weight <= 1:
+            raise ValueError(f"rule {rule.code}: weight must be in [0, 1]")

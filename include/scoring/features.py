@@ -1,0 +1,119 @@
+"""Features of one transaction, from the card's prior history and the confirmed-fraud feedback.
+
+Every feature is a float or None (not computable: no history, no location). FEATURES lists them in a
+fixed order: the model's input, the Iceberg columns and the dbt marts all use these names.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+from include.scoring.config import ScoringConfig
+from include.scoring.feedback import FeedbackIndex
+from include.scoring.history import Entry
+from include.transactions import Transaction
+
+FEATURES: tuple[str, ...] = (
+    "amount",
+    "card_tx_count_10m", "card_tx_count_1h", "card_tx_count_24h", "card_tx_count_7d", "card_tx_count_30d",
+    "card_amount_sum_1h", "card_amount_sum_24h",
+    "card_amount_mean_30d", "card_amount_std_30d",
+    "amount_ratio_to_mean_30d", "amount_zscore_30d", "card_amount_sum_24h_ratio",
+    "card_tiny_amount_count_1h",
+    "seconds_since_prev", "distance_from_prev_km", "speed_from_prev_kmh",
+    "is_new_terminal", "new_terminal_at_night", "card_history_count",
+    "hour_of_day", "is_night", "is_weekend",
+    "terminal_fraud_count_7d", "terminal_fraud_count_30d", "card_fraud_count_30d",
+)
+
+_DAY_MS = 86_400_000
+_EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def compute(tx: Transaction, prior: list[Entry], feedback: FeedbackIndex, config: ScoringConfig) -> dict:
+    """The features of `tx`; `prior` is the card history it may use, oldest first."""
+    t, amount = tx.event_ms, tx.amount
+    counts = dict.fromkeys(config.count_windows_ms, 0)
+    sums = dict.fromkeys(config.sum_windows_ms, 0.0)
+    tiny = 1 if amount < config.tiny_amount else 0
+    n30, s30, sq30, first30 = 0, 0.0, 0.0, None
+    longest = config.longest_window_ms
+    window_30d = config.count_windows_ms.get("30d", longest)
+
+    for entry in reversed(prior):  # newest first; stop once outside the longest window
+        age = t - entry.event_ms
+        if age >= longest:
+            break
+        for name, width in config.count_windows_ms.items():
+            if age < width:
+                counts[name] += 1
+        for name, width in config.sum_windows_ms.items():
+            if age < width:
+                sums[name] += entry.amount
+        if age < 3_600_000 and entry.amount < config.tiny_amount:
+            tiny += 1
+        if age < window_30d:
+            n30 += 1
+            s30 += entry.amount
+            sq30 += entry.amount * entry.amount
+            first30 = entry.event_ms
+
+    mean30 = s30 / n30 if n30 else None
+    std30 = math.sqrt(max(0.0, sq30 / n30 - mean30 * mean30)) if n30 >= 2 else None
+    zscore = None
+    if std30 is not None:
+        zscore = (amount - mean30) / max(std30, 0.25 * mean30, 1.0)
+    spree = None
+    if n30:
+        days = min(30.0, max(1.0, (t - first30) / _DAY_MS))
+        spree = (sums.get("24h", 0.0) + amount) / max(s30 / days, 1.0)
+
+    prev = prior[-1] if prior else None
+    seconds_since_prev = distance = speed = None
+    if prev is not None:
+        seconds_since_prev = (t - prev.event_ms) / 1000.0
+        if tx.lat is not None and prev.lat is not None:
+            distance = haversine_km(prev.lat, prev.lon, tx.lat, tx.lon)
+            speed = distance / (max(seconds_since_prev, 60.0) / 3600.0)
+
+    when = datetime.fromtimestamp(t / 1000, tz=timezone.utc)
+    night_start, night_end = config.night_hours
+    is_night = 1.0 if night_start <= when.hour < night_end else 0.0
+    is_new_terminal = 0.0 if any(e.terminal_id == tx.terminal_id for e in prior) else 1.0
+
+    as_of = t - config.feedback_margin_ms
+    window_7d = config.feedback_windows_ms.get("7d", 7 * _DAY_MS)
+    window_30d_fb = config.feedback_windows_ms.get("30d", 30 * _DAY_MS)
+
+    features = {
+        "amount": amount,
+        **{f"card_tx_count_{name}": float(value) for name, value in counts.items()},
+        **{f"card_amount_sum_{name}": value for name, value in sums.items()},
+        "card_amount_mean_30d": mean30,
+        "card_amount_std_30d": std30,
+        "amount_ratio_to_mean_30d": amount / mean30 if mean30 else None,
+        "amount_zscore_30d": zscore,
+        "card_amount_sum_24h_ratio": spree,
+        "card_tiny_amount_count_1h": float(tiny),
+        "seconds_since_prev": seconds_since_prev,
+        "distance_from_prev_km": distance,
+        "speed_from_prev_kmh": speed,
+        "is_new_terminal": is_new_terminal,
+        "new_terminal_at_night": is_new_terminal * is_night,
+        "card_history_count": float(len(prior)),
+        "hour_of_day": float(when.hour),
+        "is_night": is_night,
+        "is_weekend": 1.0 if when.weekday() >= 5 else 0.0,
+        "terminal_fraud_count_7d": float(feedback.terminal_frauds(tx.terminal_id, as_of, window_7d)),
+        "terminal_fraud_count_30d": float(feedback.terminal_frauds(tx.terminal_id, as_of, window_30d_fb)),
+        "card_fraud_count_30d": float(feedback.card_frauds(tx.card_id, as_of, window_30d_fb)),
+    }
+    return {name: features.get(name) for name in FEATURES}

@@ -1,0 +1,154 @@
+"""The transaction message (schema include/schemas/transaction.v1.json): encode for the producer,
+validate for the scoring job.
+
+Validation is hand-written rather than a JSON-Schema library call because it runs for every message in
+the scoring UDF; tests/unit/test_transactions.py checks it agrees with the JSON Schema document.
+Every rejection carries a short machine-readable reason (`code: detail`) that ends up in the
+dead-letter topic next to the raw payload.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+SCHEMA_VERSION = 1
+MAX_AMOUNT = 100_000.0
+
+_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_CARD = re.compile(r"C[0-9]{9}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_EVENT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+_CHANNELS = {"pos", "ecom", None}
+
+REQUIRED = ("schema_version", "tx_id", "card_id", "terminal_id", "amount", "currency", "event_time")
+OPTIONAL = ("merchant_category", "channel", "lat", "lon")
+FIELDS = frozenset(REQUIRED + OPTIONAL)
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    tx_id: str
+    card_id: str
+    terminal_id: str
+    amount: float
+    currency: str
+    event_ms: int                      # event_time as milliseconds since the epoch (UTC)
+    merchant_category: str | None = None
+    channel: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def event_time(self) -> datetime:
+        return datetime.fromtimestamp(self.event_ms / 1000, tz=timezone.utc)
+
+
+class Rejected(ValueError):
+    """A message that is not a valid transaction; `reason` is `code: detail`."""
+
+    def __init__(self, code: str, detail: str = ""):
+        self.code = code
+        self.reason = f"{code}: {detail}" if detail else code
+        super().__init__(self.reason)
+
+
+def format_event_time(event_ms: int) -> str:
+    return datetime.fromtimestamp(event_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def encode(tx: Transaction) -> bytes:
+    """The message value for a transaction (schema version 1), as the producer sends it."""
+    message = {
+        "schema_version": SCHEMA_VERSION,
+        "tx_id": tx.tx_id,
+        "card_id": tx.card_id,
+        "terminal_id": tx.terminal_id,
+        "merchant_category": tx.merchant_category,
+        "channel": tx.channel,
+        "amount": round(tx.amount, 2),
+        "currency": tx.currency,
+        "event_time": format_event_time(tx.event_ms),
+        "lat": tx.lat,
+        "lon": tx.lon,
+    }
+    return json.dumps(message, separators=(",", ":"), allow_nan=True).encode()
+
+
+def _string(doc: dict, name: str, pattern: re.Pattern, code: str) -> str:
+    value = doc[name]
+    if not isinstance(value, str):
+        raise Rejected("wrong_type", f"{name} must be a string, got {type(value).__name__}")
+    if not pattern.fullmatch(value):
+        raise Rejected(code, f"{name}={value[:80]!r}")
+    return value
+
+
+def _number(doc: dict, name: str) -> float | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Rejected("wrong_type", f"{name} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _event_ms(text: str) -> int:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise Rejected("invalid_event_time", f"event_time={text!r}") from None
+    if not 2000 <= parsed.year <= 2100:
+        raise Rejected("invalid_event_time", f"event_time={text!r} is outside 2000-2100")
+    return int(parsed.timestamp() * 1000)
+
+
+def parse(payload: bytes | str | None) -> Transaction:
+    """A valid Transaction from a message value, or Rejected with the reason."""
+    if payload is None or len(payload) == 0:
+        raise Rejected("malformed_json", "empty message")
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Rejected("malformed_json", str(error)[:120]) from None
+    if not isinstance(doc, dict):
+        raise Rejected("malformed_json", f"expected an object, got {type(doc).__name__}")
+    missing = [name for name in REQUIRED if doc.get(name) is None]
+    if missing:
+        raise Rejected("missing_field", ",".join(missing))
+    unknown = sorted(set(doc) - FIELDS)
+    if unknown:
+        raise Rejected("unknown_field", ",".join(unknown)[:120])
+    version = doc["schema_version"]
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise Rejected("unsupported_schema_version", f"schema_version={version!r}")
+
+    tx_id = _string(doc, "tx_id", _ID, "invalid_tx_id")
+    card_id = _string(doc, "card_id", _CARD, "invalid_card_id")
+    terminal_id = _string(doc, "terminal_id", _ID, "invalid_terminal_id")
+    currency = _string(doc, "currency", _CURRENCY, "invalid_currency")
+    event_ms = _event_ms(_string(doc, "event_time", _EVENT_TIME, "invalid_event_time"))
+
+    amount = _number(doc, "amount")
+    if not math.isfinite(amount) or amount <= 0 or amount > MAX_AMOUNT:
+        raise Rejected("invalid_amount", f"amount={amount!r} (must be > 0 and <= {MAX_AMOUNT:.0f})")
+
+    lat, lon = _number(doc, "lat"), _number(doc, "lon")
+    if lat is not None and not (math.isfinite(lat) and -90 <= lat <= 90):
+        raise Rejected("invalid_location", f"lat={lat!r}")
+    if lon is not None and not (math.isfinite(lon) and -180 <= lon <= 180):
+        raise Rejected("invalid_location", f"lon={lon!r}")
+    if (lat is None) != (lon is None):
+        raise Rejected("invalid_location", "lat and lon come together")
+
+    category = doc.get("merchant_category")
+    if category is not None and (not isinstance(category, str) or len(category) > 32):
+        raise Rejected("wrong_type", "merchant_category must be a string of at most 32 characters")
+    channel = doc.get("channel")
+    if channel not in _CHANNELS:
+        raise Rejected("invalid_channel", f"channel={channel!r}")
+
+    return Transaction(tx_id, card_id, terminal_id, amount, currency, event_ms, category, channel, lat, lon)
