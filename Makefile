@@ -1,5 +1,5 @@
 # Entry points of the project. Every stack command goes through stack/run (see stack/__main__.py).
-.PHONY: up down status logs clean test test-unit demo
+.PHONY: up down status restart logs clean test test-unit lint demo
 
 up:            ## install what is missing, start every service, wait until all are healthy
 	@stack/run up
@@ -10,6 +10,9 @@ down:          ## stop every service this stack started
 status:        ## health, processes and memory of each service
 	@stack/run status
 
+restart:       ## restart one service after a config change: make restart SERVICE=flink
+	@stack/run restart $(SERVICE)
+
 logs:          ## last lines of every log, or of one: make logs SERVICE=kafka [FOLLOW=1]
 	@stack/run logs $(SERVICE) $(if $(FOLLOW),--follow)
 
@@ -18,8 +21,11 @@ clean:         ## stop everything and delete all data and logs (.stack/)
 
 demo: up       ## the whole platform, ready to use (prints the addresses to open)
 
-test: up       ## all tests (unit, DAG integrity, integration against the running stack)
+test: up lint  ## all tests (unit, DAG integrity, integration against the running stack)
 	@.venvs/app/bin/python -m pytest $(PYTEST_ARGS)
+
+lint:          ## ruff over all Python code
+	@PYTHON_ENVS=app stack/run install >/dev/null && .venvs/app/bin/ruff check .
 
 test-unit:     ## only the tests that need no running service (seconds)
 	@PYTHON_ENVS=app stack/run install >/dev/null && .venvs/app/bin/python -m pytest -m "not integration" $(PYTEST_ARGS)

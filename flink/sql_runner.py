@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="job setting overriding the SQL's SET statements (e.g. parallelism.default=2)")
+    parser.add_argument("--explain", action="store_true", help="print the optimized plan instead of running it")
     parser.add_argument("--job-param", action="append", default=[], metavar="KEY=@FILE",
                         help="a file's content, base64-encoded, as a global job parameter the UDFs read")
     args = parser.parse_args()
@@ -91,6 +92,9 @@ def main() -> None:
     statement_set = table_env.create_statement_set()
     for insert in inserts:
         statement_set.add_insert_sql(insert)
+    if args.explain:
+        print(statement_set.explain())
+        return
     statement_set.execute()
 
 

@@ -11,7 +11,10 @@ Arrow batches to it and exposes metrics.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 from pyflink.table import DataTypes
@@ -21,14 +24,14 @@ from include import aws, config
 from include.scoring import config as scoring_config
 from include.scoring import model as model_store
 from include.scoring.card_store import DynamoCardStore, ensure_table
+from include.scoring.config import ScoringConfig
+from include.scoring.features import FEATURES
 from include.scoring.feedback import FeedbackIndex
 from include.scoring.feedback_feed import FeedbackFeed
-from include.scoring.features import FEATURES
 from include.scoring.scorer import BatchScorer, Result, SourceRecord
+from include.scoring_job import RUNTIME_PARAMETER, SCORING_CONFIG_PARAMETER
 
 log = logging.getLogger(__name__)
-
-SCORING_CONFIG_PARAMETER = "scoring.config.b64"  # set by include/scoring_job.py
 
 _TX_FIELDS = [
     ("tx_id", DataTypes.STRING()), ("card_id", DataTypes.STRING()), ("terminal_id", DataTypes.STRING()),
@@ -37,13 +40,15 @@ _TX_FIELDS = [
     ("lat", DataTypes.DOUBLE()), ("lon", DataTypes.DOUBLE()),
 ]
 _RESULT_FIELDS = [
-    ("score", DataTypes.DOUBLE()), ("decision", DataTypes.STRING()), ("reasons", DataTypes.STRING()),
+    ("score", DataTypes.DOUBLE()), ("rule_score", DataTypes.DOUBLE()), ("decision", DataTypes.STRING()),
+    ("reasons", DataTypes.STRING()),
     ("model_version", DataTypes.STRING()), ("config_version", DataTypes.INT()),
     ("alert_json", DataTypes.STRING()), ("reject_reason", DataTypes.STRING()), ("dead_letter_json", DataTypes.STRING()),
     ("scored_ms", DataTypes.BIGINT()),
+    ("kafka_partition", DataTypes.INT()), ("kafka_offset", DataTypes.BIGINT()), ("kafka_ms", DataTypes.BIGINT()),
 ]
 # Times are epoch milliseconds: Arrow rows cannot carry TIMESTAMP_LTZ; the SQL converts them.
-_INTEGER_COLUMNS = {"event_ms", "config_version", "scored_ms"}
+_INTEGER_COLUMNS = {"event_ms", "config_version", "scored_ms", "kafka_partition", "kafka_offset", "kafka_ms"}
 # Features as columns, except `amount`, which is already a transaction field.
 FEATURE_COLUMNS = [f for f in FEATURES if f not in dict(_TX_FIELDS)]
 OUTPUT_FIELDS = ([("status", DataTypes.STRING())] + _TX_FIELDS + [(f, DataTypes.DOUBLE()) for f in FEATURE_COLUMNS]
@@ -51,54 +56,57 @@ OUTPUT_FIELDS = ([("status", DataTypes.STRING())] + _TX_FIELDS + [(f, DataTypes.
 OUTPUT_TYPE = DataTypes.ROW([DataTypes.FIELD(name, kind) for name, kind in OUTPUT_FIELDS])
 
 
-def to_frame(results: list[Result], model_version: str, config_version: int) -> pd.DataFrame:
-    """One row per result, columns as OUTPUT_FIELDS (pure Python, so unit tests can check it)."""
-    import json
+def output_values(r: Result, model_version: str, config_version: int) -> list:
+    """One result as the values of OUTPUT_FIELDS, in order."""
+    tx = r.tx if r.status == "scored" else None
+    if tx is None:
+        scored = [None] * (len(_TX_FIELDS) + len(FEATURE_COLUMNS) + 6)
+    else:
+        scored = ([getattr(tx, name) for name, _ in _TX_FIELDS] + [r.features.get(f) for f in FEATURE_COLUMNS]
+                  + [r.score, r.rule_score, r.decision, json.dumps(r.reasons, separators=(",", ":")),
+                     model_version, config_version])
+    alert = r.alert_json(model_version, config_version) if tx else None
+    return [r.status, *scored, alert, r.reject_reason, r.dead_letter_json(), r.scored_ms,
+            r.record.partition, r.record.offset, r.record.kafka_ms]
 
-    columns: dict[str, list] = {name: [] for name, _ in OUTPUT_FIELDS}
-    for r in results:
-        tx = r.tx if r.status == "scored" else None
-        columns["status"].append(r.status)
-        for name, _ in _TX_FIELDS:
-            columns[name].append(getattr(tx, name) if tx else None)
-        for name in FEATURE_COLUMNS:
-            columns[name].append(r.features.get(name) if tx else None)
-        columns["score"].append(r.score if tx else None)
-        columns["decision"].append(r.decision if tx else None)
-        columns["reasons"].append(json.dumps(r.reasons, separators=(",", ":")) if tx else None)
-        columns["model_version"].append(model_version if tx else None)
-        columns["config_version"].append(config_version if tx else None)
-        columns["alert_json"].append(r.alert_json(model_version, config_version) if tx else None)
-        columns["reject_reason"].append(r.reject_reason)
-        columns["dead_letter_json"].append(r.dead_letter_json())
-        columns["scored_ms"].append(r.scored_ms)
+
+def to_frame(results: list[Result], model_version: str, config_version: int) -> pd.DataFrame:
+    """One row per result, columns as OUTPUT_FIELDS."""
+    rows = [output_values(r, model_version, config_version) for r in results]
+    columns = list(zip(*rows)) if rows else [()] * len(OUTPUT_FIELDS)
     # Integer columns with nulls stay Python objects: pandas would turn them into floats, and its
     # nullable Int64 dtype is rejected by PyFlink's Arrow conversion.
-    return pd.DataFrame({name: pd.Series(values, dtype=object) if name in _INTEGER_COLUMNS else values
-                         for name, values in columns.items()})
+    return pd.DataFrame({name: pd.Series(values, dtype=object) if name in _INTEGER_COLUMNS else list(values)
+                         for (name, _), values in zip(OUTPUT_FIELDS, columns)})
+
+
+def job_parameters(function_context: FunctionContext) -> tuple[ScoringConfig, dict]:
+    """The scoring config and the instance's names, as include/scoring_job.py submitted them."""
+    runtime = json.loads(base64.b64decode(function_context.get_job_parameter(RUNTIME_PARAMETER, "")))
+    with tempfile.TemporaryDirectory() as tmp:
+        config_file = Path(tmp) / "scoring.yaml"
+        config_file.write_bytes(base64.b64decode(function_context.get_job_parameter(SCORING_CONFIG_PARAMETER, "")))
+        return scoring_config.load(config_file), runtime
+
+
+def feedback_side_input(runtime: dict) -> tuple[FeedbackIndex, FeedbackFeed]:
+    """Every confirmed fraud so far, read before the first record is scored."""
+    index = FeedbackIndex()
+    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), runtime["feedback_topic"], index)
+    feed.catch_up()
+    return index, feed
 
 
 class ScoreTransactions(ScalarFunction):
     def open(self, function_context: FunctionContext) -> None:
-        settings = config.settings()
-        encoded = function_context.get_job_parameter(SCORING_CONFIG_PARAMETER, "")
-        if encoded:
-            import tempfile
-
-            with tempfile.NamedTemporaryFile("wb", suffix=".yaml", delete=False) as handle:
-                handle.write(base64.b64decode(encoded))
-            self.config = scoring_config.load(handle.name)
-        else:
-            self.config = scoring_config.load()
+        self.config, runtime = job_parameters(function_context)
         dynamodb = aws.dynamodb_client(retries={"total_max_attempts": 1}, max_pool_connections=4)
-        ensure_table(dynamodb, settings["DYNAMODB_CARD_TABLE"])
-        self.store = DynamoCardStore(dynamodb, settings["DYNAMODB_CARD_TABLE"])
-        self.feedback = FeedbackIndex()
-        self.feed = FeedbackFeed(settings["KAFKA_BOOTSTRAP"], settings["FEEDBACK_TOPIC"], self.feedback)
-        self.feed.catch_up()
+        ensure_table(dynamodb, runtime["card_table"])
+        self.store = DynamoCardStore(dynamodb, runtime["card_table"])
+        self.feedback, self.feed = feedback_side_input(runtime)
         model = model_store.load(self.config.model_uri, aws.s3_client()) if self.config.model_uri else None
         self.scorer = BatchScorer(self.config, self.store, self.feedback, model)
-        self.topic = settings["TRANSACTIONS_TOPIC"]
+        self.topic = runtime["transactions_topic"]
 
         metrics = function_context.get_metric_group().add_group("fraud")
         self.records = metrics.counter("records_scored")

@@ -34,31 +34,50 @@ def cli_environment() -> dict[str, str]:
     }
 
 
-def submit_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
-               from_savepoint: str | None = None, python_files: list[Path] | None = None,
-               variables: dict[str, str] | None = None, job_files: dict[str, Path] | None = None,
-               timeout_s: float = 300) -> str:
-    """Submits the SQL files as one detached job; returns its job id.
-
-    settings: job configuration overriding the files' SET statements; variables: values for ${NAME}
-    in the SQL beyond the platform settings; job_files: files handed to the UDFs as job parameters.
-    """
+def _command(sql_files: list[Path], settings: dict[str, str] | None, from_savepoint: str | None,
+             job_files: dict[str, Path] | None) -> list[str]:
     cmd = [f"{config.get('FLINK_DIST')}/bin/flink", "run", "--detached",
            "--jobmanager", config.get("FLINK_REST_URL").removeprefix("http://")]
     if from_savepoint:
         cmd += ["--fromSavepoint", from_savepoint]
     cmd += ["--python", str(SQL_RUNNER)]
-    if python_files:
-        cmd += ["--pyFiles", ",".join(str(p) for p in python_files)]
     cmd += [str(f) for f in sql_files]
     for key, value in (settings or {}).items():
         cmd += ["--set", f"{key}={value}"]
     for key, path in (job_files or {}).items():
         cmd += ["--job-param", f"{key}=@{path}"]
+    return cmd
+
+
+def _run(cmd: list[str], variables: dict[str, str] | None, timeout_s: float) -> str:
     env = {**cli_environment(), **(variables or {})}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
-    submitted = re.search(r"Job has been submitted with JobID ([0-9a-f]{32})", result.stdout)
-    if result.returncode != 0 or not submitted:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+    if result.returncode != 0:
+        lines = [line for line in (result.stdout + result.stderr).splitlines()
+                 if not line.lstrip().startswith(("at ", "..."))]  # Java stack frames say little here
+        tail = "\n".join(lines[-40:])
         raise SubmitError(f"flink run failed (exit {result.returncode}):\n{tail}")
+    return result.stdout
+
+
+def explain_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
+                variables: dict[str, str] | None = None, job_files: dict[str, Path] | None = None,
+                timeout_s: float = 300) -> str:
+    """The optimized plan of the SQL files' statement set (nothing is submitted)."""
+    cmd = _command(sql_files, settings, None, job_files) + ["--explain"]
+    return _run(cmd, variables, timeout_s)
+
+
+def submit_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
+               from_savepoint: str | None = None, variables: dict[str, str] | None = None,
+               job_files: dict[str, Path] | None = None, timeout_s: float = 300) -> str:
+    """Submits the SQL files as one detached job; returns its job id.
+
+    settings: job configuration overriding the files' SET statements; variables: values for ${NAME}
+    in the SQL beyond the platform settings; job_files: files handed to the UDFs as job parameters.
+    """
+    stdout = _run(_command(sql_files, settings, from_savepoint, job_files), variables, timeout_s)
+    submitted = re.search(r"Job has been submitted with JobID ([0-9a-f]{32})", stdout)
+    if not submitted:
+        raise SubmitError(f"flink run printed no job id:\n{stdout[-3000:]}")
     return submitted.group(1)

@@ -98,3 +98,18 @@ class FlinkRest:
                 return operation["location"]
             time.sleep(1)
         raise FlinkError(f"savepoint of {job_id} did not complete within {timeout_s:.0f} s")
+
+    def udf_metrics(self, job_id: str, group: str = "fraud") -> dict[str, float]:
+        """User metrics of the job's Python operator (flink/udfs.py registers them under `group`),
+        summed over its subtasks. The REST API refreshes them every few seconds."""
+        for vertex in self.job(job_id)["vertices"]:
+            if "PythonCalc" not in vertex["name"]:
+                continue
+            base = f"/jobs/{job_id}/vertices/{vertex['id']}"
+            names = sorted({m["id"].split(".", 1)[1] for m in self._get(f"{base}/metrics")
+                            if f".{group}." in m["id"]})
+            if not names:
+                return {}
+            summed = self._get(f"{base}/subtasks/metrics?get={','.join(names)}&agg=sum")
+            return {m["id"].rsplit(".", 1)[1]: m["sum"] for m in summed}
+        return {}

@@ -1,38 +1,163 @@
-"""The fraud scoring job as one deployable unit: its SQL files, its scoring config, its name.
+"""The fraud scoring job as one deployable unit: its SQL files, its scoring config, and the names of
+everything one running instance uses (topics, tables, consumer group).
 
-Used by the deploy DAG, the demo and the tests, so all of them submit the job the same way.
+The platform runs one instance, `Deployment.platform()`. Tests run their own instances side by side,
+with their own topics, Iceberg namespace and DynamoDB table, through exactly the same SQL and UDF.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from include import aws, config
-from include.flink_jobs import submit_sql
+from include import aws, config, kafka_admin
+from include.flink_jobs import explain_sql, submit_sql
 from include.flink_rest import FlinkRest, Job
 from include.scoring.card_store import ensure_table
 
-JOB_NAME = "fraud-scoring"
-SQL_FILES = [config.REPO_ROOT / "flink" / "sql" / "catalog.sql",
-             config.REPO_ROOT / "flink" / "sql" / "scoring_job.sql"]
+SQL_DIR = config.REPO_ROOT / "flink" / "sql"
+SQL_FILES = [SQL_DIR / "catalog.sql", *sorted((SQL_DIR / "scoring").glob("*.sql"))]
 DEFAULT_SCORING_CONFIG = config.REPO_ROOT / "include" / "config" / "scoring.yaml"
-SCORING_CONFIG_PARAMETER = "scoring.config.b64"  # read by flink/udfs.py
+# Global job parameters read by flink/udfs.py (base64: Flink's parameter map cannot hold ':' or ',').
+SCORING_CONFIG_PARAMETER = "scoring.config.b64"
+RUNTIME_PARAMETER = "scoring.runtime.b64"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    job_name: str
+    transactions_topic: str
+    feedback_topic: str
+    alerts_topic: str
+    dlq_topic: str
+    namespace: str
+    card_table: str
+    alerts_delivery: str = "at-least-once"
+
+    @classmethod
+    def platform(cls) -> Deployment:
+        s = config.settings()
+        return cls(s["SCORING_JOB_NAME"], s["TRANSACTIONS_TOPIC"], s["FEEDBACK_TOPIC"], s["ALERTS_TOPIC"],
+                   s["DLQ_TOPIC"], s["ICEBERG_NAMESPACE"], s["DYNAMODB_CARD_TABLE"], s["ALERTS_DELIVERY_GUARANTEE"])
+
+    def with_changes(self, **changes) -> Deployment:
+        return dataclasses.replace(self, **changes)
+
+    def sql_variables(self) -> dict[str, str]:
+        """Values for ${NAME} in scoring_job.sql."""
+        return {"SCORING_JOB_NAME": self.job_name, "TRANSACTIONS_TOPIC": self.transactions_topic,
+                "FEEDBACK_TOPIC": self.feedback_topic, "ALERTS_TOPIC": self.alerts_topic, "DLQ_TOPIC": self.dlq_topic,
+                "ICEBERG_NAMESPACE": self.namespace, "ALERTS_DELIVERY_GUARANTEE": self.alerts_delivery}
+
+    def udf_runtime(self) -> dict[str, str]:
+        """What the UDF needs to know about this instance (endpoints and keys come from its environment)."""
+        return {"transactions_topic": self.transactions_topic, "feedback_topic": self.feedback_topic,
+                "card_table": self.card_table}
+
+    def table(self, name: str) -> str:
+        return f"{self.namespace}.{name}"
+
+    def create_topics(self) -> None:
+        """Creates the instance's topics that do not exist yet, and gives existing ones today's settings."""
+        kafka_admin.create_topics(self.topics())
+
+    def remove(self) -> None:
+        """Cancels the instance's job and deletes its topics, Iceberg tables and DynamoDB table (tests, benchmark)."""
+        from include.lakehouse import iceberg_catalog
+
+        for job in running(self):
+            flink().cancel(job.id)
+        kafka_admin.admin_client().delete_topics(list(self.topics()))
+        catalog = iceberg_catalog()
+        if (self.namespace,) in catalog.list_namespaces():
+            for table in catalog.list_tables(self.namespace):
+                catalog.purge_table(table)
+            catalog.drop_namespace(self.namespace)
+        client = aws.dynamodb_client()
+        if self.card_table in client.list_tables()["TableNames"]:
+            client.delete_table(TableName=self.card_table)
+
+    def topics(self) -> dict[str, tuple[int, dict[str, str]]]:
+        """The instance's topics: partitions and topic config.
+
+        Transactions and feedback carry their event time as record timestamp, which is months or
+        years old in a replay: time-based retention would delete them on arrival, so they are bounded
+        by size instead. The scorer rereads all feedback when it starts (scoring/feedback_feed.py).
+        """
+        keep_forever = {"retention.ms": "-1", "retention.bytes": str(2 * 1024**3)}
+        keep_a_week = {"retention.ms": str(7 * 86_400_000)}
+        s = config.settings()
+        return {
+            self.transactions_topic: (int(s["TRANSACTIONS_PARTITIONS"]), keep_forever),
+            self.feedback_topic: (int(s["FEEDBACK_PARTITIONS"]), keep_forever),
+            self.alerts_topic: (int(s["ALERTS_PARTITIONS"]), keep_a_week),
+            self.dlq_topic: (int(s["DLQ_PARTITIONS"]), keep_a_week),
+        }
 
 
 def flink() -> FlinkRest:
     return FlinkRest(config.get("FLINK_REST_URL"))
 
 
-def running(rest: FlinkRest | None = None) -> list[Job]:
-    return (rest or flink()).running_jobs(JOB_NAME)
+def running(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> list[Job]:
+    return (rest or flink()).running_jobs((deployment or Deployment.platform()).job_name)
 
 
-def submit(scoring_config: Path = DEFAULT_SCORING_CONFIG, parallelism: int | None = None,
-           from_savepoint: str | None = None, settings: dict[str, str] | None = None) -> str:
-    """Creates the DynamoDB table if needed and submits the job; returns the Flink job id."""
-    ensure_table(aws.dynamodb_client(), config.get("DYNAMODB_CARD_TABLE"))
-    job_settings = dict(settings or {})
-    if parallelism:
-        job_settings["parallelism.default"] = str(parallelism)
-    return submit_sql(SQL_FILES, settings=job_settings, from_savepoint=from_savepoint,
-                      job_files={SCORING_CONFIG_PARAMETER: Path(scoring_config)})
+def submit(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG,
+           parallelism: int | None = None, from_savepoint: str | None = None,
+           settings: dict[str, str] | None = None, sql_files: list[Path] | None = None) -> str:
+    """Creates the DynamoDB table if needed and submits the job; returns the Flink job id.
+    `sql_files` replaces the job's SQL (the benchmark swaps the scoring step)."""
+    deployment = deployment or Deployment.platform()
+    ensure_table(aws.dynamodb_client(), deployment.card_table)
+    with job_parameter_files(deployment, scoring_config) as files:
+        return submit_sql(sql_files or SQL_FILES, settings=_settings(settings, parallelism),
+                          from_savepoint=from_savepoint, variables=deployment.sql_variables(), job_files=files)
+
+
+def explain(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG) -> str:
+    """The optimized plan of the job, as Flink would run it."""
+    deployment = deployment or Deployment.platform()
+    with job_parameter_files(deployment, scoring_config) as files:
+        return explain_sql(SQL_FILES, variables=deployment.sql_variables(), job_files=files)
+
+
+def _settings(settings: dict[str, str] | None, parallelism: int | None) -> dict[str, str]:
+    return {**(settings or {}), **({"parallelism.default": str(parallelism)} if parallelism else {})}
+
+
+@contextlib.contextmanager
+def job_parameter_files(deployment: Deployment, scoring_config: Path) -> Iterator[dict[str, Path]]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as runtime:
+        json.dump(deployment.udf_runtime(), runtime)
+        runtime.flush()
+        yield {SCORING_CONFIG_PARAMETER: Path(scoring_config), RUNTIME_PARAMETER: Path(runtime.name)}
+
+
+@dataclass(frozen=True)
+class Deployed:
+    job_id: str
+    savepoint: str | None       # the savepoint the job started from, if any
+    replaced_job: str | None    # the job it replaced
+
+
+def deploy(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG,
+           parallelism: int | None = None, from_savepoint: str | None = None,
+           checkpoint_timeout_s: float = 300) -> Deployed:
+    """Starts the job, or upgrades the running one without losing or repeating anything: stop it with
+    a savepoint (its sinks commit what they hold), then start the new version from that savepoint.
+    Returns once the new job is RUNNING and has completed its first checkpoint."""
+    deployment = deployment or Deployment.platform()
+    rest = flink()
+    savepoint, replaced = from_savepoint, None
+    for job in running(deployment, rest):
+        savepoint, replaced = rest.stop_with_savepoint(job.id), job.id
+    job_id = submit(deployment, scoring_config, parallelism, from_savepoint=savepoint)
+    rest.wait_for_state(job_id, {"RUNNING"})
+    rest.wait_for_checkpoint(job_id, timeout_s=checkpoint_timeout_s)
+    return Deployed(job_id, savepoint, replaced)

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SCHEMA_VERSION = 1
 MAX_AMOUNT = 100_000.0
@@ -44,7 +44,7 @@ class Transaction:
 
     @property
     def event_time(self) -> datetime:
-        return datetime.fromtimestamp(self.event_ms / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(self.event_ms / 1000, tz=UTC)
 
 
 class Rejected(ValueError):
@@ -57,7 +57,7 @@ class Rejected(ValueError):
 
 
 def format_event_time(event_ms: int) -> str:
-    return datetime.fromtimestamp(event_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(event_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def encode(tx: Transaction) -> bytes:

@@ -4,6 +4,7 @@ up      installs what is missing, then starts the services stage by stage (stack
         waiting for each to be healthy; a service that fails or does not become healthy in time is
         named, the tail of its log printed, and the command exits 1.
 down    stops every service supervisord started, and supervisord itself.
+restart stops one service, renders its config again and starts it (e.g. after editing stack/conf/).
 status  one line per service: processes, resident memory, health.
 logs    the tail of one or all service logs (-f to follow).
 clean   down, then delete the data and logs (.stack/); downloads in CACHE_DIR stay.
@@ -116,6 +117,21 @@ def _print_urls() -> None:
 """, flush=True)
 
 
+def restart(args: argparse.Namespace) -> None:
+    """Stops one service, renders its config again, starts it and waits until it is healthy."""
+    if args.service not in SERVICES:
+        raise StackError(f"unknown service {args.service!r}; one of: {', '.join(SERVICES)}")
+    service = SERVICES[args.service]
+    for program in reversed(service.programs):
+        supervisor.stop(program)
+    _start(service)
+    began = time.monotonic()
+    detail = _wait_healthy(service)
+    if service.initialize:
+        service.initialize()
+    _say(f"{service.name:<9} healthy after {time.monotonic() - began:5.1f} s  {detail}")
+
+
 def down(_: argparse.Namespace) -> None:
     if not supervisor.is_running():
         _say("nothing running")
@@ -171,6 +187,9 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up").set_defaults(func=up)
     commands.add_parser("down").set_defaults(func=down)
+    restart_parser = commands.add_parser("restart")
+    restart_parser.add_argument("service")
+    restart_parser.set_defaults(func=restart)
     commands.add_parser("status").set_defaults(func=status)
     commands.add_parser("install").set_defaults(func=lambda _: install.everything())
     log_parser = commands.add_parser("logs")

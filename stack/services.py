@@ -7,7 +7,6 @@ Every step here is idempotent: `make up` on a running or stopped stack converges
 from __future__ import annotations
 
 import json
-import logging
 import os
 import pwd
 import shutil
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from include import aws, config, lakehouse
+from include import aws, config, kafka_admin, lakehouse
 
 CONF_TEMPLATES = config.REPO_ROOT / "stack" / "conf"
 
@@ -169,66 +168,26 @@ def prepare_kafka() -> None:
     )
 
 
-_QUIET = logging.getLogger("stack.kafka")
-_QUIET.addHandler(logging.NullHandler())
-_QUIET.propagate = False
-
-
-def _kafka_admin():
-    from confluent_kafka.admin import AdminClient
-
-    return AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")}, logger=_QUIET)
-
-
 def check_kafka() -> str:
     # A plain connect first: librdkafka would log every refused connection while the broker starts.
     socket.create_connection((config.get("BIND_HOST"), config.get_int("KAFKA_PORT")), timeout=2).close()
-    metadata = _kafka_admin().list_topics(timeout=3)
+    metadata = kafka_admin.admin_client().list_topics(timeout=3)
     if not metadata.brokers:
         raise RuntimeError("no broker in metadata")
     return f"{len(metadata.brokers)} broker, {len(metadata.topics)} topics"
 
 
-_KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": str(2 * 1024**3)}
-_KEEP_A_WEEK = {"retention.ms": str(7 * 86_400_000)}
-
-
 def kafka_topics() -> dict[str, tuple[int, dict[str, str]]]:
-    """The platform's topics: partitions and topic config.
+    """The platform's topics: partitions and topic config (see Deployment.topics)."""
+    from include.scoring_job import Deployment
 
-    Transactions and feedback carry their event time as record timestamp, which can be years old in a
-    replay, so time-based retention would delete them on arrival: they are bounded by size instead.
-    The scoring job rereads all feedback when it starts (see include/scoring/feedback_feed.py).
-    """
-    return {
-        config.get("TRANSACTIONS_TOPIC"): (config.get_int("TRANSACTIONS_PARTITIONS"), _KEEP_FOREVER),
-        config.get("FEEDBACK_TOPIC"): (config.get_int("FEEDBACK_PARTITIONS"), _KEEP_FOREVER),
-        config.get("ALERTS_TOPIC"): (config.get_int("ALERTS_PARTITIONS"), _KEEP_A_WEEK),
-        config.get("DLQ_TOPIC"): (config.get_int("DLQ_PARTITIONS"), _KEEP_A_WEEK),
-    }
+    return Deployment.platform().topics()
 
 
 def initialize_kafka() -> None:
-    from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic,
-                                       ResourceType)
+    from include.scoring_job import Deployment
 
-    admin = _kafka_admin()
-    existing = admin.list_topics(timeout=10).topics
-    missing = [NewTopic(name, num_partitions=parts, replication_factor=1, config=topic_config)
-               for name, (parts, topic_config) in kafka_topics().items() if name not in existing]
-    for future in admin.create_topics(missing).values() if missing else ():
-        future.result(timeout=30)
-    too_few = [NewPartitions(name, parts) for name, (parts, _) in kafka_topics().items()
-               if name in existing and len(existing[name].partitions) < parts]
-    for future in admin.create_partitions(too_few).values() if too_few else ():
-        future.result(timeout=30)
-    # Topics made by an older version of this file get today's settings.
-    resources = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[
-                     ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
-                     for key, value in topic_config.items()])
-                 for name, (_, topic_config) in kafka_topics().items() if name in existing]
-    for future in admin.incremental_alter_configs(resources).values() if resources else ():
-        future.result(timeout=30)
+    Deployment.platform().create_topics()
 
 
 # --- Flink --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ fixed order: the model's input, the Iceberg columns and the dbt marts all use th
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from include.scoring.config import ScoringConfig
 from include.scoring.feedback import FeedbackIndex
@@ -84,7 +84,7 @@ def compute(tx: Transaction, prior: list[Entry], feedback: FeedbackIndex, config
             distance = haversine_km(prev.lat, prev.lon, tx.lat, tx.lon)
             speed = distance / (max(seconds_since_prev, 60.0) / 3600.0)
 
-    when = datetime.fromtimestamp(t / 1000, tz=timezone.utc)
+    when = datetime.fromtimestamp(t / 1000, tz=UTC)
     night_start, night_end = config.night_hours
     is_night = 1.0 if night_start <= when.hour < night_end else 0.0
     is_new_terminal = 0.0 if any(e.terminal_id == tx.terminal_id for e in prior) else 1.0

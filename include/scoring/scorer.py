@@ -42,6 +42,7 @@ class Result:
     tx: Transaction | None = None
     features: dict = field(default_factory=dict)
     score: float | None = None
+    rule_score: float | None = None
     decision: str | None = None
     reasons: list[dict] = field(default_factory=list)
     reject_reason: str | None = None
@@ -136,13 +137,14 @@ class BatchScorer:
         for i, result in enumerate(scored):
             fired = rule_engine.fired(self.config.rules, result.features)
             result.reasons = rule_engine.reasons(fired, result.features)
+            result.rule_score = rule_engine.rule_score(fired)
             if probabilities is not None:
                 result.score = float(probabilities[i])
                 if not result.reasons and result.score >= self.config.alert_threshold:
                     result.reasons = [{"code": "MODEL_SCORE", "feature": "score", "value": round(result.score, 4),
                                        "threshold": self.config.alert_threshold}]
             else:
-                result.score = rule_engine.rule_score(fired)
+                result.score = result.rule_score
             result.decision = ALERT if result.score >= self.config.alert_threshold else PASS
 
         if touched:

@@ -1,0 +1,1 @@
+"""On-demand measurements: the benchmark of the scoring step and the detection-quality replays."""

@@ -1,0 +1,264 @@
+"""Benchmark of the scoring step: three designs, one run, the same data, every service on this machine.
+
+  python -m bench.benchmark [--transactions 300000] [--max-seconds 120] [--latency-rate 1000]
+
+  naive    the seed's design: a per-row Python UDF, synchronous GetItem + UpdateItem per transaction
+  batched  this project's job: a vectorized UDF, card histories cached, BatchGetItem / BatchWriteItem
+  no-udf   the same SQL with the UDF replaced by SQL expressions: the ceiling of the rest of the job
+
+Each design runs as its own job instance (own topics, tables, DynamoDB table) through the same SQL,
+sources and sinks (Iceberg, fraud_alerts, dead letters). Measured for each:
+  sustained tx/s       records through the job's Kafka source per second, once warmed up, with a
+                       backlog of --transactions waiting (slope between 10 % and the end)
+  DynamoDB requests    per 1,000 transactions (the UDFs count every HTTP request they make)
+  alert latency        p50/p95/p99 from handing a transaction to the producer to reading its alert
+                       from fraud_alerts, at --latency-rate transactions per second (at-least-once)
+  RSS                  peak resident memory of every service during the design's runs
+Results are printed and written to bench/results/benchmark-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from include import config, scoring_job
+from include.scoring_job import Deployment
+from producer.kafka_writer import KafkaWriter
+from producer.simulator import Simulator
+from producer.timeline import FEEDBACK, TX, messages
+
+BENCH = Path(__file__).resolve().parent
+DAY_MS = 86_400_000
+START_MS = 1_767_225_600_000  # 2026-01-01
+SCORING_SQL = config.REPO_ROOT / "flink" / "sql" / "scoring"
+# The files that make the scoring step of each design; the rest of the job is the same for all.
+DESIGNS = {
+    "naive": [BENCH / "sql" / "function_naive.sql", SCORING_SQL / "5_scored_view.sql"],
+    "batched": [SCORING_SQL / "4_function.sql", SCORING_SQL / "5_scored_view.sql"],
+    "no-udf": [BENCH / "sql" / "scoring_without_udf.sql"],
+}
+
+
+@dataclass
+class DesignResult:
+    design: str
+    transactions_measured: int = 0
+    sustained_tx_per_s: float = 0.0
+    dynamodb_requests_per_1000: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    alerts_measured: int = 0
+    peak_rss_mib: dict[str, float] = field(default_factory=dict)
+
+
+class RssSampler:
+    """Peak resident memory per supervisor program (process and children), sampled every second."""
+
+    def __init__(self):
+        from stack import supervisor
+
+        self.supervisor = supervisor
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, info in self.supervisor.all_programs().items():
+                if info.pid:
+                    rss = self.supervisor.process_tree_rss_kib(info.pid) / 1024
+                    self.peaks[name] = max(self.peaks.get(name, 0.0), round(rss, 1))
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def job_files(design: str) -> list[Path]:
+    return [config.REPO_ROOT / "flink" / "sql" / "catalog.sql", SCORING_SQL / "1_job_settings.sql",
+            SCORING_SQL / "2_sources.sql", SCORING_SQL / "3_sinks.sql", *DESIGNS[design],
+            SCORING_SQL / "6_inserts.sql"]
+
+
+def new_deployment(design: str, phase: str) -> Deployment:
+    name = f"bench_{design.replace('-', '_')}_{phase}_{uuid.uuid4().hex[:6]}"
+    deployment = Deployment(name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name)
+    deployment.create_topics()
+    return deployment
+
+
+def start(deployment: Deployment, design: str) -> str:
+    job_id = scoring_job.submit(deployment, sql_files=job_files(design))
+    scoring_job.flink().wait_for_state(job_id, {"RUNNING"})
+    return job_id
+
+
+def preload(deployment: Deployment, items, rate: float = 0.0) -> int:
+    writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
+                                                        FEEDBACK: deployment.feedback_topic},
+                         rate=rate, progress=False)
+    for message in messages(items, 7 * DAY_MS):
+        writer.send(message)
+    return writer.close().sent[TX]
+
+
+def source_records(job_id: str) -> int:
+    """Records the job's transaction source has emitted (all subtasks)."""
+    rest = scoring_job.flink()
+    for vertex in rest.job(job_id)["vertices"]:
+        if "transactions_source" not in vertex["name"]:
+            continue
+        base = f"/jobs/{job_id}/vertices/{vertex['id']}"
+        names = sorted({m["id"].split(".", 1)[1] for m in rest._get(f"{base}/metrics")
+                        if "transactions_source" in m["id"] and m["id"].endswith(".numRecordsOut")})
+        if names:
+            summed = rest._get(f"{base}/subtasks/metrics?get={','.join(names)}&agg=sum")
+            return int(sum(m["sum"] for m in summed))
+    return 0
+
+
+def measure_throughput(design: str, items, max_seconds: float, result: DesignResult) -> None:
+    deployment = new_deployment(design, "throughput")
+    try:
+        total = preload(deployment, items)
+        job_id = start(deployment, design)
+        samples, began = [], time.monotonic()
+        while time.monotonic() - began < max_seconds:
+            samples.append((time.monotonic(), source_records(job_id)))
+            if samples[-1][1] >= total:
+                break
+            time.sleep(1)
+        done = samples[-1][1]
+        warm = next(((t, n) for t, n in samples if n >= 0.1 * max(done, 1)), samples[0])
+        elapsed = samples[-1][0] - warm[0]
+        result.transactions_measured = done
+        result.sustained_tx_per_s = round((done - warm[1]) / elapsed, 1) if elapsed > 0 else 0.0
+        requests = scoring_job.flink().udf_metrics(job_id).get("dynamodb_requests", 0.0)
+        result.dynamodb_requests_per_1000 = round(1000 * requests / done, 2) if done else 0.0
+        print(f"[bench] {design}: {done:,} of {total:,} transactions in {samples[-1][0] - began:.0f} s, "
+              f"sustained {result.sustained_tx_per_s:,.0f} tx/s, "
+              f"{result.dynamodb_requests_per_1000} DynamoDB requests per 1,000", file=sys.stderr)
+    finally:
+        deployment.remove()
+
+
+def measure_latency(design: str, items, rate: float, seconds: float, result: DesignResult) -> None:
+    deployment = new_deployment(design, "latency")
+    sent_at: dict[str, float] = {}
+    read_at: dict[str, float] = {}
+    stop = threading.Event()
+
+    def read_alerts() -> None:
+        consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": deployment.job_name,
+                             "fetch.wait.max.ms": 5, "isolation.level": "read_uncommitted"})
+        partitions = consumer.list_topics(deployment.alerts_topic, timeout=10).topics[deployment.alerts_topic].partitions
+        consumer.assign([TopicPartition(deployment.alerts_topic, p, 0) for p in partitions])
+        while not stop.is_set():
+            for message in consumer.consume(100, timeout=0.05):
+                if not message.error():
+                    read_at.setdefault(message.key().decode(), time.time())
+        consumer.close()
+
+    try:
+        job_id = start(deployment, design)
+        scoring_job.flink().wait_for_checkpoint(job_id)
+        reader = threading.Thread(target=read_alerts, daemon=True)
+        reader.start()
+        writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
+                                                            FEEDBACK: deployment.feedback_topic},
+                             rate=rate, progress=False, extra_config={"linger.ms": 0})
+        deadline = time.monotonic() + seconds
+        for message in messages(items, 7 * DAY_MS):
+            if time.monotonic() > deadline:
+                break
+            if message.kind == TX:
+                sent_at[message.tx_id] = time.time()
+            writer.send(message)
+        writer.close()
+        time.sleep(10)
+        stop.set()
+        reader.join()
+        latencies = sorted(1000 * (read_at[k] - sent_at[k]) for k in read_at if k in sent_at)
+        result.alerts_measured = len(latencies)
+        if latencies:
+            q = statistics.quantiles(latencies, n=100, method="inclusive")
+            result.latency_ms = {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1),
+                                 "max": round(latencies[-1], 1)}
+        print(f"[bench] {design}: {len(latencies)} alerts at {rate:.0f} tx/s, latency {result.latency_ms}",
+              file=sys.stderr)
+    finally:
+        stop.set()
+        deployment.remove()
+
+
+def report(results: list[DesignResult]) -> str:
+    by = {r.design: r for r in results}
+    lines = [f"{'design':<9} {'tx/s':>9} {'DDB req/1k tx':>14} {'alerts':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
+    for r in results:
+        lat = r.latency_ms
+        lines.append(f"{r.design:<9} {r.sustained_tx_per_s:>9,.0f} {r.dynamodb_requests_per_1000:>14.1f} "
+                     f"{r.alerts_measured:>7} {lat.get('p50', float('nan')):>8.1f} {lat.get('p95', float('nan')):>8.1f} "
+                     f"{lat.get('p99', float('nan')):>8.1f}")
+    if "naive" in by and "batched" in by and by["naive"].sustained_tx_per_s:
+        lines.append(f"batched / naive throughput: {by['batched'].sustained_tx_per_s / by['naive'].sustained_tx_per_s:.1f}x")
+    if "no-udf" in by and "batched" in by and by["no-udf"].sustained_tx_per_s:
+        lines.append(f"batched / no-udf (ceiling): {by['batched'].sustained_tx_per_s / by['no-udf'].sustained_tx_per_s:.2f}")
+    services = sorted({s for r in results for s in r.peak_rss_mib})
+    lines.append("peak RSS MiB  " + "  ".join(f"{s}" for s in services))
+    for r in results:
+        lines.append(f"  {r.design:<10} " + "  ".join(f"{r.peak_rss_mib.get(s, 0):.0f}" for s in services))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--designs", default="naive,batched,no-udf")
+    parser.add_argument("--cards", type=int, default=20_000)
+    parser.add_argument("--transactions", type=int, default=300_000, help="backlog for the throughput run")
+    parser.add_argument("--max-seconds", type=float, default=120, help="longest throughput measurement")
+    parser.add_argument("--latency-rate", type=float, default=1000)
+    parser.add_argument("--latency-seconds", type=float, default=60)
+    args = parser.parse_args(argv)
+
+    print(f"[bench] simulating {args.transactions:,} transactions for {args.cards:,} cards", file=sys.stderr)
+    simulation = Simulator(args.cards, seed=2026, start_ms=START_MS, days=30).transactions()
+    items = [item for _, item in zip(range(args.transactions), simulation)]
+    latency_items = list(Simulator(5_000, seed=2027, start_ms=START_MS, days=12).transactions())
+
+    results = []
+    for design in args.designs.split(","):
+        result = DesignResult(design)
+        with RssSampler() as rss:
+            measure_throughput(design, items, args.max_seconds, result)
+            measure_latency(design, latency_items, args.latency_rate, args.latency_seconds, result)
+        result.peak_rss_mib = rss.peaks
+        results.append(result)
+
+    text = report(results)
+    print(text)
+    out = BENCH / "results" / f"benchmark-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"arguments": vars(args), "results": [asdict(r) for r in results],
+                               "report": text}, indent=2))
+    print(f"[bench] results in {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+-- The fraud scoring job, in the order flink/sql_runner.py runs the files (after ../catalog.sql).
+-- One statement set: every INSERT of 6_inserts.sql shares one consistent checkpoint.
+-- ${NAME} comes from include/config/platform.env, or from include/scoring_job.py for one instance.
+--
+--   credit_card_transactions --> score_transactions (Python UDF, once per record)
+--        |-- scored   --> lakehouse.fraud.scored_transactions   (Iceberg, committed on checkpoints)
+--        |-- ALERT    --> fraud_alerts                           (Kafka, key tx_id)
+--        '-- rejected --> transactions_dlq + lakehouse.fraud.rejected_transactions
+--   fraud_feedback --> lakehouse.fraud.fraud_feedback (malformed feedback --> transactions_dlq)
+
+-- 1. Job configuration -----------------------------------------------------------------------------------
+SET 'pipeline.name' = '${SCORING_JOB_NAME}';
+SET 'parallelism.default' = '1';
+SET 'table.local-time-zone' = 'UTC';
+-- Iceberg commits and Kafka transactions happen on checkpoints: this is also the freshness of the table.
+SET 'execution.checkpointing.interval' = '10s';
+SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
+SET 'execution.checkpointing.min-pause' = '2s';
+SET 'execution.checkpointing.timeout' = '5min';
+SET 'restart-strategy.type' = 'exponential-delay';
+SET 'restart-strategy.exponential-delay.initial-backoff' = '2s';
+SET 'restart-strategy.exponential-delay.max-backoff' = '1min';
+-- Python batches: the UDF sees up to 2,000 records at once, or what 100 ms brought (alert latency).
+SET 'python.fn-execution.arrow.batch.size' = '2000';
+SET 'python.fn-execution.bundle.size' = '2000';
+SET 'python.fn-execution.bundle.time' = '100';

@@ -1,0 +1,45 @@
+"""Kafka administration shared by the stack tool, the scoring job's deployments and the tests."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
+
+from include import config
+
+
+def admin_client():
+    """An admin client that does not log every refused connection (a broker still starting)."""
+    quiet = logging.getLogger("include.kafka_admin")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    return AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")}, logger=quiet)
+
+
+def create_topics(topics: dict[str, tuple[int, dict[str, str]]]) -> None:
+    """Creates missing topics, adds partitions to topics with too few, and sets their configs."""
+    admin = admin_client()
+    existing = admin.list_topics(timeout=10).topics
+    missing = [NewTopic(name, num_partitions=parts, replication_factor=1, config=topic_config)
+               for name, (parts, topic_config) in topics.items() if name not in existing]
+    for future in admin.create_topics(missing).values() if missing else ():
+        future.result(timeout=30)
+    too_few = [NewPartitions(name, parts) for name, (parts, _) in topics.items()
+               if name in existing and len(existing[name].partitions) < parts]
+    for future in admin.create_partitions(too_few).values() if too_few else ():
+        future.result(timeout=30)
+    resources = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[
+                     ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                     for key, value in topic_config.items()])
+                 for name, (_, topic_config) in topics.items() if name in existing]
+    for future in admin.incremental_alter_configs(resources).values() if resources else ():
+        future.result(timeout=30)

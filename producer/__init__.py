@@ -1,0 +1,1 @@
+"""The transaction producer: a simulator and file replay, streaming to Kafka with delayed labels."""

@@ -1,0 +1,133 @@
+"""Running the real scoring job in a test: its own topics, Iceberg namespace and DynamoDB table, the
+same SQL and UDF as the platform job (include/scoring_job.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, TopicPartition
+
+from include import aws, config, scoring_job
+from include.lakehouse import iceberg_catalog, trino_query
+from include.scoring.history import CardHistory
+from producer.kafka_writer import KafkaWriter
+from producer.labelled import Labelled
+from producer.timeline import BAD, FEEDBACK, TX, Message, messages
+
+DAY_MS = 86_400_000
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str | Callable[[], str],
+               every_s: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what() if callable(what) else what}")
+        time.sleep(every_s)
+
+
+def new_deployment(name: str, alerts_delivery: str = "at-least-once") -> scoring_job.Deployment:
+    deployment = scoring_job.Deployment(
+        job_name=name, transactions_topic=f"{name}_tx", feedback_topic=f"{name}_feedback",
+        alerts_topic=f"{name}_alerts", dlq_topic=f"{name}_dlq", namespace=name, card_table=name,
+        alerts_delivery=alerts_delivery)
+    deployment.create_topics()
+    return deployment
+
+
+@dataclass
+class Sent:
+    """What a test produced: the expectations of every assertion."""
+    valid: dict[str, Labelled] = field(default_factory=dict)
+    bad: dict[str, bytes] = field(default_factory=dict)       # tx_id given to the bad record -> payload
+    feedback: set[str] = field(default_factory=set)
+
+    @property
+    def transaction_messages(self) -> int:
+        return len(self.valid) + len(self.bad)
+
+
+def produce(deployment: scoring_job.Deployment, items: list[Labelled], rate: float = 0.0,
+            feedback_delay_days: float = 1.0, bad_every: int = 0, bad_limit: int = 0,
+            on_progress: Callable[[int], None] | None = None) -> Sent:
+    sent = Sent()
+    by_id = {item.tx.tx_id: item for item in items}
+    writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
+                                                        FEEDBACK: deployment.feedback_topic},
+                         rate=rate, progress=False)
+    for message in messages(items, int(feedback_delay_days * DAY_MS), bad_every, bad_limit):
+        writer.send(message)
+        _record(sent, message, by_id)
+        if on_progress and message.kind == TX:
+            on_progress(writer.summary.sent[TX])
+    summary = writer.close()
+    assert summary.failed == 0, summary.errors
+    return sent
+
+
+def _record(sent: Sent, message: Message, by_id: dict[str, Labelled]) -> None:
+    if message.kind == TX:
+        sent.valid[message.tx_id] = by_id[message.tx_id]
+    elif message.kind == BAD:
+        sent.bad[message.tx_id] = message.value
+    else:
+        sent.feedback.add(message.tx_id)
+
+
+def read_topic(topic: str, timeout_s: float = 30.0) -> list[tuple[str, dict]]:
+    """Every committed message of a topic, as (key, JSON value), up to its current end."""
+    consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": f"reader-{topic}",
+                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    assignment = [TopicPartition(topic, p, 0) for p in partitions]
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    consumer.assign(assignment)
+    out, deadline = [], time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        positions = {tp.partition: tp.offset for tp in consumer.position(assignment)}
+        if all(positions[p] >= end or end == 0 for p, end in ends.items()):
+            break
+        for message in consumer.consume(500, timeout=0.5):
+            if not message.error():
+                out.append((message.key().decode(), json.loads(message.value())))
+    consumer.close()
+    return out
+
+
+def count(deployment: scoring_job.Deployment, table: str) -> int:
+    return trino_query(f"select count(*) from {deployment.table(table)}")[0][0]
+
+
+def scored_rows(deployment: scoring_job.Deployment) -> dict[str, dict]:
+    """tx_id -> row of scored_transactions (all columns); fails on a tx_id present twice."""
+    with_columns = iceberg_catalog().load_table(deployment.table("scored_transactions")).scan().to_arrow()
+    rows = with_columns.to_pylist()
+    by_id = {row["tx_id"]: row for row in rows}
+    assert len(by_id) == len(rows), f"{len(rows) - len(by_id)} transactions are in Iceberg more than once"
+    return by_id
+
+
+def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) -> dict[str, CardHistory]:
+    from include.scoring.card_store import DynamoCardStore
+
+    blobs = DynamoCardStore(aws.dynamodb_client(), deployment.card_table).load(card_ids)
+    return {card: CardHistory.decode(card, blob) for card, blob in blobs.items()}
+
+
+def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:
+    """Waits until every produced transaction message is in Iceberg (scored or rejected), then for one
+    more checkpoint, after which nothing may change."""
+    seen = {}
+
+    def all_in() -> bool:
+        seen.update(scored=count(deployment, "scored_transactions"), rejected=count(deployment, "rejected_transactions"))
+        return seen["scored"] + seen["rejected"] >= sent.transaction_messages
+
+    wait_until(all_in, timeout_s, lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {seen})")
+    rest = scoring_job.flink()
+    job = scoring_job.running(deployment)[0]
+    latest = rest.checkpoints(job.id)["latest"]["completed"]["id"]
+    rest.wait_for_checkpoint(job.id, after_id=latest)

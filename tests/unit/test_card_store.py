@@ -1,0 +1,87 @@
+"""DynamoDB batching and retries (include/scoring/card_store.py) against a scripted fake client."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from include.scoring.card_store import DynamoCardStore, DynamoUnavailable
+
+
+def throttled():
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                       "BatchWriteItem")
+
+
+class ScriptedClient:
+    """Answers batch calls from a script of outcomes: an exception, or 'partial' (half unprocessed)."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.items = {}
+        self.calls = []
+
+    def _next(self):
+        return self.script.pop(0) if self.script else "ok"
+
+    def batch_write_item(self, RequestItems):
+        (table, requests), = RequestItems.items()
+        self.calls.append(("write", len(requests)))
+        outcome = self._next()
+        if isinstance(outcome, Exception):
+            raise outcome
+        done, left = (requests[: len(requests) // 2], requests[len(requests) // 2:]) if outcome == "partial" \
+            else (requests, [])
+        for r in done:
+            item = r["PutRequest"]["Item"]
+            self.items[item["card_id"]["S"]] = item["history"]["B"]
+        return {"UnprocessedItems": {table: left} if left else {}}
+
+    def batch_get_item(self, RequestItems):
+        (table, request), = RequestItems.items()
+        self.calls.append(("get", len(request["Keys"])))
+        outcome = self._next()
+        if isinstance(outcome, Exception):
+            raise outcome
+        keys = [k["card_id"]["S"] for k in request["Keys"]]
+        done, left = (keys[: len(keys) // 2], keys[len(keys) // 2:]) if outcome == "partial" else (keys, [])
+        found = [{"card_id": {"S": k}, "history": {"B": self.items[k]}} for k in done if k in self.items]
+        unprocessed = {table: {**request, "Keys": [{"card_id": {"S": k}} for k in left]}} if left else {}
+        return {"Responses": {table: found}, "UnprocessedKeys": unprocessed}
+
+
+def store(client, attempts=5):
+    return DynamoCardStore(client, "cards", max_attempts=attempts, sleep=lambda s: None)
+
+
+def test_writes_go_in_batches_of_25_and_reads_in_batches_of_100():
+    client = ScriptedClient([])
+    s = store(client)
+    s.save({f"C{i:09d}": b"x" for i in range(60)}, updated_ms=1)
+    assert [n for kind, n in client.calls] == [25, 25, 10]
+    assert len(s.load([f"C{i:09d}" for i in range(250)])) == 60
+    assert [n for kind, n in client.calls[3:]] == [100, 100, 50]
+
+
+def test_throttling_connection_errors_and_unprocessed_items_are_retried_until_done():
+    client = ScriptedClient([throttled(), EndpointConnectionError(endpoint_url="x"), "partial", "partial"])
+    s = store(client)
+    s.save({f"C{i:09d}": b"v" for i in range(20)}, updated_ms=1)
+    assert len(client.items) == 20
+    assert s.retries == 4 and s.requests == len(client.calls) == 5
+    client.script = ["partial"]
+    assert len(s.load(list(client.items))) == 20
+
+
+def test_a_lasting_outage_raises_instead_of_dropping_writes():
+    s = store(ScriptedClient([throttled()] * 10), attempts=3)
+    with pytest.raises(DynamoUnavailable):
+        s.save({"C000000001": b"v"}, updated_ms=1)
+
+
+def test_other_errors_are_not_retried():
+    error = ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "BatchWriteItem")
+    client = ScriptedClient([error])
+    with pytest.raises(ClientError):
+        store(client).save({"C000000001": b"v"}, updated_ms=1)
+    assert len(client.calls) == 1

@@ -1,0 +1,48 @@
+"""Card history: what a transaction may see, idempotent appends, retention, encoding."""
+
+from __future__ import annotations
+
+from include.scoring.history import CardHistory, Entry
+
+DAY = 86_400_000
+
+
+def entry(ms, tx_id, partition=0, offset=None, amount=10.0, terminal="T1"):
+    return Entry(ms, tx_id, amount, terminal, None, None, partition, offset if offset is not None else ms)
+
+
+def test_prior_is_strictly_before_in_event_time_with_tx_id_breaking_ties():
+    h = CardHistory("C1", [entry(100, "a"), entry(200, "b"), entry(200, "d"), entry(300, "e")])
+    assert [e.tx_id for e in h.prior(200, "c", 0, 10_000)] == ["a", "b"]
+    assert [e.tx_id for e in h.prior(200, "b", 0, 10_000)] == ["a"]
+
+
+def test_prior_leaves_out_what_arrived_later_in_the_same_partition():
+    # "late" happened earlier but was read after "x" (higher offset): a replay of "x" must not see it.
+    h = CardHistory("C1", [entry(100, "a", offset=1), entry(150, "late", offset=9), entry(300, "x", offset=5)])
+    assert [e.tx_id for e in h.prior(300, "x", 0, 5)] == ["a"]
+    assert [e.tx_id for e in h.prior(300, "x", 1, 5)] == ["a", "late"]  # other partition: no order known
+
+
+def test_add_is_idempotent_and_keeps_event_time_order():
+    h = CardHistory("C1")
+    for e in (entry(300, "c"), entry(100, "a"), entry(200, "b"), entry(100, "a")):
+        h.add(e, retention_ms=10 * DAY, max_entries=100)
+    assert [e.tx_id for e in h.entries] == ["a", "b", "c"]
+    assert h.seen("b").event_ms == 200
+
+
+def test_retention_and_cap_drop_the_oldest():
+    h = CardHistory("C1")
+    for day in range(10):
+        h.add(entry(day * DAY, f"t{day}"), retention_ms=3 * DAY, max_entries=100)
+    assert [e.tx_id for e in h.entries] == ["t6", "t7", "t8", "t9"]
+    assert h.seen("t5") is None
+    h.add(entry(9 * DAY + 1, "u"), retention_ms=3 * DAY, max_entries=2)
+    assert [e.tx_id for e in h.entries] == ["t9", "u"]
+
+
+def test_encode_decode_round_trip():
+    h = CardHistory("C1", [Entry(5, "a", 1.5, "T9", 48.1, 2.2, 3, 77), entry(9, "b")])
+    assert CardHistory.decode("C1", h.encode()).entries == h.entries
+    assert len(CardHistory.decode("C1", None)) == 0

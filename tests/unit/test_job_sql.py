@@ -1,0 +1,38 @@
+"""The job's SQL files agree with the Python side: every feature has a column, the INSERT fills the
+table's columns in order, and the benchmark's SQL-only variant provides the same columns."""
+
+from __future__ import annotations
+
+import re
+
+from include import config
+from include.scoring.features import FEATURES
+
+SQL = config.REPO_ROOT / "flink" / "sql" / "scoring"
+
+
+def _table_columns(ddl: str, table: str) -> list[str]:
+    body = re.search(rf"{table} \((.*?)\n\) ", ddl, re.DOTALL).group(1)
+    return [line.split()[0] for line in body.splitlines()
+            if line.strip() and not line.strip().startswith("--")]
+
+
+def _insert_columns(inserts: str, table: str) -> list[str]:
+    select = re.search(rf"INSERT INTO \S+{table}\nSELECT (.*?)\nFROM scored", inserts, re.DOTALL).group(1)
+    return [item.strip().split(" AS ")[-1] for item in re.split(r",(?![^(]*\))", select)]
+
+
+def test_every_feature_is_a_column_of_scored_transactions():
+    columns = _table_columns((SQL / "3_sinks.sql").read_text(), "scored_transactions")
+    assert set(FEATURES) <= set(columns)
+
+
+def test_insert_fills_the_table_columns_in_order():
+    columns = _table_columns((SQL / "3_sinks.sql").read_text(), "scored_transactions")
+    assert _insert_columns((SQL / "6_inserts.sql").read_text(), "scored_transactions") == columns
+
+
+def test_sql_only_benchmark_variant_has_every_feature_column():
+    variant = (config.REPO_ROOT / "bench" / "sql" / "scoring_without_udf.sql").read_text()
+    for feature in FEATURES:
+        assert re.search(rf"\b{feature}\b", variant), feature
