@@ -12,7 +12,8 @@ sources and sinks (Iceberg, fraud_alerts, dead letters). Measured for each:
                        backlog of --transactions waiting (slope between 10 % and the end)
   DynamoDB requests    per 1,000 transactions (the UDFs count every HTTP request they make)
   alert latency        p50/p95/p99 from handing a transaction to the producer to reading its alert
-                       from fraud_alerts, at --latency-rate transactions per second (at-least-once)
+                       from fraud_alerts, at --latency-rate transactions per second (at-least-once),
+                       after the first 5 seconds (warm-up)
   RSS                  peak resident memory of every service during the design's runs
 Results are printed and written to bench/results/benchmark-<time>.json.
 """
@@ -40,6 +41,7 @@ from producer.timeline import FEEDBACK, TX, messages
 
 BENCH = Path(__file__).resolve().parent
 DAY_MS = 86_400_000
+WARM_UP_S = 5
 START_MS = 1_767_225_600_000  # 2026-01-01
 SCORING_SQL = config.REPO_ROOT / "flink" / "sql" / "scoring"
 # The files that make the scoring step of each design; the rest of the job is the same for all.
@@ -102,8 +104,8 @@ def new_deployment(design: str, phase: str) -> Deployment:
     return deployment
 
 
-def start(deployment: Deployment, design: str) -> str:
-    job_id = scoring_job.submit(deployment, sql_files=job_files(design))
+def start(deployment: Deployment, design: str, parallelism: int | None = None) -> str:
+    job_id = scoring_job.submit(deployment, sql_files=job_files(design), parallelism=parallelism)
     scoring_job.flink().wait_for_state(job_id, {"RUNNING"})
     return job_id
 
@@ -132,11 +134,58 @@ def source_records(job_id: str) -> int:
     return 0
 
 
-def measure_throughput(design: str, items, max_seconds: float, result: DesignResult) -> None:
+def python_workers() -> list[int]:
+    """PIDs of the PyFlink workers the TaskManager started (the processes running the UDFs)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if b"beam_sdk_worker_main" in cmdline or b"pyflink.fn_execution.beam.beam_boot" in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def profile_python(design: str, seconds: int) -> str:
+    """Samples the UDF's Python worker with py-spy for `seconds`; returns where its time goes (the
+    share of samples in which each of the busiest functions is on the stack). The collapsed stacks
+    are kept next to the results for a flame graph."""
+    import collections
+    import subprocess
+
+    pids = python_workers()
+    if not pids:
+        return "no Python worker found"
+    out = BENCH / "results" / f"profile-{design}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.txt"
+    out.parent.mkdir(exist_ok=True)
+    subprocess.run([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(min(pids)), "--subprocesses",
+                    "--duration", str(seconds), "--rate", "100", "--nonblocking", "--format", "raw",
+                    "--output", str(out)], capture_output=True, check=False)
+    if not out.exists():
+        return "py-spy recorded nothing"
+    on_stack: collections.Counter = collections.Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        for frame in set(stack.split(";")):
+            on_stack[frame.split(" (")[0]] += int(count)
+    busiest = "\n".join(f"  {100 * n / total:5.1f} %  {frame}" for frame, n in on_stack.most_common(25))
+    return f"{total} samples ({out.name}); share of samples with the function on the stack:\n{busiest}"
+
+
+def measure_throughput(design: str, items, max_seconds: float, result: DesignResult,
+                       profile_seconds: int = 0, parallelism: int | None = None) -> None:
     deployment = new_deployment(design, "throughput")
     try:
         total = preload(deployment, items)
-        job_id = start(deployment, design)
+        job_id = start(deployment, design, parallelism)
+        if profile_seconds:
+            profiler = threading.Thread(target=lambda: print(
+                f"[bench] {design}: profile in {profile_python(design, profile_seconds)}", file=sys.stderr))
+            threading.Timer(10, profiler.start).start()
         samples, began = [], time.monotonic()
         while time.monotonic() - began < max_seconds:
             samples.append((time.monotonic(), source_records(job_id)))
@@ -148,8 +197,11 @@ def measure_throughput(design: str, items, max_seconds: float, result: DesignRes
         elapsed = samples[-1][0] - warm[0]
         result.transactions_measured = done
         result.sustained_tx_per_s = round((done - warm[1]) / elapsed, 1) if elapsed > 0 else 0.0
-        requests = scoring_job.flink().udf_metrics(job_id).get("dynamodb_requests", 0.0)
-        result.dynamodb_requests_per_1000 = round(1000 * requests / done, 2) if done else 0.0
+        # per transaction the UDF has finished (the source's count runs ahead of it by what is in flight)
+        metrics = scoring_job.flink().udf_metrics(job_id)
+        scored = metrics.get("records_scored", 0.0) + metrics.get("records_rejected", 0.0)
+        requests = metrics.get("dynamodb_requests", 0.0)
+        result.dynamodb_requests_per_1000 = round(1000 * requests / scored, 2) if scored else 0.0
         print(f"[bench] {design}: {done:,} of {total:,} transactions in {samples[-1][0] - began:.0f} s, "
               f"sustained {result.sustained_tx_per_s:,.0f} tx/s, "
               f"{result.dynamodb_requests_per_1000} DynamoDB requests per 1,000", file=sys.stderr)
@@ -157,7 +209,8 @@ def measure_throughput(design: str, items, max_seconds: float, result: DesignRes
         deployment.remove()
 
 
-def measure_latency(design: str, items, rate: float, seconds: float, result: DesignResult) -> None:
+def measure_latency(design: str, items, rate: float, seconds: float, result: DesignResult,
+                    parallelism: int | None = None) -> None:
     deployment = new_deployment(design, "latency")
     sent_at: dict[str, float] = {}
     read_at: dict[str, float] = {}
@@ -175,7 +228,7 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
         consumer.close()
 
     try:
-        job_id = start(deployment, design)
+        job_id = start(deployment, design, parallelism)
         scoring_job.flink().wait_for_checkpoint(job_id)
         reader = threading.Thread(target=read_alerts, daemon=True)
         reader.start()
@@ -193,7 +246,9 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
         time.sleep(10)
         stop.set()
         reader.join()
-        latencies = sorted(1000 * (read_at[k] - sent_at[k]) for k in read_at if k in sent_at)
+        # The first seconds are left out: the producer and the job's caches warm up.
+        warm = min(sent_at.values()) + WARM_UP_S if sent_at else 0
+        latencies = sorted(1000 * (read_at[k] - sent_at[k]) for k in read_at if sent_at.get(k, 0) >= warm)
         result.alerts_measured = len(latencies)
         if latencies:
             q = statistics.quantiles(latencies, n=100, method="inclusive")
@@ -234,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=120, help="longest throughput measurement")
     parser.add_argument("--latency-rate", type=float, default=1000)
     parser.add_argument("--latency-seconds", type=float, default=60)
+    parser.add_argument("--parallelism", type=int, help="job parallelism (default: the SQL's)")
+    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
+                        help="sample the Python worker with py-spy during the throughput run (flame graph)")
     args = parser.parse_args(argv)
 
     print(f"[bench] simulating {args.transactions:,} transactions for {args.cards:,} cards", file=sys.stderr)
@@ -245,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     for design in args.designs.split(","):
         result = DesignResult(design)
         with RssSampler() as rss:
-            measure_throughput(design, items, args.max_seconds, result)
-            measure_latency(design, latency_items, args.latency_rate, args.latency_seconds, result)
+            measure_throughput(design, items, args.max_seconds, result, args.profile, args.parallelism)
+            if args.latency_seconds:
+                measure_latency(design, latency_items, args.latency_rate, args.latency_seconds, result,
+                                args.parallelism)
         result.peak_rss_mib = rss.peaks
         results.append(result)
 

@@ -53,6 +53,10 @@ class FlinkRest:
     def checkpoints(self, job_id: str) -> dict:
         return self._get(f"/jobs/{job_id}/checkpoints")
 
+    def job_metric(self, job_id: str, name: str) -> float | None:
+        values = self._get(f"/jobs/{job_id}/metrics?get={name}")
+        return float(values[0]["value"]) if values else None
+
     def exceptions(self, job_id: str) -> list[str]:
         entries = self._get(f"/jobs/{job_id}/exceptions").get("exceptionHistory", {}).get("entries", [])
         return [e.get("exceptionName", "") + ": " + e.get("stacktrace", "").splitlines()[0] for e in entries]

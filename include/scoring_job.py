@@ -18,7 +18,7 @@ from pathlib import Path
 from include import aws, config, kafka_admin
 from include.flink_jobs import explain_sql, submit_sql
 from include.flink_rest import FlinkRest, Job
-from include.scoring.card_store import ensure_table
+from include.scoring.card_store import drop_tables, ensure_table
 
 SQL_DIR = config.REPO_ROOT / "flink" / "sql"
 SQL_FILES = [SQL_DIR / "catalog.sql", *sorted((SQL_DIR / "scoring").glob("*.sql"))]
@@ -78,9 +78,7 @@ class Deployment:
             for table in catalog.list_tables(self.namespace):
                 catalog.purge_table(table)
             catalog.drop_namespace(self.namespace)
-        client = aws.dynamodb_client()
-        if self.card_table in client.list_tables()["TableNames"]:
-            client.delete_table(TableName=self.card_table)
+        drop_tables(aws.dynamodb_client(), self.card_table)
 
     def topics(self) -> dict[str, tuple[int, dict[str, str]]]:
         """The instance's topics: partitions and topic config.

@@ -110,6 +110,7 @@ def _print_urls() -> None:
   Airflow UI   {s['AIRFLOW_URL']}   (login {s['AIRFLOW_ADMIN_USER']} / {s['AIRFLOW_ADMIN_PASSWORD']})
   Flink UI     {s['FLINK_REST_URL']}
   Trino        {s['TRINO_URL']}   (catalog {s['ICEBERG_CATALOG_NAME']})
+  Fraud report {s['REPORT_URL']}
   Kafka        {s['KAFKA_BOOTSTRAP']}
   DynamoDB     {s['DYNAMODB_ENDPOINT']}
   S3           {s['S3_ENDPOINT']}   (bucket {s['ICEBERG_WAREHOUSE_BUCKET']})

@@ -62,15 +62,19 @@ def check_java() -> None:
 
 
 def debian_packages() -> None:
-    """PostgreSQL server (Airflow metadata, Iceberg catalog) from Debian, if it is not there yet."""
-    if (Path(config.get("POSTGRES_BIN")) / "postgres").exists():
+    """From Debian, if not there yet: the PostgreSQL server (Airflow metadata, Iceberg catalog) and
+    Chromium (the test that renders the report page in a real browser)."""
+    wanted = {"postgresql": Path(config.get("POSTGRES_BIN")) / "postgres", "chromium": Path("/usr/bin/chromium")}
+    missing = [package for package, binary in wanted.items() if not binary.exists()]
+    if not missing:
         return
-    _log("PostgreSQL server (apt-get install postgresql)")
+    _log(f"Debian packages: {' '.join(missing)} (apt-get install)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _run("postgresql", ["apt-get", "update", "-q"], env=env)
-    _run("postgresql", ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"], env=env)
-    if not (Path(config.get("POSTGRES_BIN")) / "postgres").exists():
-        raise InstallError(f"postgresql installed but POSTGRES_BIN={config.get('POSTGRES_BIN')} has no postgres")
+    _run("apt packages", ["apt-get", "update", "-q"], env=env)
+    _run("apt packages", ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env=env)
+    for package, binary in wanted.items():
+        if not binary.exists():
+            raise InstallError(f"{package} installed but {binary} is missing")
 
 
 def kafka() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,11 @@ class Rule:
     weight: float
 
     def fires(self, value: float | None) -> bool:
-        return value is not None and value == value and OPERATORS[self.op](value, self.threshold)
+        return value is not None and value == value and self.compare(value, self.threshold)
+
+    @functools.cached_property
+    def compare(self):
+        return OPERATORS[self.op]
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,11 @@ class ScoringConfig:
     @property
     def longest_window_ms(self) -> int:
         return max(self.count_windows_ms.values())
+
+    @functools.cached_property
+    def all_windows_ms(self) -> tuple[int, ...]:
+        """Every count and sum window width, narrowest first."""
+        return tuple(sorted(set(self.count_windows_ms.values()) | set(self.sum_windows_ms.values())))
 
 
 def load(path: Path | str = DEFAULT_PATH) -> ScoringConfig:

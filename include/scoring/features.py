@@ -7,7 +7,6 @@ fixed order: the model's input, the Iceberg columns and the dbt marts all use th
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 from include.scoring.config import ScoringConfig
 from include.scoring.feedback import FeedbackIndex
@@ -40,63 +39,74 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def compute(tx: Transaction, prior: list[Entry], feedback: FeedbackIndex, config: ScoringConfig) -> dict:
     """The features of `tx`; `prior` is the card history it may use, oldest first."""
-    t, amount = tx.event_ms, tx.amount
-    counts = dict.fromkeys(config.count_windows_ms, 0)
-    sums = dict.fromkeys(config.sum_windows_ms, 0.0)
-    tiny = 1 if amount < config.tiny_amount else 0
-    n30, s30, sq30, first30 = 0, 0.0, 0.0, None
-    longest = config.longest_window_ms
+    windows, longest = config.all_windows_ms, config.longest_window_ms
     window_30d = config.count_windows_ms.get("30d", longest)
+    t, amount = tx.event_ms, tx.amount
+    tiny_amount = config.tiny_amount
+    tiny = 1 if amount < tiny_amount else 0
 
-    for entry in reversed(prior):  # newest first; stop once outside the longest window
+    # One pass over the history in the longest window, newest first. Ages only grow, so a window's
+    # count is the number of entries seen before the first one too old for it (and likewise its sum):
+    # windows are closed in order of width as the pass goes, not checked for every entry.
+    closed: dict[int, tuple[int, float]] = {}
+    next_window, n_windows = 0, len(windows)
+    n, total, squares, first30 = 0, 0.0, 0.0, None
+    new_terminal = 1.0
+    terminal_id = tx.terminal_id
+    for entry in reversed(prior):
         age = t - entry.event_ms
+        while next_window < n_windows and age >= windows[next_window]:
+            closed[windows[next_window]] = (n, total)
+            next_window += 1
         if age >= longest:
             break
-        for name, width in config.count_windows_ms.items():
-            if age < width:
-                counts[name] += 1
-        for name, width in config.sum_windows_ms.items():
-            if age < width:
-                sums[name] += entry.amount
-        if age < 3_600_000 and entry.amount < config.tiny_amount:
+        value = entry.amount
+        if age < 3_600_000 and value < tiny_amount:
             tiny += 1
         if age < window_30d:
-            n30 += 1
-            s30 += entry.amount
-            sq30 += entry.amount * entry.amount
+            squares += value * value
             first30 = entry.event_ms
+        if entry.terminal_id == terminal_id:
+            new_terminal = 0.0
+        n += 1
+        total += value
+    for width in windows[next_window:]:
+        closed[width] = (n, total)
+    if new_terminal and any(e.terminal_id == terminal_id for e in prior[:len(prior) - n]):
+        new_terminal = 0.0  # used before the longest window, still in the history
 
+    n30, s30 = closed.get(window_30d, (n, total))
     mean30 = s30 / n30 if n30 else None
-    std30 = math.sqrt(max(0.0, sq30 / n30 - mean30 * mean30)) if n30 >= 2 else None
-    zscore = None
-    if std30 is not None:
-        zscore = (amount - mean30) / max(std30, 0.25 * mean30, 1.0)
+    std30 = math.sqrt(max(0.0, squares / n30 - mean30 * mean30)) if n30 >= 2 else None
+    zscore = (amount - mean30) / max(std30, 0.25 * mean30, 1.0) if std30 is not None else None
+    sum_24h = closed[config.sum_windows_ms["24h"]][1] if "24h" in config.sum_windows_ms else 0.0
     spree = None
     if n30:
         days = min(30.0, max(1.0, (t - first30) / _DAY_MS))
-        spree = (sums.get("24h", 0.0) + amount) / max(s30 / days, 1.0)
+        spree = (sum_24h + amount) / max(s30 / days, 1.0)
 
-    prev = prior[-1] if prior else None
     seconds_since_prev = distance = speed = None
-    if prev is not None:
+    if prior:
+        prev = prior[-1]
         seconds_since_prev = (t - prev.event_ms) / 1000.0
         if tx.lat is not None and prev.lat is not None:
             distance = haversine_km(prev.lat, prev.lon, tx.lat, tx.lon)
             speed = distance / (max(seconds_since_prev, 60.0) / 3600.0)
 
-    when = datetime.fromtimestamp(t / 1000, tz=UTC)
+    hour = (t // 3_600_000) % 24
     night_start, night_end = config.night_hours
-    is_night = 1.0 if night_start <= when.hour < night_end else 0.0
-    is_new_terminal = 0.0 if any(e.terminal_id == tx.terminal_id for e in prior) else 1.0
-
+    is_night = 1.0 if night_start <= hour < night_end else 0.0
+    weekday = (t // _DAY_MS + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
     as_of = t - config.feedback_margin_ms
-    window_7d = config.feedback_windows_ms.get("7d", 7 * _DAY_MS)
-    window_30d_fb = config.feedback_windows_ms.get("30d", 30 * _DAY_MS)
+    feedback_7d = config.feedback_windows_ms.get("7d", 7 * _DAY_MS)
+    feedback_30d = config.feedback_windows_ms.get("30d", 30 * _DAY_MS)
 
-    features = {
-        "amount": amount,
-        **{f"card_tx_count_{name}": float(value) for name, value in counts.items()},
-        **{f"card_amount_sum_{name}": value for name, value in sums.items()},
+    features = {"amount": amount}
+    for name, width in config.count_windows_ms.items():
+        features[f"card_tx_count_{name}"] = float(closed[width][0])
+    for name, width in config.sum_windows_ms.items():
+        features[f"card_amount_sum_{name}"] = closed[width][1]
+    features.update({
         "card_amount_mean_30d": mean30,
         "card_amount_std_30d": std30,
         "amount_ratio_to_mean_30d": amount / mean30 if mean30 else None,
@@ -106,14 +116,14 @@ def compute(tx: Transaction, prior: list[Entry], feedback: FeedbackIndex, config
         "seconds_since_prev": seconds_since_prev,
         "distance_from_prev_km": distance,
         "speed_from_prev_kmh": speed,
-        "is_new_terminal": is_new_terminal,
-        "new_terminal_at_night": is_new_terminal * is_night,
+        "is_new_terminal": new_terminal,
+        "new_terminal_at_night": new_terminal * is_night,
         "card_history_count": float(len(prior)),
-        "hour_of_day": float(when.hour),
+        "hour_of_day": float(hour),
         "is_night": is_night,
-        "is_weekend": 1.0 if when.weekday() >= 5 else 0.0,
-        "terminal_fraud_count_7d": float(feedback.terminal_frauds(tx.terminal_id, as_of, window_7d)),
-        "terminal_fraud_count_30d": float(feedback.terminal_frauds(tx.terminal_id, as_of, window_30d_fb)),
-        "card_fraud_count_30d": float(feedback.card_frauds(tx.card_id, as_of, window_30d_fb)),
-    }
+        "is_weekend": 1.0 if weekday >= 5 else 0.0,
+        "terminal_fraud_count_7d": float(feedback.terminal_frauds(terminal_id, as_of, feedback_7d)),
+        "terminal_fraud_count_30d": float(feedback.terminal_frauds(terminal_id, as_of, feedback_30d)),
+        "card_fraud_count_30d": float(feedback.card_frauds(tx.card_id, as_of, feedback_30d)),
+    })
     return {name: features.get(name) for name in FEATURES}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from include.scoring.feedback import FeedbackIndex, parse_feedback
 
@@ -30,6 +31,8 @@ class FeedbackFeed:
             "fetch.wait.max.ms": 10,
             "auto.offset.reset": "earliest",
         })
+        # Asks for the end of every partition in one request (the consumer would ask one by one).
+        self.admin = AdminClient({"bootstrap.servers": bootstrap})
         metadata = self.consumer.list_topics(topic, timeout=timeout_s).topics[topic]
         if metadata.error is not None:
             raise KafkaException(metadata.error)
@@ -39,9 +42,15 @@ class FeedbackFeed:
 
     def catch_up(self) -> int:
         """Reads until every partition's position reaches the end it had when called; returns records read."""
+        def offsets(spec: OffsetSpec) -> dict:
+            request = {TopicPartition(self.topic, tp.partition): spec for tp in self.partitions}
+            return self.admin.list_offsets(request, isolation_level=IsolationLevel.READ_COMMITTED,
+                                           request_timeout=self.timeout_s)
+
+        earliest, latest = offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())  # both in flight
         ends = {}
-        for tp in self.partitions:
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=self.timeout_s, cached=False)
+        for tp, future in latest.items():
+            high, low = future.result().offset, earliest[tp].result().offset
             if high > low:  # else nothing to read: no position to wait for
                 ends[tp.partition] = high
         read, deadline = 0, time.monotonic() + self.timeout_s

@@ -8,7 +8,10 @@ from include.scoring.config import Rule
 
 def fired(rules: tuple[Rule, ...], features: dict) -> list[Rule]:
     """The rules that fire, strongest first."""
-    return sorted((r for r in rules if r.fires(features.get(r.feature))), key=lambda r: -r.weight)
+    hits = [r for r in rules if r.fires(features.get(r.feature))]
+    if len(hits) > 1:
+        hits.sort(key=lambda r: -r.weight)
+    return hits
 
 
 def rule_score(fired_rules: list[Rule]) -> float:

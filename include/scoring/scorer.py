@@ -1,14 +1,17 @@
-"""Scores a batch of raw Kafka records: validate, read card histories, compute features, score, write
-the histories back. The Flink UDF (flink/udfs.py) calls `score_batch` once per Arrow batch; nothing here
-depends on Flink, so tests and the benchmark run it directly.
+"""Scores a batch of raw Kafka records: validate, read card histories, compute features, score, log the
+new history entries. The Flink UDF (flink/udfs.py) calls `score_batch` once per Arrow batch; nothing
+here depends on Flink, so tests and the benchmark run it directly.
 
-Per batch: one BatchGetItem per 100 cards not yet cached, one BatchWriteItem per 25 cards touched,
-both finished before the batch's results are returned, so everything a checkpoint covers is in DynamoDB.
+DynamoDB traffic (see card_store.py): per batch, one BatchGetItem per 100 cards not yet cached and one
+log item per Kafka partition in the batch, written before the batch's results are returned, so all a
+checkpoint covers is durable. Every `compact_every_s` seconds (or `compact_max_entries` entries) a
+partition's log is folded into its cards' items: one put per card touched in that time.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -83,30 +86,132 @@ class LruCache(OrderedDict):
             self.popitem(last=False)
 
 
+class Compactor:
+    """Folds a partition's log into its cards' items on a background thread, so scoring never waits
+    for it: writes every card item of the snapshot, then deletes the log items the snapshot covers.
+    Until it is done, `pending` keeps the folded entries for cards the scorer (re)loads meanwhile.
+    An error is raised in the scoring thread at its next check (the task fails and restarts)."""
+
+    def __init__(self, store: DynamoCardStore):
+        self.store = store
+        self.pending: dict[str, list[Entry]] = {}
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    def start(self, partition: int, snapshot: dict[str, list[Entry]], logged: dict[str, list[Entry]],
+              keys: set[int]) -> None:
+        self.pending = logged
+
+        def run() -> None:
+            try:
+                blobs = {card: CardHistory(card, entries).encode() for card, entries in snapshot.items()}
+                if blobs:
+                    self.store.save(blobs, int(time.time() * 1000))
+                if keys:
+                    self.store.delete_log(partition, keys)
+            except BaseException as error:  # handed to the scoring thread
+                self._error = error
+
+        self._thread = threading.Thread(target=run, name=f"compact-p{partition}", daemon=True)
+        self._thread.start()
+
+    def check(self) -> None:
+        if self._thread is not None and not self._thread.is_alive():
+            self._thread, self.pending = None, {}
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        self.check()
+
+
 class BatchScorer:
     def __init__(self, config: ScoringConfig, store: DynamoCardStore, feedback: FeedbackIndex,
-                 model: Model | None = None, cache_cards: int = 200_000):
+                 model: Model | None = None, cache_cards: int = 200_000, compact_every_s: float = 30.0,
+                 compact_max_entries: int = 100_000, clock=time.monotonic):
         self.config = config
         self.store = store
         self.feedback = feedback
         self.model = model
         self.cache: LruCache = LruCache(cache_cards)
+        self.compact_every_s = compact_every_s
+        self.compact_max_entries = compact_max_entries
+        self.clock = clock
+        # Per Kafka partition: the log not yet compacted (card -> entries, and the log items' keys).
+        self.log_entries: dict[int, dict[str, list[Entry]]] = {}
+        self.log_keys: dict[int, set[int]] = {}
+        self.last_compaction: dict[int, float] = {}
+        self.compactor = Compactor(store)
 
     @property
     def model_version(self) -> str:
         return self.model.version if self.model else f"rules-v{self.config.version}"
 
-    def _histories(self, card_ids: set[str]) -> None:
-        missing = [c for c in card_ids if c not in self.cache]
+    def _read_log(self, partitions: set[int]) -> None:
+        """The first time a partition shows up, its uncompacted log (what earlier runs wrote)."""
+        for partition in partitions - self.log_entries.keys():
+            entries: dict[str, list[Entry]] = {}
+            items = self.store.read_log(partition)
+            for logged in items.values():
+                for card, entry in logged:
+                    entries.setdefault(card, []).append(entry)
+            self.log_entries[partition] = entries
+            self.log_keys[partition] = set(items)
+            self.last_compaction[partition] = self.clock()
+
+    def _histories(self, cards: dict[str, int]) -> None:
+        """Puts every card of `cards` (card -> partition) in the cache: its item plus its logged entries
+        (including those a running compaction is writing into the item right now)."""
+        missing = [c for c in cards if c not in self.cache]
         if missing:
             blobs = self.store.load(missing)
             for card in missing:
-                self.cache.put(card, CardHistory.decode(card, blobs.get(card)))
-        for card in card_ids:
+                history = CardHistory.decode(card, blobs.get(card))
+                logged = (*self.compactor.pending.get(card, ()), *self.log_entries[cards[card]].get(card, ()))
+                for entry in logged:
+                    history.add(entry, self.config.retention_ms, self.config.max_entries)
+                self.cache.put(card, history)
+        for card in cards:
             self.cache.move_to_end(card)
 
+    def _log(self, new_entries: dict[int, list[tuple[str, Entry]]]) -> None:
+        if not new_entries:
+            return
+        for partition, keys in self.store.append_log(new_entries).items():
+            self.log_keys[partition].update(keys)
+        for partition, entries in new_entries.items():
+            for card, entry in entries:
+                self.log_entries[partition].setdefault(card, []).append(entry)
+
+    def _compact_due(self) -> None:
+        """Hands one partition's log to the compactor when it is old or large enough (and the
+        compactor is free): a snapshot of the cards' histories, and the log items they cover."""
+        self.compactor.check()
+        if self.compactor.busy:
+            return
+        for partition, cards in self.log_entries.items():
+            size = sum(len(entries) for entries in cards.values())
+            if size >= self.compact_max_entries or (
+                    size and self.clock() - self.last_compaction[partition] >= self.compact_every_s):
+                self._histories(dict.fromkeys(cards, partition))
+                snapshot = {card: list(self.cache[card].entries) for card in cards}
+                self.compactor.start(partition, snapshot, cards, self.log_keys[partition])
+                self.log_entries[partition], self.log_keys[partition] = {}, set()
+                self.last_compaction[partition] = self.clock()
+                return
+
+    def drain(self) -> None:
+        """Waits for a running compaction (tests; the job never needs to)."""
+        self.compactor.wait()
+
     def score_batch(self, records: list[SourceRecord]) -> list[Result]:
-        now_ms = int(time.time() * 1000)
         results: list[Result] = []
         for record in records:
             try:
@@ -114,9 +219,10 @@ class BatchScorer:
             except Rejected as rejected:
                 results.append(Result(REJECTED, record, reject_reason=rejected.reason))
         valid = [r for r in results if r.status == SCORED]
-        self._histories({r.tx.card_id for r in valid})
+        self._read_log({r.record.partition for r in valid})
+        self._histories({r.tx.card_id: r.record.partition for r in valid})
 
-        touched: set[str] = set()
+        new_entries: dict[int, list[tuple[str, Entry]]] = {}
         for result in valid:
             tx, record = result.tx, result.record
             history = self.cache[tx.card_id]
@@ -128,9 +234,10 @@ class BatchScorer:
                 continue
             prior = history.prior(tx.event_ms, tx.tx_id, record.partition, record.offset)
             result.features = feature_calc.compute(tx, prior, self.feedback, self.config)
-            history.add(Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
-                              record.partition, record.offset), self.config.retention_ms, self.config.max_entries)
-            touched.add(tx.card_id)
+            entry = Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
+                          record.partition, record.offset)
+            history.add(entry, self.config.retention_ms, self.config.max_entries)
+            new_entries.setdefault(record.partition, []).append((tx.card_id, entry))
 
         scored = [r for r in results if r.status == SCORED]
         probabilities = self.model.predict([r.features for r in scored]) if self.model and scored else None
@@ -147,8 +254,8 @@ class BatchScorer:
                 result.score = result.rule_score
             result.decision = ALERT if result.score >= self.config.alert_threshold else PASS
 
-        if touched:
-            self.store.save({card: self.cache[card].encode() for card in touched}, now_ms)
+        self._log(new_entries)
+        self._compact_due()
         done_ms = int(time.time() * 1000)
         for result in results:
             result.scored_ms = done_ms

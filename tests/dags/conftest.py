@@ -6,3 +6,8 @@ import tempfile
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+
+# The marts DAG reads the dbt graph from the manifest `make up` writes; parse the project if needed.
+from stack.services import parse_dbt_project  # noqa: E402
+
+parse_dbt_project()

@@ -110,11 +110,18 @@ def scored_rows(deployment: scoring_job.Deployment) -> dict[str, dict]:
     return by_id
 
 
-def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) -> dict[str, CardHistory]:
+def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) -> dict[str, set[str]]:
+    """tx_ids of each card's history in DynamoDB: its compacted item plus its entries in the log."""
     from include.scoring.card_store import DynamoCardStore
 
-    blobs = DynamoCardStore(aws.dynamodb_client(), deployment.card_table).load(card_ids)
-    return {card: CardHistory.decode(card, blob) for card, blob in blobs.items()}
+    store = DynamoCardStore(aws.dynamodb_client(), deployment.card_table)
+    histories = {card: {e.tx_id for e in CardHistory.decode(card, blob).entries}
+                 for card, blob in store.load(card_ids).items()}
+    for partition in range(deployment.topics()[deployment.transactions_topic][0]):
+        for entries in store.read_log(partition).values():
+            for card, entry in entries:
+                histories.setdefault(card, set()).add(entry.tx_id)
+    return histories
 
 
 def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:

@@ -122,11 +122,7 @@ def test_dynamodb_history_matches_the_valid_transactions(uninterrupted):
     for tx_id, item in sent.valid.items():
         by_card.setdefault(item.tx.card_id, set()).add(tx_id)
     histories = pipeline.card_histories(deployment, by_card)
-    assert set(histories) == set(by_card)
-    for card, tx_ids in by_card.items():
-        entries = histories[card].entries
-        assert {e.tx_id for e in entries} == tx_ids
-        assert all(e.amount == sent.valid[e.tx_id].tx.amount for e in entries)
+    assert histories == by_card
 
 
 def _kill_taskmanager() -> None:

@@ -19,6 +19,7 @@ class ScriptedClient:
     def __init__(self, script):
         self.script = list(script)
         self.items = {}
+        self.log = {}
         self.calls = []
 
     def _next(self):
@@ -33,9 +34,22 @@ class ScriptedClient:
         done, left = (requests[: len(requests) // 2], requests[len(requests) // 2:]) if outcome == "partial" \
             else (requests, [])
         for r in done:
+            if "DeleteRequest" in r:
+                key = r["DeleteRequest"]["Key"]
+                self.log.pop((key["log_partition"]["S"], int(key["first_offset"]["N"])), None)
+                continue
             item = r["PutRequest"]["Item"]
-            self.items[item["card_id"]["S"]] = item["history"]["B"]
+            if table.endswith("_log"):
+                self.log[(item["log_partition"]["S"], int(item["first_offset"]["N"]))] = item["entries"]["B"]
+            else:
+                self.items[item["card_id"]["S"]] = item["history"]["B"]
         return {"UnprocessedItems": {table: left} if left else {}}
+
+    def query(self, TableName, KeyConditionExpression, ExpressionAttributeValues, ConsistentRead):
+        self.calls.append(("query", 0))
+        stream = ExpressionAttributeValues[":s"]["S"]
+        return {"Items": [{"log_partition": {"S": s}, "first_offset": {"N": str(q)}, "entries": {"B": b}}
+                          for (s, q), b in sorted(self.log.items()) if s == stream]}
 
     def batch_get_item(self, RequestItems):
         (table, request), = RequestItems.items()
@@ -52,6 +66,10 @@ class ScriptedClient:
 
 def store(client, attempts=5):
     return DynamoCardStore(client, "cards", max_attempts=attempts, sleep=lambda s: None)
+
+
+def test_log_items_use_their_own_table():
+    assert store(ScriptedClient([])).log_table == "cards_log"
 
 
 def test_writes_go_in_batches_of_25_and_reads_in_batches_of_100():
@@ -85,3 +103,19 @@ def test_other_errors_are_not_retried():
     with pytest.raises(ClientError):
         store(client).save({"C000000001": b"v"}, updated_ms=1)
     assert len(client.calls) == 1
+
+
+def test_the_log_is_written_per_partition_read_back_and_deleted():
+    from include.scoring.history import Entry
+
+    client = ScriptedClient([])
+    s = store(client)
+    entries = [(f"C{i % 3:09d}", Entry(1000 + i, f"t{i}", 1.5, "T1", None, None, 2, 40 + i)) for i in range(4500)]
+    keys = s.append_log({2: entries, 0: entries[:10]})[2]
+    assert keys == [40, 2040, 4040]                     # items of at most 2,000 entries, keyed by first offset
+    assert [kind for kind, _ in client.calls] == ["write"]   # both partitions in one request
+    logged = s.read_log(2)
+    assert sorted(logged) == keys and [e for k in keys for e in logged[k]] == entries
+    assert s.read_log(1) == {}
+    s.delete_log(2, keys)
+    assert s.read_log(2) == {}

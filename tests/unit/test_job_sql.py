@@ -18,7 +18,7 @@ def _table_columns(ddl: str, table: str) -> list[str]:
 
 
 def _insert_columns(inserts: str, table: str) -> list[str]:
-    select = re.search(rf"INSERT INTO \S+{table}\nSELECT (.*?)\nFROM scored", inserts, re.DOTALL).group(1)
+    select = re.search(rf"INSERT INTO \S+{table}[^\n]*\nSELECT (.*?)\nFROM scored", inserts, re.DOTALL).group(1)
     return [item.strip().split(" AS ")[-1] for item in re.split(r",(?![^(]*\))", select)]
 
 

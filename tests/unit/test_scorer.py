@@ -61,20 +61,38 @@ def test_a_second_message_with_the_same_tx_id_is_a_duplicate():
     assert scorer.score_batch([batch[1]])[0].status == SCORED
 
 
-def test_requests_are_batched_per_card_not_per_transaction():
+def test_a_batch_costs_one_read_per_100_new_cards_and_one_log_write():
     store = MemoryCardStore()
     BatchScorer(CONFIG, store, FeedbackIndex()).score_batch(records(1000, cards=50))
-    assert store.requests == 1 + 2   # one BatchGetItem (50 cards), two BatchWriteItems (50 cards)
+    # reading the log of 2 partitions once, one BatchGetItem (50 cards), one log write for both partitions
+    assert store.requests == 2 + 1 + 1
+    assert not store.items
 
 
+def test_compaction_writes_each_card_once_and_empties_the_log():
+    store = MemoryCardStore()
+    clock = [0.0]
+    scorer = BatchScorer(CONFIG, store, FeedbackIndex(), compact_every_s=10, clock=lambda: clock[0])
+    for batch in batched(records(1000, cards=50), 100):
+        scorer.score_batch(batch)
+    assert len(store.log[0]) == 10 and not store.items
+    for step in (1, 2):  # one partition per compaction
+        clock[0] += 11.0
+        scorer.score_batch(records(1000 + step, cards=50)[-1:])
+        scorer.drain()
+    assert len(store.items) == 50 and sum(len(items) for items in store.log.values()) <= 1
+
+
+@pytest.mark.parametrize("compact_every_s", [0.0, 1e9], ids=["compacting", "log-only"])
 @pytest.mark.parametrize("restore_at", [0, 137, 500, 999])
-def test_replay_from_any_point_scores_exactly_like_the_first_run(restore_at):
+def test_replay_from_any_point_scores_exactly_like_the_first_run(restore_at, compact_every_s):
     stream = records(1000, cards=23)
     store = MemoryCardStore()
-    first = BatchScorer(CONFIG, store, FeedbackIndex())
+    first = BatchScorer(CONFIG, store, FeedbackIndex(), compact_every_s=compact_every_s)
     uninterrupted = {}
     for batch in batched(stream, 64):
         uninterrupted.update(scores(first.score_batch(batch)))
+    first.drain()
     # A crash: the new worker starts with an empty cache, DynamoDB holds everything written so far,
     # and Kafka is replayed from the restored offset with different batch boundaries.
     replayer = BatchScorer(CONFIG, store, FeedbackIndex())

@@ -75,7 +75,9 @@ CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_fe
   fraud_pattern STRING,
   amount DOUBLE,
   kafka_partition INT,
-  kafka_offset BIGINT
+  kafka_offset BIGINT,
+  -- when the pipeline received it (freshness checks); confirmed_at may be a replay's old time
+  ingested_at TIMESTAMP_LTZ(3)
 ) WITH ('format-version' = '2');
 
 CREATE TEMPORARY TABLE alerts_sink (
@@ -96,7 +98,9 @@ CREATE TEMPORARY TABLE alerts_sink (
   'properties.linger.ms' = '0'
 );
 
--- The dead-letter topic is transactional: it holds each rejected record exactly once.
+-- The dead-letter topic is transactional: it holds each rejected record exactly once. Its own task
+-- (sink.parallelism differs from the job's), so opening and committing transactions at each
+-- checkpoint does not hold up scoring.
 CREATE TEMPORARY TABLE dead_letter_sink (
   source_key STRING,
   dead_letter STRING
@@ -110,5 +114,6 @@ CREATE TEMPORARY TABLE dead_letter_sink (
   'value.fields-include' = 'EXCEPT_KEY',
   'sink.delivery-guarantee' = 'exactly-once',
   'sink.transactional-id-prefix' = '${SCORING_JOB_NAME}-dead-letters',
+  'sink.parallelism' = '1',
   'properties.transaction.timeout.ms' = '900000'
 );

@@ -1,5 +1,7 @@
 -- 6. The statement set --------------------------------------------------------------------------------------
-INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.scored_transactions
+-- The Iceberg writers run as their own task (write-parallelism differs from the job's), so committing
+-- a checkpoint's files to the catalog never holds up scoring and alerting.
+INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.scored_transactions /*+ OPTIONS('write-parallelism' = '1') */
 SELECT tx_id, card_id, terminal_id, merchant_category, channel, amount, currency, event_time, lat, lon,
        card_tx_count_10m, card_tx_count_1h, card_tx_count_24h, card_tx_count_7d, card_tx_count_30d,
        card_amount_sum_1h, card_amount_sum_24h, card_amount_mean_30d, card_amount_std_30d,
@@ -33,7 +35,7 @@ FROM feedback_parsed
 WHERE tx_id IS NULL OR card_id IS NULL OR terminal_id IS NULL
    OR tx_event_time IS NULL OR confirmed_at IS NULL;
 
-INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.rejected_transactions
+INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.rejected_transactions /*+ OPTIONS('write-parallelism' = '1') */
 SELECT '${TRANSACTIONS_TOPIC}', kafka_partition, kafka_offset, kafka_ts, reject_reason,
        JSON_VALUE(dead_letter_json, '$.payload'), scored_at
 FROM scored
@@ -41,7 +43,7 @@ WHERE status = 'rejected';
 
 INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_feedback
 SELECT tx_id, card_id, terminal_id, CAST(tx_event_time AS TIMESTAMP_LTZ(3)), CAST(confirmed_at AS TIMESTAMP_LTZ(3)),
-       fraud_pattern, amount, kafka_partition, kafka_offset
+       fraud_pattern, amount, kafka_partition, kafka_offset, CURRENT_TIMESTAMP
 FROM feedback_parsed
 WHERE tx_id IS NOT NULL AND card_id IS NOT NULL AND terminal_id IS NOT NULL
   AND tx_event_time IS NOT NULL AND confirmed_at IS NOT NULL;

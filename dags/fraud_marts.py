@@ -1,0 +1,86 @@
+"""
+### Fraud marts (dbt on Trino) and the fraud report
+
+Builds the dbt project `dbt_project/` over the Iceberg tables the scoring job writes, through Trino:
+models **and** their tests (`dbt build`), each model a task of its own (astronomer-cosmos), after a
+check of the sources' freshness. Then regenerates the report page served at `REPORT_URL`.
+
+Runs every night, and whenever the health DAG announces new scored data (the
+`iceberg://lakehouse/fraud/scored_transactions` asset). Incremental marts rebuild only their last
+days, so a run costs little.
+
+Query the marts in Trino, schema `fraud_marts` (e.g. `select * from fraud_marts.fct_daily_fraud_kpis`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+from include import config
+from include.assets import FRAUD_MARTS, SCORED_TRANSACTIONS
+
+DBT_PROJECT = Path(os.environ.get("DBT_PROJECT_DIR", config.REPO_ROOT / "dbt_project"))
+DBT = Path(config.get("VENV_DIR")) / "dbt" / "bin" / "dbt"
+# Written by `dbt parse` (make up does it): cosmos reads the graph from it instead of running dbt on
+# every DAG parse.
+MANIFEST = DBT_PROJECT / "target" / "manifest.json"
+
+
+def dbt_environment() -> dict[str, str]:
+    s = config.settings()
+    return {"TRINO_HOST": s["BIND_HOST"], "TRINO_PORT": s["TRINO_PORT"], "ICEBERG_CATALOG_NAME": s["ICEBERG_CATALOG_NAME"],
+            "ICEBERG_NAMESPACE": s["ICEBERG_NAMESPACE"], "DBT_SCHEMA": s["ICEBERG_NAMESPACE"]}
+
+
+@dag(
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
+                                 assets=[SCORED_TRANSACTIONS]),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["fraud", "dbt", "trino", "report"],
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    doc_md=__doc__,
+)
+def fraud_marts():
+    @task
+    def source_freshness() -> None:
+        """Fails when a source is older than its freshness error bound (dbt_project/models/staging/_sources.yml)."""
+        result = subprocess.run([str(DBT), "source", "freshness", "--project-dir", str(DBT_PROJECT),
+                                 "--profiles-dir", str(DBT_PROJECT)], env={**os.environ, **dbt_environment()},
+                                capture_output=True, text=True)
+        print(result.stdout[-5000:])
+        if result.returncode != 0:
+            raise RuntimeError(f"dbt source freshness failed:\n{result.stderr[-2000:]}")
+
+    build = DbtTaskGroup(
+        group_id="dbt_build",
+        project_config=ProjectConfig(DBT_PROJECT, manifest_path=MANIFEST, env_vars=dbt_environment()),
+        profile_config=ProfileConfig(profile_name="fraud_platform", target_name="local",
+                                     profiles_yml_filepath=DBT_PROJECT / "profiles.yml"),
+        execution_config=ExecutionConfig(dbt_executable_path=DBT, invocation_mode=InvocationMode.SUBPROCESS),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
+        operator_args={"install_deps": False},
+    )
+
+    @task(outlets=[FRAUD_MARTS])
+    def build_report() -> str:
+        from include import report
+
+        report.main(["--schema", dbt_environment()["DBT_SCHEMA"]])
+        return config.get("REPORT_URL")
+
+    source_freshness() >> build >> build_report()
+
+
+fraud_marts()

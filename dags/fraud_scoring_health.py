@@ -1,0 +1,93 @@
+"""
+### Health check of the fraud scoring job
+
+Every 5 minutes, checks that the Flink scoring job
+
+* is **running**,
+* completed a **checkpoint** recently (its Iceberg and Kafka sinks commit on checkpoints),
+* is not **restarting** over and over,
+* keeps up: the **consumer lag** on `credit_card_transactions` stays under a bound,
+
+and fails with a message saying which of these is wrong. With `restart_if_down`, a job that is not
+running is started again from its latest completed checkpoint (nothing lost, nothing repeated).
+
+It also announces new scored data: when the Iceberg table `scored_transactions` has a new snapshot,
+the `publish_new_data` task updates the asset the marts DAG (`fraud_marts`) is scheduled on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from include.assets import SCORED_TRANSACTIONS
+
+RESTARTS_SEEN = "fraud_scoring_restarts_seen"
+SNAPSHOT_SEEN = "fraud_scored_transactions_snapshot_seen"
+
+
+@dag(
+    schedule="*/5 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["fraud", "flink", "health"],
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
+    params={
+        "restart_if_down": Param(False, type="boolean"),
+        "max_checkpoint_age_s": Param(120, type="integer", minimum=10),
+        "max_new_restarts": Param(3, type="integer", minimum=0),
+        "max_consumer_lag": Param(100_000, type="integer", minimum=0),
+    },
+    doc_md=__doc__,
+)
+def fraud_scoring_health():
+    @task
+    def check_job() -> dict:
+        from airflow.sdk import Variable, get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include import job_health, scoring_job
+
+        params = get_current_context()["params"]
+        deployment = scoring_job.Deployment.platform()
+        rest = scoring_job.flink()
+        if params["restart_if_down"] and job_health.running_job(rest, deployment.job_name) is None:
+            checkpoint = job_health.latest_checkpoint(rest, deployment.job_name)
+            job_id = scoring_job.submit(from_savepoint=checkpoint)
+            print(f"job was down: restarted as {job_id} from {checkpoint or 'the committed Kafka offsets'}")
+            rest.wait_for_checkpoint(job_id, timeout_s=300)
+        bounds = job_health.Bounds(params["max_checkpoint_age_s"], params["max_new_restarts"],
+                                   params["max_consumer_lag"])
+        seen = Variable.get(RESTARTS_SEEN, default=None)
+        problems, figures = job_health.problems(rest, deployment.job_name, deployment.transactions_topic, bounds,
+                                                int(seen) if seen is not None else None)
+        if "restarts" in figures:
+            Variable.set(RESTARTS_SEEN, str(figures["restarts"]))
+        print(f"figures: {figures}")
+        if problems:
+            raise AirflowFailException("scoring job unhealthy: " + "; ".join(problems))
+        return figures
+
+    @task(outlets=[SCORED_TRANSACTIONS])
+    def publish_new_data() -> int:
+        """Updates the scored-transactions asset if the table has a snapshot this task has not seen."""
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from include.lakehouse import iceberg_catalog
+        from include.scoring_job import Deployment
+
+        table = iceberg_catalog().load_table(Deployment.platform().table("scored_transactions"))
+        snapshot = table.current_snapshot()
+        if snapshot is None or Variable.get(SNAPSHOT_SEEN, default=None) == str(snapshot.snapshot_id):
+            raise AirflowSkipException("no new data since the last check")
+        Variable.set(SNAPSHOT_SEEN, str(snapshot.snapshot_id))
+        return snapshot.snapshot_id
+
+    check_job() >> publish_new_data()
+
+
+fraud_scoring_health()

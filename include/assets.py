@@ -1,0 +1,13 @@
+"""Airflow assets: data the DAGs produce and react to, named by the Trino table that holds them."""
+
+from airflow.sdk import Asset
+
+from include import config
+
+_TRINO = f"trino://{config.get('BIND_HOST')}:{config.get('TRINO_PORT')}/{config.get('ICEBERG_CATALOG_NAME')}"
+_NAMESPACE = config.get("ICEBERG_NAMESPACE")
+
+# Updated by the health DAG when the scoring job has committed new rows; the marts DAG runs on it.
+SCORED_TRANSACTIONS = Asset(name="scored_transactions", uri=f"{_TRINO}/{_NAMESPACE}/scored_transactions")
+# Updated by the marts DAG after a successful dbt build (its daily KPIs are the headline mart).
+FRAUD_MARTS = Asset(name="fraud_marts", uri=f"{_TRINO}/{_NAMESPACE}_marts/fct_daily_fraud_kpis")

@@ -1,0 +1,91 @@
+"""Health of the running scoring job: what the health DAG checks, as plain functions.
+
+Each check returns a problem (a sentence saying what is wrong) or None; the DAG fails with all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+
+from include import config, kafka_admin
+from include.flink_rest import FlinkRest, Job
+
+
+@dataclass(frozen=True)
+class Bounds:
+    max_checkpoint_age_s: float = 120.0
+    max_new_restarts: int = 3
+    max_consumer_lag: int = 100_000
+
+
+def running_job(rest: FlinkRest, job_name: str) -> Job | None:
+    jobs = rest.running_jobs(job_name)
+    return jobs[0] if jobs else None
+
+
+def checkpoint_age_s(rest: FlinkRest, job_id: str) -> float | None:
+    """Seconds since the last completed checkpoint (None: none yet)."""
+    completed = (rest.checkpoints(job_id).get("latest") or {}).get("completed")
+    if not completed:
+        return None
+    return time.time() - completed["latest_ack_timestamp"] / 1000
+
+
+def restarts(rest: FlinkRest, job_id: str) -> int:
+    return int(rest.job_metric(job_id, "numRestarts") or 0)
+
+
+def consumer_lag(group: str, topic: str) -> int:
+    """Records in `topic` the job's consumer group has not committed yet (Flink commits on checkpoints)."""
+    admin = kafka_admin.admin_client()
+    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])]
+    committed = admin.list_consumer_group_offsets(request)[group].result(timeout=10).topic_partitions
+    reader = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": f"{group}-lag"})
+    try:
+        lag = 0
+        for tp in committed:
+            _, high = reader.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+            lag += high - max(tp.offset, 0)
+        return lag
+    finally:
+        reader.close()
+
+
+def problems(rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restarts_before: int | None) -> tuple[list[str], dict]:
+    """Everything wrong with the job now, and the figures behind it."""
+    job = running_job(rest, job_name)
+    if job is None:
+        states = sorted({j.state for j in rest.jobs() if j.name == job_name})
+        return [f"job {job_name} is not running (known states: {states or 'never submitted'})"], {}
+    found, figures = [], {"job_id": job.id, "state": job.state}
+    age = checkpoint_age_s(rest, job.id)
+    figures["checkpoint_age_s"] = age
+    if age is None or age > bounds.max_checkpoint_age_s:
+        found.append(f"last completed checkpoint is {'missing' if age is None else f'{age:.0f} s old'} "
+                     f"(bound {bounds.max_checkpoint_age_s:.0f} s): sinks are not committing")
+    figures["restarts"] = count = restarts(rest, job.id)
+    if restarts_before is not None and count - restarts_before > bounds.max_new_restarts:
+        found.append(f"{count - restarts_before} restarts since the last check (bound {bounds.max_new_restarts}): "
+                     f"latest exception: {rest.exceptions(job.id)[:1]}")
+    figures["consumer_lag"] = lag = consumer_lag(job_name, topic)
+    if lag > bounds.max_consumer_lag:
+        found.append(f"consumer lag on {topic} is {lag:,} records (bound {bounds.max_consumer_lag:,}): "
+                     f"the job falls behind")
+    return found, figures
+
+
+def latest_checkpoint(rest: FlinkRest, job_name: str) -> str | None:
+    """The most recent completed checkpoint of any run of the job the JobManager knows (to restart a
+    job that died)."""
+    best = None
+    for job in rest.jobs():
+        if job.name != job_name:
+            continue
+        completed = (rest.checkpoints(job.id).get("latest") or {}).get("completed")
+        if completed and completed.get("external_path") and (best is None or completed["latest_ack_timestamp"] > best[0]):
+            best = (completed["latest_ack_timestamp"], completed["external_path"])
+    return best[1] if best else None
