@@ -24,7 +24,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from include import config
 from include.assets import FRAUD_MARTS, SCORED_TRANSACTIONS
@@ -68,7 +68,10 @@ def fraud_marts():
         project_config=ProjectConfig(DBT_PROJECT, manifest_path=MANIFEST, env_vars=dbt_environment()),
         profile_config=ProfileConfig(profile_name="fraud_platform", target_name="local",
                                      profiles_yml_filepath=DBT_PROJECT / "profiles.yml"),
-        execution_config=ExecutionConfig(dbt_executable_path=DBT, invocation_mode=InvocationMode.SUBPROCESS),
+        # "buildable": a test runs with the last model it references, so a reconciliation test (mart vs
+        # staging) waits for the mart to be rebuilt instead of running right after the staging model.
+        execution_config=ExecutionConfig(dbt_executable_path=DBT, invocation_mode=InvocationMode.SUBPROCESS,
+                                         test_indirect_selection=TestIndirectSelection.BUILDABLE),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
         operator_args={"install_deps": False},
     )

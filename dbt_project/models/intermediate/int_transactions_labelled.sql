@@ -13,6 +13,7 @@ final as (
         feedback.tx_id is not null as is_fraud,
         feedback.fraud_pattern,
         feedback.confirmed_at,
+        feedback.ingested_at as label_ingested_at,
         date_diff('hour', transactions.event_time, feedback.confirmed_at) as label_delay_hours
     from transactions
     left join feedback on feedback.tx_id = transactions.tx_id

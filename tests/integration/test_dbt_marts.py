@@ -1,0 +1,219 @@
+"""dbt on Trino over what the pipeline wrote: `dbt build` passes, the marts' numbers equal an independent
+computation over the same Iceberg data (pyiceberg + pandas), a second incremental run adds no row, and
+the report page built from the marts renders in a real browser (Chromium)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from include import config, report
+from include.lakehouse import iceberg_catalog, trino_query
+from producer.simulator import Simulator
+from tests.integration import pipeline
+
+pytestmark = pytest.mark.slow
+
+DBT_PROJECT = config.REPO_ROOT / "dbt_project"
+START_MS = 1_767_225_600_000  # 2026-01-01
+
+
+def dbt(namespace: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ICEBERG_NAMESPACE": namespace, "DBT_SCHEMA": namespace,
+           "TRINO_PORT": config.get("TRINO_PORT"), "TRINO_HOST": config.get("BIND_HOST")}
+    return subprocess.run([str(Path(config.get("VENV_DIR")) / "dbt" / "bin" / "dbt"), *args,
+                           "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+                           "--target-path", f"target-{namespace}"],
+                          env=env, capture_output=True, text=True, timeout=900)
+
+
+def marts(namespace: str, model: str) -> pd.DataFrame:
+    from include.report import query
+
+    return query(f"select * from {namespace}_marts.{model}")
+
+
+@pytest.fixture(scope="module")
+def built():
+    """Pipeline data (8 days, frauds confirmed a day later), then one `dbt build`."""
+    namespace = f"dbt_{uuid.uuid4().hex[:8]}"
+    deployment = pipeline.new_deployment(namespace)
+    try:
+        from include import scoring_job
+
+        job_id = scoring_job.submit(deployment, parallelism=1)
+        scoring_job.flink().wait_for_state(job_id, {"RUNNING"})
+        items = list(Simulator(700, seed=977, start_ms=START_MS, days=8).transactions())
+        sent = pipeline.produce(deployment, items, feedback_delay_days=1, bad_every=2000, bad_limit=4)
+        pipeline.run_until_consumed(deployment, sent)
+        pipeline.wait_until(lambda: pipeline.count(deployment, "fraud_feedback") >= len(sent.feedback), 120,
+                            "all confirmations in Iceberg")
+        build = dbt(namespace, "build")
+        yield namespace, build
+    finally:
+        for layer in ("marts", "intermediate", "staging"):
+            schema = f"{namespace}_{layer}"
+            for (name, kind) in trino_query(f"select table_name, table_type from information_schema.tables "
+                                            f"where table_schema = '{schema}'"):
+                trino_query(f"drop {'view' if kind == 'VIEW' else 'table'} {schema}.{name}")
+            trino_query(f"drop schema if exists {schema}")
+        deployment.remove()
+        subprocess.run(["rm", "-rf", str(DBT_PROJECT / f"target-{namespace}")], check=False)
+
+
+@pytest.fixture(scope="module")
+def truth(built):
+    """The same numbers, computed with pandas from the Iceberg tables the marts read."""
+    namespace, _ = built
+    catalog = iceberg_catalog()
+    scored = catalog.load_table(f"{namespace}.scored_transactions").scan(
+        selected_fields=("tx_id", "card_id", "terminal_id", "amount", "event_time", "score", "decision")).to_pandas()
+    feedback = catalog.load_table(f"{namespace}.fraud_feedback").scan(
+        selected_fields=("tx_id", "fraud_pattern")).to_pandas().drop_duplicates("tx_id")
+    frame = scored.merge(feedback, on="tx_id", how="left")
+    frame["is_fraud"] = frame["fraud_pattern"].notna()
+    frame["is_alert"] = frame["decision"] == "ALERT"
+    frame["event_date"] = frame["event_time"].dt.tz_convert("UTC").dt.date
+    return frame
+
+
+def test_dbt_build_passes_on_pipeline_data(built):
+    _, build = built
+    assert build.returncode == 0, build.stdout[-4000:]
+    assert "ERROR=0" in build.stdout and "PASS=" in build.stdout
+
+
+def test_daily_kpis_equal_an_independent_computation(built, truth):
+    namespace, _ = built
+    mart = marts(namespace, "fct_daily_fraud_kpis").set_index("event_date").sort_index()
+    expected = truth.groupby("event_date").agg(
+        transactions=("tx_id", "size"), amount=("amount", "sum"), alerts=("is_alert", "sum"),
+        confirmed_frauds=("is_fraud", "sum"),
+        detected_frauds=("is_fraud", lambda s: int((s & truth.loc[s.index, "is_alert"]).sum())),
+        fraud_amount=("amount", lambda s: s[truth.loc[s.index, "is_fraud"]].sum()),
+        amount_at_risk=("amount", lambda s: s[truth.loc[s.index, "is_alert"]].sum()),
+    ).sort_index()
+    assert list(mart.index) == list(expected.index)
+    for column in expected.columns:
+        np.testing.assert_allclose(mart[column].astype(float), expected[column].astype(float), rtol=1e-9,
+                                   err_msg=column)
+    assert expected["confirmed_frauds"].sum() > 0 and expected["alerts"].sum() > 0
+
+
+def test_detection_quality_equals_an_independent_computation(built, truth):
+    namespace, _ = built
+    mart = marts(namespace, "fct_detection_quality_daily").set_index("event_date").sort_index()
+    for day, rows in truth.groupby("event_date"):
+        tp = int((rows["is_alert"] & rows["is_fraud"]).sum())
+        alerts, frauds = int(rows["is_alert"].sum()), int(rows["is_fraud"].sum())
+        cards = rows.groupby("card_id").agg(score=("score", "max"), fraud=("is_fraud", "max")).reset_index()
+        top = cards.sort_values(["score", "card_id"], ascending=[False, True]).head(100)
+        got = mart.loc[day]
+        assert got["true_positives"] == tp
+        assert got["precision"] == pytest.approx(tp / alerts if alerts else np.nan, nan_ok=True)
+        assert got["recall"] == pytest.approx(tp / frauds if frauds else np.nan, nan_ok=True)
+        assert got["card_precision_at_k"] == pytest.approx(top["fraud"].sum() / 100)
+
+
+def test_terminal_card_and_pattern_marts_equal_an_independent_computation(built, truth):
+    namespace, _ = built
+    terminals = marts(namespace, "fct_fraud_by_terminal").set_index("terminal_id")
+    expected = truth.groupby("terminal_id").agg(transactions=("tx_id", "size"), confirmed_frauds=("is_fraud", "sum"),
+                                                alerts=("is_alert", "sum"))
+    pd.testing.assert_frame_equal(terminals[expected.columns].sort_index().astype("int64"),
+                                  expected.sort_index().astype("int64"), check_names=False)
+    cards = marts(namespace, "dim_card_risk").set_index("card_id")
+    expected_cards = truth.groupby("card_id").agg(transactions=("tx_id", "size"), confirmed_frauds=("is_fraud", "sum"))
+    pd.testing.assert_frame_equal(cards[expected_cards.columns].sort_index().astype("int64"),
+                                  expected_cards.sort_index().astype("int64"), check_names=False)
+    patterns = marts(namespace, "fct_detection_quality_by_pattern").set_index("fraud_pattern")
+    frauds = truth[truth["is_fraud"]]
+    expected_patterns = frauds.groupby("fraud_pattern").agg(frauds=("tx_id", "size"), detected=("is_alert", "sum"))
+    pd.testing.assert_frame_equal(patterns[expected_patterns.columns].sort_index().astype("int64"),
+                                  expected_patterns.sort_index().astype("int64"), check_names=False)
+
+
+def test_a_second_incremental_run_adds_no_rows(built):
+    namespace, _ = built
+    before = marts(namespace, "fct_daily_fraud_kpis").sort_values("event_date").reset_index(drop=True)
+    again = dbt(namespace, "run", "--select", "fct_daily_fraud_kpis")
+    assert again.returncode == 0, again.stdout[-3000:]
+    after = marts(namespace, "fct_daily_fraud_kpis").sort_values("event_date").reset_index(drop=True)
+    assert after["event_date"].is_unique
+    pd.testing.assert_frame_equal(after, before)
+
+
+def test_sources_are_fresh_and_docs_generate(built):
+    namespace, _ = built
+    freshness = dbt(namespace, "source", "freshness")
+    assert freshness.returncode == 0, freshness.stdout[-3000:]
+    docs = dbt(namespace, "docs", "generate")
+    assert docs.returncode == 0, docs.stdout[-3000:]
+    assert (DBT_PROJECT / f"target-{namespace}" / "catalog.json").exists()
+
+
+def test_the_report_renders_in_chromium(built, tmp_path):
+    namespace, _ = built
+    assert report.main(["--schema", namespace, "--out", str(tmp_path)]) == 0
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,2400"]
+    try:
+        dom = subprocess.run([*chromium, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        shot = subprocess.run([*chromium, f"--screenshot={tmp_path / 'report.png'}", url],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+    kpis = marts(namespace, "fct_daily_fraud_kpis")
+    assert f"<b>{int(kpis['transactions'].sum()):,}</b>transactions" in dom
+    assert f"<b>{int(kpis['alerts'].sum()):,}</b>alerts" in dom
+    assert dom.count("<svg") >= 4, "the charts are missing"
+    for title in ("Daily volume", "Detection quality over time", "Riskiest terminals", "Alert latency"):
+        assert title in dom
+    import matplotlib.image
+
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    pixels = matplotlib.image.imread(tmp_path / "report.png")
+    assert pixels.shape[0] >= 2000 and pixels.std() > 0.05, "the page rendered blank"
+
+
+def test_the_stack_serves_the_report_page():
+    import requests
+
+    page = requests.get(config.get("REPORT_URL") + "/", timeout=10)
+    assert page.status_code == 200 and "Card fraud report" in page.text
+
+
+def test_a_backfill_into_a_past_day_reaches_the_incremental_mart(built):
+    """Replays and backfills score transactions into days the mart already holds: the next incremental
+    run must rebuild those days (judged by arrival, not event date) and leave the others alone."""
+    namespace, _ = built
+    deployment = pipeline.new_deployment(namespace)  # the running instance (topics exist: no-op)
+    before = marts(namespace, "fct_daily_fraud_kpis").set_index("event_date")
+    in_iceberg = pipeline.count(deployment, "scored_transactions") + pipeline.count(deployment, "rejected_transactions")
+    late = list(Simulator(40, seed=978, start_ms=START_MS + 2 * pipeline.DAY_MS, days=1).transactions())
+    sent = pipeline.produce(deployment, late, feedback_delay_days=30)  # labels would come later
+    pipeline.wait_until(lambda: pipeline.count(deployment, "scored_transactions")
+                        + pipeline.count(deployment, "rejected_transactions") >= in_iceberg + len(sent.valid),
+                        300, "the backfill in Iceberg")
+    rerun = dbt(namespace, "run", "--select", "int_transactions_labelled", "fct_daily_fraud_kpis")
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    after = marts(namespace, "fct_daily_fraud_kpis").set_index("event_date")
+
+    late_days = pd.Series([pd.Timestamp(i.tx.event_ms, unit="ms", tz="UTC").date() for i in late]).value_counts()
+    added = (after["transactions"] - before["transactions"].reindex(after.index, fill_value=0)).astype("int64")
+    assert added[added != 0].sort_index().to_dict() == late_days.sort_index().to_dict()
+    assert after.index.is_unique
