@@ -6,11 +6,13 @@ fixed order: the model's input, the Iceberg columns and the dbt marts all use th
 
 from __future__ import annotations
 
+import bisect
 import math
+import operator
 
 from include.scoring.config import ScoringConfig
 from include.scoring.feedback import FeedbackIndex
-from include.scoring.history import Entry
+from include.scoring.history import Prior
 from include.transactions import Transaction
 
 FEATURES: tuple[str, ...] = (
@@ -37,45 +39,29 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def compute(tx: Transaction, prior: list[Entry], feedback: FeedbackIndex, config: ScoringConfig) -> dict:
-    """The features of `tx`; `prior` is the card history it may use, oldest first."""
-    windows, longest = config.all_windows_ms, config.longest_window_ms
-    window_30d = config.count_windows_ms.get("30d", longest)
+def compute(tx: Transaction, prior: Prior, feedback: FeedbackIndex, config: ScoringConfig) -> dict:
+    """The features of `tx`; `prior` is the card history it may use (CardHistory.prior)."""
     t, amount = tx.event_ms, tx.amount
+    times, amounts = prior.times, prior.amounts
     tiny_amount = config.tiny_amount
-    tiny = 1 if amount < tiny_amount else 0
+    window_30d = config.count_windows_ms.get("30d", config.longest_window_ms)
 
-    # One pass over the history in the longest window, newest first. Ages only grow, so a window's
-    # count is the number of entries seen before the first one too old for it (and likewise its sum):
-    # windows are closed in order of width as the pass goes, not checked for every entry.
+    # A window of width w holds the entries younger than w: those after the last one at or before t - w.
+    # Bisecting the times and summing slices keeps the per-entry work in C.
     closed: dict[int, tuple[int, float]] = {}
-    next_window, n_windows = 0, len(windows)
-    n, total, squares, first30 = 0, 0.0, 0.0, None
-    new_terminal = 1.0
+    for width in config.all_windows_ms:
+        start = bisect.bisect_right(times, t - width)
+        closed[width] = (len(times) - start, sum(amounts[start:]))
+    start_30d = bisect.bisect_right(times, t - window_30d)
+    in_30d = amounts[start_30d:]
+    squares = sum(map(operator.mul, in_30d, in_30d))
+    first30 = times[start_30d] if in_30d else None
+    tiny = (1 if amount < tiny_amount else 0) + sum(
+        1 for value in amounts[bisect.bisect_right(times, t - 3_600_000):] if value < tiny_amount)
+    new_terminal = 0.0 if tx.terminal_id in prior.terminals else 1.0
     terminal_id = tx.terminal_id
-    for entry in reversed(prior):
-        age = t - entry.event_ms
-        while next_window < n_windows and age >= windows[next_window]:
-            closed[windows[next_window]] = (n, total)
-            next_window += 1
-        if age >= longest:
-            break
-        value = entry.amount
-        if age < 3_600_000 and value < tiny_amount:
-            tiny += 1
-        if age < window_30d:
-            squares += value * value
-            first30 = entry.event_ms
-        if entry.terminal_id == terminal_id:
-            new_terminal = 0.0
-        n += 1
-        total += value
-    for width in windows[next_window:]:
-        closed[width] = (n, total)
-    if new_terminal and any(e.terminal_id == terminal_id for e in prior[:len(prior) - n]):
-        new_terminal = 0.0  # used before the longest window, still in the history
 
-    n30, s30 = closed.get(window_30d, (n, total))
+    n30, s30 = closed[window_30d]
     mean30 = s30 / n30 if n30 else None
     std30 = math.sqrt(max(0.0, squares / n30 - mean30 * mean30)) if n30 >= 2 else None
     zscore = (amount - mean30) / max(std30, 0.25 * mean30, 1.0) if std30 is not None else None
@@ -86,8 +72,8 @@ def compute(tx: Transaction, prior: list[Entry], feedback: FeedbackIndex, config
         spree = (sum_24h + amount) / max(s30 / days, 1.0)
 
     seconds_since_prev = distance = speed = None
-    if prior:
-        prev = prior[-1]
+    prev = prior.last
+    if prev is not None:
         seconds_since_prev = (t - prev.event_ms) / 1000.0
         if tx.lat is not None and prev.lat is not None:
             distance = haversine_km(prev.lat, prev.lon, tx.lat, tx.lon)
@@ -118,7 +104,7 @@ def compute(tx: Transaction, prior: list[Entry], feedback: FeedbackIndex, config
         "speed_from_prev_kmh": speed,
         "is_new_terminal": new_terminal,
         "new_terminal_at_night": new_terminal * is_night,
-        "card_history_count": float(len(prior)),
+        "card_history_count": float(len(times)),
         "hour_of_day": float(hour),
         "is_night": is_night,
         "is_weekend": 1.0 if weekday >= 5 else 0.0,

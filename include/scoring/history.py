@@ -28,14 +28,45 @@ class Entry(NamedTuple):
     offset: int
 
 
+class Prior(NamedTuple):
+    """The history one transaction may use, oldest first, as columns: features find window bounds by
+    bisecting `times` and sum slices of `amounts` instead of looping over entries in Python."""
+    times: list[int]
+    amounts: list[float]
+    terminals: list[str]
+    tx_ids: list[str]
+    last: Entry | None
+
+    @classmethod
+    def of(cls, entries: list[Entry]) -> Prior:
+        """From entries sorted by (event_ms, tx_id)."""
+        return cls([e.event_ms for e in entries], [e.amount for e in entries], [e.terminal_id for e in entries],
+                   [e.tx_id for e in entries], entries[-1] if entries else None)
+
+
 class CardHistory:
-    __slots__ = ("card_id", "entries", "_keys", "_by_tx")
+    __slots__ = ("card_id", "entries", "_keys", "_by_tx", "_times", "_amounts", "_terminals", "_tx_ids",
+                 "_max_offset")
 
     def __init__(self, card_id: str, entries: list[Entry] | None = None):
         self.card_id = card_id
         self.entries: list[Entry] = sorted(entries or [])
         self._keys = [(e.event_ms, e.tx_id) for e in self.entries]
         self._by_tx = {e.tx_id: e for e in self.entries}
+        # Columns of `entries`, kept in step with it, so prior() hands out slices.
+        self._times = [e.event_ms for e in self.entries]
+        self._amounts = [e.amount for e in self.entries]
+        self._terminals = [e.terminal_id for e in self.entries]
+        self._tx_ids = [e.tx_id for e in self.entries]
+        # Highest offset seen per partition (never lowered when entries expire: only a hint that lets
+        # prior() skip looking for entries read after the transaction, the replay-only case).
+        self._max_offset: dict[int, int] = {}
+        for e in self.entries:
+            self._note_offset(e)
+
+    def _note_offset(self, entry: Entry) -> None:
+        if entry.offset > self._max_offset.get(entry.partition, -1):
+            self._max_offset[entry.partition] = entry.offset
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -43,28 +74,34 @@ class CardHistory:
     def seen(self, tx_id: str) -> Entry | None:
         return self._by_tx.get(tx_id)
 
-    def prior(self, event_ms: int, tx_id: str, partition: int, offset: int) -> list[Entry]:
-        """Entries this transaction's score may use, oldest first (see module docstring)."""
-        before = self.entries[:bisect.bisect_left(self._keys, (event_ms, tx_id))]
-        if before and any(e.partition == partition and e.offset > offset for e in before):
-            before = [e for e in before if not (e.partition == partition and e.offset > offset)]
-        return before
+    def prior(self, event_ms: int, tx_id: str, partition: int, offset: int) -> Prior:
+        """The history this transaction's score may use (see module docstring)."""
+        end = bisect.bisect_left(self._keys, (event_ms, tx_id))
+        if self._max_offset.get(partition, -1) > offset:
+            before = self.entries[:end]
+            if any(e.partition == partition and e.offset > offset for e in before):
+                return Prior.of([e for e in before if not (e.partition == partition and e.offset > offset)])
+        return Prior(self._times[:end], self._amounts[:end], self._terminals[:end], self._tx_ids[:end],
+                     self.entries[end - 1] if end else None)
 
     def add(self, entry: Entry, retention_ms: int, max_entries: int) -> None:
         """Appends an entry (idempotent per tx_id) and drops what is older than the retention."""
         if entry.tx_id in self._by_tx:
             return
         position = bisect.bisect_left(self._keys, (entry.event_ms, entry.tx_id))
-        self.entries.insert(position, entry)
-        self._keys.insert(position, (entry.event_ms, entry.tx_id))
+        for column, value in ((self.entries, entry), (self._keys, (entry.event_ms, entry.tx_id)),
+                              (self._times, entry.event_ms), (self._amounts, entry.amount),
+                              (self._terminals, entry.terminal_id), (self._tx_ids, entry.tx_id)):
+            column.insert(position, value)
         self._by_tx[entry.tx_id] = entry
+        self._note_offset(entry)
         horizon = self.entries[-1].event_ms - retention_ms
         drop = max(bisect.bisect_left(self._keys, (horizon, "")), len(self.entries) - max_entries)
         if drop > 0:
             for old in self.entries[:drop]:
                 del self._by_tx[old.tx_id]
-            del self.entries[:drop]
-            del self._keys[:drop]
+            for column in (self.entries, self._keys, self._times, self._amounts, self._terminals, self._tx_ids):
+                del column[:drop]
 
     def encode(self) -> bytes:
         return zlib.compress(json.dumps([list(e) for e in self.entries], separators=(",", ":")).encode(), 6)
