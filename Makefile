@@ -19,7 +19,8 @@ logs:          ## last lines of every log, or of one: make logs SERVICE=kafka [F
 clean:         ## stop everything and delete all data and logs (.stack/)
 	@stack/run clean
 
-demo: up       ## the whole platform, ready to use (prints the addresses to open)
+demo: up       ## the stack, then the pipeline end to end: job deployed, a week streamed, alerts shown
+	@PYTHONPATH=. .venvs/app/bin/python -m include.demo
 
 test: up lint  ## all tests (unit, DAG integrity, integration against the running stack)
 	@.venvs/app/bin/python -m pytest $(PYTEST_ARGS)

@@ -78,14 +78,15 @@ def send(deployment: scoring_job.Deployment, dataset: str, cards: int, start: da
 
 
 def wait_for(deployment: scoring_job.Deployment, expected: int, timeout_s: float = 3600) -> None:
-    table = deployment.table("scored_transactions")
+    """Until every transaction sent is in Iceberg, scored or rejected."""
     deadline, count = time.monotonic() + timeout_s, 0
     while time.monotonic() < deadline:
-        count = trino_query(f"select count(*) from {table}")[0][0]
+        count = sum(trino_query(f"select count(*) from {deployment.table(name)}")[0][0]
+                    for name in ("scored_transactions", "rejected_transactions"))
         if count >= expected:
             return
         time.sleep(10)
-    raise SystemExit(f"only {count} of {expected} transactions reached {table} in {timeout_s:.0f} s")
+    raise SystemExit(f"only {count} of {expected} transactions reached {deployment.namespace} in {timeout_s:.0f} s")
 
 
 def model_config(model_uri: str, version_bump: int = 1) -> Path:

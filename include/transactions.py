@@ -132,8 +132,10 @@ def parse(payload: bytes | str | None) -> Transaction:
     event_ms = _event_ms(_string(doc, "event_time", _EVENT_TIME, "invalid_event_time"))
 
     amount = _number(doc, "amount")
-    if not math.isfinite(amount) or amount <= 0 or amount > MAX_AMOUNT:
-        raise Rejected("invalid_amount", f"amount={amount!r} (must be > 0 and <= {MAX_AMOUNT:.0f})")
+    # Zero is a real amount: card verifications ("zero-dollar authorizations") are, and fraudsters
+    # test stolen cards with them.
+    if not math.isfinite(amount) or amount < 0 or amount > MAX_AMOUNT:
+        raise Rejected("invalid_amount", f"amount={amount!r} (must be >= 0 and <= {MAX_AMOUNT:.0f})")
 
     lat, lon = _number(doc, "lat"), _number(doc, "lon")
     if lat is not None and not (math.isfinite(lat) and -90 <= lat <= 90):

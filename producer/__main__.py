@@ -7,7 +7,7 @@ Common options choose the rate (transactions per second, 0 = as fast as possible
 (--count, --duration), where to send (--bootstrap, --topic, --feedback-topic; defaults from
 include/config/platform.env), the feedback delay (--feedback-delay-days, default 7) and where to keep
 the ground truth (--labels-out, Parquet). `simulate --out FILE` writes the project's file format
-instead of (or besides, with --also-send) sending.
+instead of sending. Nothing is sent before it happens: messages timestamped after now are counted, not sent.
 """
 
 from __future__ import annotations
@@ -83,23 +83,19 @@ def _ms(moment: datetime | None) -> int | None:
 
 
 def _source(args: argparse.Namespace) -> Iterator[Labelled]:
-    if args.command == "simulate":
-        start = args.start or datetime.now(UTC) - timedelta(days=args.days)
-        items: Iterable[Labelled] = Simulator(args.cards, args.seed, _ms(start), args.days).transactions()
-    else:
-        items = files.read(args.file, args.format)
+    def read() -> Iterable[Labelled]:
+        if args.command == "simulate":
+            start = args.start or datetime.now(UTC) - timedelta(days=args.days)
+            return Simulator(args.cards, args.seed, _ms(start), args.days).transactions()
+        return files.read(args.file, args.format)
+
+    items = read()
     if args.shift_to_now:
-        items = _shift_to_now(items)
+        # A first pass finds the last event time; the second streams, shifted so that one is now.
+        last = max((item.tx.event_ms for item in read()), default=None)
+        if last is not None:
+            items = shifted(items, int(time.time() * 1000) - last)
     return _stop_after(items, args.count, args.duration)
-
-
-def _shift_to_now(items: Iterable[Labelled]) -> Iterator[Labelled]:
-    iterator = iter(items)
-    first = next(iterator, None)
-    if first is None:
-        return iter(())
-    shift = int(time.time() * 1000) - first.tx.event_ms
-    return shifted(itertools.chain([first], iterator), shift)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -115,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a fraud is confirmed on the feedback topic this long after it happened")
     common.add_argument("--bad-records", type=int, default=0, help="how many bad records to mix in")
     common.add_argument("--bad-every", type=int, default=500, help="one bad record after this many transactions")
-    common.add_argument("--shift-to-now", action="store_true", help="move event times so the first is now")
+    common.add_argument("--shift-to-now", action="store_true", help="move event times so the last transaction happens now")
     common.add_argument("--from", dest="send_from", type=datetime.fromisoformat,
                         help="send only what happens from this time on (earlier frauds are still confirmed)")
     common.add_argument("--until", dest="send_until", type=datetime.fromisoformat,

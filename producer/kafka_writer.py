@@ -2,9 +2,13 @@
 delivery report checked, optional pacing, progress and a final summary.
 
 One ordering promise matters to the scorer: a fraud confirmation is in Kafka before any transaction
-that could use it (the scorer uses confirmations older than its delay margin, 24 h by default). Kafka
+that could use it (the scorer uses confirmations older than its delay margin, 2 h by default). Kafka
 keeps no order across topics, so before sending a transaction, the writer waits for every feedback
 message confirmed more than FEEDBACK_FLUSH_MS earlier to be delivered.
+
+Nothing is sent before it happens: a message timestamped after the wall clock (a confirmation due
+7 days after last night's fraud, a simulated day still to come) is counted as not yet due and left out
+(the broker would refuse it anyway: Kafka 4 rejects timestamps more than an hour ahead).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ FEEDBACK_FLUSH_MS = 3_600_000
 @dataclass
 class Summary:
     sent: collections.Counter = field(default_factory=collections.Counter)
+    not_due: collections.Counter = field(default_factory=collections.Counter)
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
@@ -34,8 +39,12 @@ class Summary:
         return self.sent[TX] / self.elapsed_s if self.elapsed_s else 0.0
 
     def __str__(self) -> str:
-        return (f"sent {self.sent[TX]:,} transactions, {self.sent[FEEDBACK]:,} feedback, {self.sent[BAD]:,} bad "
+        text = (f"sent {self.sent[TX]:,} transactions, {self.sent[FEEDBACK]:,} feedback, {self.sent[BAD]:,} bad "
                 f"records; {self.failed:,} failed; {self.elapsed_s:.1f} s, {self.transactions_per_s:,.0f} tx/s")
+        if self.not_due:
+            text += (f"; not yet due (after now), not sent: {self.not_due[TX] + self.not_due[BAD]:,} transactions, "
+                     f"{self.not_due[FEEDBACK]:,} feedback")
+        return text
 
 
 class Progress:
@@ -110,6 +119,9 @@ class KafkaWriter:
             queue.clear()
 
     def send(self, message: Message) -> None:
+        if message.timestamp_ms > time.time() * 1000:
+            self.summary.not_due[message.kind] += 1
+            return
         if message.kind == TX:
             self._pace()
             self._feedback_delivered_before(message.timestamp_ms)

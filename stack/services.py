@@ -206,6 +206,8 @@ def check_flink() -> str:
     overview = _http_json(f"{config.get('FLINK_REST_URL')}/overview")
     if overview["taskmanagers"] < 1:
         raise RuntimeError("no TaskManager registered")
+    if overview["slots-total"] < 1:
+        raise RuntimeError("TaskManager registered but offers no slots yet")
     return (f"Flink {overview['flink-version']}, {overview['taskmanagers']} TaskManager, "
             f"{overview['slots-available']}/{overview['slots-total']} slots free, "
             f"{overview['jobs-running']} jobs running")

@@ -65,6 +65,7 @@ def produce(deployment: scoring_job.Deployment, items: list[Labelled], rate: flo
             on_progress(writer.summary.sent[TX])
     summary = writer.close()
     assert summary.failed == 0, summary.errors
+    assert not summary.not_due, f"{summary.not_due} messages after now were not sent"
     return sent
 
 

@@ -46,7 +46,7 @@ def items():
 def uninterrupted(items):
     deployment = pipeline.new_deployment(f"e2e_{uuid.uuid4().hex[:8]}")
     try:
-        job_id = scoring_job.submit(deployment)
+        job_id = scoring_job.submit(deployment, parallelism=1)
         scoring_job.flink().wait_for_state(job_id, {"RUNNING"})
         sent = pipeline.produce(deployment, items, bad_every=1000, bad_limit=12)
         pipeline.run_until_consumed(deployment, sent)
@@ -137,7 +137,7 @@ def test_killing_the_taskmanager_mid_stream_loses_and_doubles_nothing_and_scores
     _, _, reference, _ = uninterrupted
     deployment = pipeline.new_deployment(f"restart_{uuid.uuid4().hex[:8]}", alerts_delivery="exactly-once")
     try:
-        job_id = scoring_job.submit(deployment)
+        job_id = scoring_job.submit(deployment, parallelism=1)
         rest = scoring_job.flink()
         rest.wait_for_state(job_id, {"RUNNING"})
         killed = threading.Event()

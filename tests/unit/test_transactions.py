@@ -47,7 +47,7 @@ def test_optional_fields_may_be_absent():
     (_message(amount=True), "wrong_type"),
     (_message(tx_id=42), "wrong_type"),
     (_message(amount=-3.0), "invalid_amount"),
-    (_message(amount=0), "invalid_amount"),
+    (_message(amount=-0.01), "invalid_amount"),
     (_message(amount=1e12), "invalid_amount"),
     ('{"schema_version":1,"tx_id":"a","card_id":"C000000001","terminal_id":"T1","amount":NaN,'
      '"currency":"EUR","event_time":"2026-01-01T00:00:00Z"}', "invalid_amount"),
@@ -85,6 +85,10 @@ def test_validator_agrees_with_the_json_schema(payload):
     except Rejected:
         validator_ok = False
     assert validator_ok == schema_ok
+
+
+def test_a_zero_amount_verification_is_a_transaction():
+    assert parse(_message(amount=0)).amount == 0.0
 
 
 def test_non_finite_amounts_never_pass():
