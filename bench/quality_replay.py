@@ -73,7 +73,7 @@ def send(deployment: scoring_job.Deployment, dataset: str, cards: int, start: da
                             start_ms=_ms(start), end_ms=_ms(end)):
         writer.send(message)
     summary = writer.close()
-    print(f"[quality] sent {summary}", file=sys.stderr)
+    print(f"[quality] {summary}", file=sys.stderr)
     return summary.sent[TX]
 
 
