@@ -54,7 +54,7 @@ def fraud_scoring_health():
         params = get_current_context()["params"]
         deployment = scoring_job.Deployment.platform()
         rest = scoring_job.flink()
-        if params["restart_if_down"] and job_health.running_job(rest, deployment.job_name) is None:
+        if params["restart_if_down"] and not scoring_job.running(deployment, rest):
             checkpoint = job_health.latest_checkpoint(rest, deployment.job_name)
             job_id = scoring_job.submit(from_savepoint=checkpoint)
             print(f"job was down: restarted as {job_id} from {checkpoint or 'the committed Kafka offsets'}")

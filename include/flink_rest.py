@@ -53,6 +53,10 @@ class FlinkRest:
     def checkpoints(self, job_id: str) -> dict:
         return self._get(f"/jobs/{job_id}/checkpoints")
 
+    def latest_checkpoint(self, job_id: str) -> dict | None:
+        """The job's latest completed checkpoint (id, latest_ack_timestamp, external_path), or None."""
+        return (self.checkpoints(job_id).get("latest") or {}).get("completed")
+
     def job_metric(self, job_id: str, name: str) -> float | None:
         values = self._get(f"/jobs/{job_id}/metrics?get={name}")
         return float(values[0]["value"]) if values else None
@@ -80,7 +84,7 @@ class FlinkRest:
         """The first completed checkpoint with an id above `after_id`."""
         deadline = time.monotonic() + timeout_s
         while True:
-            completed = (self.checkpoints(job_id).get("latest") or {}).get("completed")
+            completed = self.latest_checkpoint(job_id)
             if completed and completed["id"] > after_id:
                 return completed
             if time.monotonic() > deadline:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 
 from include import config, kafka_admin
-from include.flink_rest import FlinkRest, Job
+from include.flink_rest import FlinkRest
 
 
 @dataclass(frozen=True)
@@ -21,14 +21,9 @@ class Bounds:
     max_consumer_lag: int = 100_000
 
 
-def running_job(rest: FlinkRest, job_name: str) -> Job | None:
-    jobs = rest.running_jobs(job_name)
-    return jobs[0] if jobs else None
-
-
 def checkpoint_age_s(rest: FlinkRest, job_id: str) -> float | None:
     """Seconds since the last completed checkpoint (None: none yet)."""
-    completed = (rest.checkpoints(job_id).get("latest") or {}).get("completed")
+    completed = rest.latest_checkpoint(job_id)
     if not completed:
         return None
     return time.time() - completed["latest_ack_timestamp"] / 1000
@@ -57,10 +52,11 @@ def consumer_lag(group: str, topic: str) -> int:
 
 def problems(rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restarts_before: int | None) -> tuple[list[str], dict]:
     """Everything wrong with the job now, and the figures behind it."""
-    job = running_job(rest, job_name)
-    if job is None:
+    running = rest.running_jobs(job_name)
+    if not running:
         states = sorted({j.state for j in rest.jobs() if j.name == job_name})
         return [f"job {job_name} is not running (known states: {states or 'never submitted'})"], {}
+    job = running[0]
     found, figures = [], {"job_id": job.id, "state": job.state}
     age = checkpoint_age_s(rest, job.id)
     figures["checkpoint_age_s"] = age
@@ -85,7 +81,7 @@ def latest_checkpoint(rest: FlinkRest, job_name: str) -> str | None:
     for job in rest.jobs():
         if job.name != job_name:
             continue
-        completed = (rest.checkpoints(job.id).get("latest") or {}).get("completed")
+        completed = rest.latest_checkpoint(job.id)
         if completed and completed.get("external_path") and (best is None or completed["latest_ack_timestamp"] > best[0]):
             best = (completed["latest_ack_timestamp"], completed["external_path"])
     return best[1] if best else None

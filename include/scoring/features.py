@@ -48,11 +48,9 @@ def compute(tx: Transaction, prior: Prior, feedback: FeedbackIndex, config: Scor
 
     # A window of width w holds the entries younger than w: those after the last one at or before t - w.
     # Bisecting the times and summing slices keeps the per-entry work in C.
-    closed: dict[int, tuple[int, float]] = {}
-    for width in config.all_windows_ms:
-        start = bisect.bisect_right(times, t - width)
-        closed[width] = (len(times) - start, sum(amounts[start:]))
-    start_30d = bisect.bisect_right(times, t - window_30d)
+    starts = {width: bisect.bisect_right(times, t - width) for width in config.all_windows_ms}
+    closed = {width: (len(times) - start, sum(amounts[start:])) for width, start in starts.items()}
+    start_30d = starts[window_30d]
     in_30d = amounts[start_30d:]
     squares = sum(map(operator.mul, in_30d, in_30d))
     first30 = times[start_30d] if in_30d else None

@@ -137,5 +137,5 @@ def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s
     wait_until(all_in, timeout_s, lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {seen})")
     rest = scoring_job.flink()
     job = scoring_job.running(deployment)[0]
-    latest = rest.checkpoints(job.id)["latest"]["completed"]["id"]
+    latest = rest.latest_checkpoint(job.id)["id"]
     rest.wait_for_checkpoint(job.id, after_id=latest)
