@@ -26,12 +26,10 @@ class FeedbackFeed:
             "group.id": "fraud-scoring-feedback-side-input",  # required by the client; never committed
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
-            # Answer fetches at the end of the log quickly: the end-offset query of catch_up() waits
-            # behind an open long-poll fetch on the same connection (500 ms by default).
-            "fetch.wait.max.ms": 10,
             "auto.offset.reset": "earliest",
         })
-        # Asks for the end of every partition in one request (the consumer would ask one by one).
+        # Asks for the end of every partition in one request (the consumer would ask one by one), on
+        # its own connection: a consumer's query would wait behind its open long-poll fetch.
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
         metadata = self.consumer.list_topics(topic, timeout=timeout_s).topics[topic]
         if metadata.error is not None:
@@ -42,26 +40,32 @@ class FeedbackFeed:
 
     def catch_up(self) -> int:
         """Reads until every partition's position reaches the end it had when called; returns records read."""
-        def offsets(spec: OffsetSpec) -> dict:
-            request = {TopicPartition(self.topic, tp.partition): spec for tp in self.partitions}
-            return self.admin.list_offsets(request, isolation_level=IsolationLevel.READ_COMMITTED,
-                                           request_timeout=self.timeout_s)
+        def offsets(spec: OffsetSpec, partitions: list[int]) -> dict[int, int]:
+            request = {TopicPartition(self.topic, p): spec for p in partitions}
+            answers = self.admin.list_offsets(request, isolation_level=IsolationLevel.READ_COMMITTED,
+                                              request_timeout=self.timeout_s)
+            return {tp.partition: future.result().offset for tp, future in answers.items()}
 
-        earliest, latest = offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())  # both in flight
-        ends = {}
-        for tp, future in latest.items():
-            high, low = future.result().offset, earliest[tp].result().offset
-            if high > low:  # else nothing to read: no position to wait for
-                ends[tp.partition] = high
+        latest = offsets(OffsetSpec.latest(), [tp.partition for tp in self.partitions])
+        positions = {tp.partition: tp.offset for tp in self.consumer.position(self.partitions)}
+        # A partition never read from has no position yet: where it starts (retention may have
+        # removed its head) tells whether anything is left to read. Asked only then, as it costs a
+        # request per batch.
+        unread = [p for p, high in latest.items() if high > 0 and positions[p] < 0]
+        starts = {p: max(positions[p], 0) for p in latest} | (offsets(OffsetSpec.earliest(), unread) if unread else {})
+        ends = {p: high for p, high in latest.items() if high > starts[p]}  # else no position to wait for
         read, deadline = 0, time.monotonic() + self.timeout_s
         while True:
-            positions = {tp.partition: tp.offset for tp in self.consumer.position(self.partitions)}
             if all(positions[p] >= end for p, end in ends.items()):
                 return read
             if time.monotonic() > deadline:
                 raise TimeoutError(f"could not read {self.topic} up to its end within {self.timeout_s} s "
                                    f"(positions {positions}, ends {ends})")
-            for message in self.consumer.consume(num_messages=1000, timeout=0.2):
+            # consume() returns early only once it has num_messages: ask for what is missing, so a
+            # few new records do not cost the full timeout (control records can make this an
+            # overestimate; then the short timeout bounds the wait).
+            missing = sum(end - max(positions[p], starts[p]) for p, end in ends.items() if positions[p] < end)
+            for message in self.consumer.consume(num_messages=max(1, min(1000, missing)), timeout=0.05):
                 if message.error():
                     continue
                 feedback = parse_feedback(message.value())
@@ -70,6 +74,7 @@ class FeedbackFeed:
                 else:
                     self.index.add(feedback)
                 read += 1
+            positions = {tp.partition: tp.offset for tp in self.consumer.position(self.partitions)}
 
     def close(self) -> None:
         self.consumer.close()
