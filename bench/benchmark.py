@@ -1,6 +1,7 @@
 """Benchmark of the scoring step: three designs, one run, the same data, every service on this machine.
 
-  python -m bench.benchmark [--transactions 300000] [--max-seconds 120] [--latency-rate 1000]
+  python -m bench.benchmark [--designs naive,batched,no-udf] [--phases throughput,latency]
+                           [--transactions 300000] [--max-seconds 120] [--latency-rate 1000]
 
   naive    the seed's design: a per-row Python UDF, synchronous GetItem + UpdateItem per transaction
   batched  this project's job: a vectorized UDF, card histories cached, BatchGetItem / BatchWriteItem
@@ -13,7 +14,9 @@ sources and sinks (Iceberg, fraud_alerts, dead letters). Measured for each:
   DynamoDB requests    per 1,000 transactions (the UDFs count every HTTP request they make)
   alert latency        p50/p95/p99 from handing a transaction to the producer to reading its alert
                        from fraud_alerts, at --latency-rate transactions per second (at-least-once),
-                       after the first 5 seconds (warm-up)
+                       after the first 5 seconds (warm-up); split at the alert's detected_at into
+                       sent -> scored and scored -> readable; every alert's three times are kept in
+                       bench/results/latency-<design>-<time>.json (for a timeline: checkpoints show)
   RSS                  peak resident memory of every service during the design's runs
 Results are printed and written to bench/results/benchmark-<time>.json.
 """
@@ -59,6 +62,11 @@ class DesignResult:
     sustained_tx_per_s: float = 0.0
     dynamodb_requests_per_1000: float = 0.0
     latency_ms: dict[str, float] = field(default_factory=dict)
+    # the same alerts' latency split at the UDF's detected_at: sent -> scored, scored -> readable
+    latency_to_scored_ms: dict[str, float] = field(default_factory=dict)
+    latency_after_scored_ms: dict[str, float] = field(default_factory=dict)
+    # at the latency run's offered rate, where batches are small (one log write each)
+    dynamodb_requests_per_1000_at_rate: float = 0.0
     alerts_measured: int = 0
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
 
@@ -134,6 +142,15 @@ def source_records(job_id: str) -> int:
     return 0
 
 
+def requests_per_1000(job_id: str) -> float:
+    """DynamoDB requests per 1,000 transactions the UDF has finished (the source's count runs ahead of
+    it by what is in flight)."""
+    metrics = scoring_job.flink().udf_metrics(job_id)
+    scored = metrics.get("records_scored", 0.0) + metrics.get("records_rejected", 0.0)
+    requests = metrics.get("dynamodb_requests", 0.0)
+    return round(1000 * requests / scored, 2) if scored else 0.0
+
+
 def python_workers() -> list[int]:
     """PIDs of the PyFlink workers the TaskManager started (the processes running the UDFs)."""
     pids = []
@@ -197,11 +214,7 @@ def measure_throughput(design: str, items, max_seconds: float, result: DesignRes
         elapsed = samples[-1][0] - warm[0]
         result.transactions_measured = done
         result.sustained_tx_per_s = round((done - warm[1]) / elapsed, 1) if elapsed > 0 else 0.0
-        # per transaction the UDF has finished (the source's count runs ahead of it by what is in flight)
-        metrics = scoring_job.flink().udf_metrics(job_id)
-        scored = metrics.get("records_scored", 0.0) + metrics.get("records_rejected", 0.0)
-        requests = metrics.get("dynamodb_requests", 0.0)
-        result.dynamodb_requests_per_1000 = round(1000 * requests / scored, 2) if scored else 0.0
+        result.dynamodb_requests_per_1000 = requests_per_1000(job_id)
         print(f"[bench] {design}: {done:,} of {total:,} transactions in {samples[-1][0] - began:.0f} s, "
               f"sustained {result.sustained_tx_per_s:,.0f} tx/s, "
               f"{result.dynamodb_requests_per_1000} DynamoDB requests per 1,000", file=sys.stderr)
@@ -214,19 +227,29 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
     deployment = new_deployment(design, "latency")
     sent_at: dict[str, float] = {}
     read_at: dict[str, float] = {}
+    scored_at: dict[str, float] = {}
     stop = threading.Event()
 
     def read_alerts() -> None:
         consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": deployment.job_name,
-                             "fetch.wait.max.ms": 5, "isolation.level": "read_uncommitted"})
+                             "isolation.level": "read_uncommitted"})
         partitions = consumer.list_topics(deployment.alerts_topic, timeout=10).topics[deployment.alerts_topic].partitions
         consumer.assign([TopicPartition(deployment.alerts_topic, p, 0) for p in partitions])
         while not stop.is_set():
-            for message in consumer.consume(100, timeout=0.05):
-                if not message.error():
-                    read_at.setdefault(message.key().decode(), time.time())
+            # poll(), not consume(n): consume waits for n messages or its whole timeout, which would
+            # count that wait as latency.
+            message = consumer.poll(0.05)
+            if message is not None and not message.error():
+                tx_id = message.key().decode()
+                read_at.setdefault(tx_id, time.time())
+                detected = datetime.fromisoformat(json.loads(message.value())["detected_at"])
+                scored_at.setdefault(tx_id, detected.replace(tzinfo=detected.tzinfo or UTC).timestamp())
         consumer.close()
 
+    # Encoded up front (what the offered rate can need, and a little more): the loop below only hands
+    # messages to the producer, so the harness takes as little CPU from the job as it can.
+    due = int(rate * seconds * 1.1)
+    to_send = [m for m, _ in zip(messages(items, 7 * DAY_MS), range(due))]
     try:
         job_id = start(deployment, design, parallelism)
         scoring_job.flink().wait_for_checkpoint(job_id)
@@ -234,9 +257,9 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
         reader.start()
         writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
                                                             FEEDBACK: deployment.feedback_topic},
-                             rate=rate, progress=False, extra_config={"linger.ms": 0})
+                             rate=rate, progress=False)
         deadline = time.monotonic() + seconds
-        for message in messages(items, 7 * DAY_MS):
+        for message in to_send:
             if time.monotonic() > deadline:
                 break
             if message.kind == TX:
@@ -246,19 +269,32 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
         time.sleep(10)
         stop.set()
         reader.join()
+        result.dynamodb_requests_per_1000_at_rate = requests_per_1000(job_id)
         # The first seconds are left out: the producer and the job's caches warm up.
         warm = min(sent_at.values()) + WARM_UP_S if sent_at else 0
-        latencies = sorted(1000 * (read_at[k] - sent_at[k]) for k in read_at if sent_at.get(k, 0) >= warm)
-        result.alerts_measured = len(latencies)
-        if latencies:
-            q = statistics.quantiles(latencies, n=100, method="inclusive")
-            result.latency_ms = {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1),
-                                 "max": round(latencies[-1], 1)}
-        print(f"[bench] {design}: {len(latencies)} alerts at {rate:.0f} tx/s, latency {result.latency_ms}",
+        measured = [k for k in read_at if sent_at.get(k, 0) >= warm]
+        samples = BENCH / "results" / f"latency-{design}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        samples.write_text(json.dumps([[sent_at[k], scored_at[k], read_at[k]] for k in sorted(measured, key=sent_at.get)]))
+        result.alerts_measured = len(measured)
+        result.latency_ms = percentiles([read_at[k] - sent_at[k] for k in measured])
+        result.latency_to_scored_ms = percentiles([scored_at[k] - sent_at[k] for k in measured])
+        result.latency_after_scored_ms = percentiles([read_at[k] - scored_at[k] for k in measured])
+        print(f"[bench] {design}: {len(measured)} alerts at {rate:.0f} tx/s "
+              f"({result.dynamodb_requests_per_1000_at_rate} DynamoDB requests per 1,000), latency {result.latency_ms}; "
+              f"sent -> scored {result.latency_to_scored_ms}, scored -> read {result.latency_after_scored_ms}",
               file=sys.stderr)
     finally:
         stop.set()
         deployment.remove()
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds."""
+    if len(seconds) < 2:
+        return {}
+    ms = sorted(1000 * s for s in seconds)
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1), "max": round(ms[-1], 1)}
 
 
 def report(results: list[DesignResult]) -> str:
@@ -269,6 +305,12 @@ def report(results: list[DesignResult]) -> str:
         lines.append(f"{r.design:<9} {r.sustained_tx_per_s:>9,.0f} {r.dynamodb_requests_per_1000:>14.1f} "
                      f"{r.alerts_measured:>7} {lat.get('p50', float('nan')):>8.1f} {lat.get('p95', float('nan')):>8.1f} "
                      f"{lat.get('p99', float('nan')):>8.1f}")
+    for r in results:
+        if r.latency_to_scored_ms:
+            before, after = r.latency_to_scored_ms, r.latency_after_scored_ms
+            lines.append(f"{r.design}: sent -> scored p50/p99 {before['p50']:.0f}/{before['p99']:.0f} ms, "
+                         f"scored -> readable p50/p99 {after['p50']:.0f}/{after['p99']:.0f} ms, "
+                         f"{r.dynamodb_requests_per_1000_at_rate} DynamoDB requests per 1,000 at that rate")
     if "naive" in by and "batched" in by and by["naive"].sustained_tx_per_s:
         lines.append(f"batched / naive throughput: {by['batched'].sustained_tx_per_s / by['naive'].sustained_tx_per_s:.1f}x")
     if "no-udf" in by and "batched" in by and by["no-udf"].sustained_tx_per_s:
@@ -288,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transactions", type=int, default=300_000, help="backlog for the throughput run")
     parser.add_argument("--max-seconds", type=float, default=120, help="longest throughput measurement")
     parser.add_argument("--latency-rate", type=float, default=1000)
-    parser.add_argument("--latency-seconds", type=float, default=60)
+    parser.add_argument("--latency-seconds", type=float, default=120, help="at most 160 (the simulated data)")
+    parser.add_argument("--phases", default="throughput,latency", help="which measurements to run")
     parser.add_argument("--parallelism", type=int, help="job parallelism (default: the SQL's)")
     parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
                         help="sample the Python worker with py-spy during the throughput run (flame graph)")
@@ -303,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     for design in args.designs.split(","):
         result = DesignResult(design)
         with RssSampler() as rss:
-            measure_throughput(design, items, args.max_seconds, result, args.profile, args.parallelism)
-            if args.latency_seconds:
+            if "throughput" in args.phases:
+                measure_throughput(design, items, args.max_seconds, result, args.profile, args.parallelism)
+            if "latency" in args.phases and args.latency_seconds:
                 measure_latency(design, latency_items, args.latency_rate, args.latency_seconds, result,
                                 args.parallelism)
         result.peak_rss_mib = rss.peaks
