@@ -1,11 +1,13 @@
 """Scores a batch of raw Kafka records: validate, read card histories, compute features, score, log the
-new history entries. The Flink UDF (flink/udfs.py) calls `score_batch` once per Arrow batch; nothing
-here depends on Flink, so tests and the benchmark run it directly.
+new history entries. The Flink UDF (flink/udfs.py) scores each Arrow batch in a `batch()` block;
+nothing here depends on Flink, so tests and the benchmark run it directly.
 
 DynamoDB traffic (see card_store.py): per batch, one BatchGetItem per 100 cards not yet cached and one
-log item per Kafka partition in the batch, written before the batch's results are returned, so all a
-checkpoint covers is durable. Every `compact_every_s` seconds (or `compact_max_entries` entries) a
-partition's log is folded into its cards' items: one put per card touched in that time.
+log item per Kafka partition in the batch. The log write starts as soon as the batch's new entries are
+known and runs while the batch is scored and its results converted; leaving the `batch()` block waits
+for it, so all a checkpoint covers is durable before the results leave the UDF. Every
+`compact_every_s` seconds (or `compact_max_entries` entries) a partition's log is folded into its
+cards' items: one put per card touched in that time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from include.scoring import features as feature_calc
@@ -149,6 +154,7 @@ class BatchScorer:
         self.log_keys: dict[int, set[int]] = {}
         self.last_compaction: dict[int, float] = {}
         self.compactor = Compactor(store)
+        self._log_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-log")
 
     @property
     def model_version(self) -> str:
@@ -181,10 +187,11 @@ class BatchScorer:
         for card in cards:
             self.cache.move_to_end(card)
 
-    def _log(self, new_entries: dict[int, list[tuple[str, Entry]]]) -> None:
-        if not new_entries:
+    def _logged(self, new_entries: dict[int, list[tuple[str, Entry]]], written: Future | None) -> None:
+        """Waits for the batch's log write (raising its error), then notes what it wrote."""
+        if written is None:
             return
-        for partition, keys in self.store.append_log(new_entries).items():
+        for partition, keys in written.result().items():
             self.log_keys[partition].update(keys)
         for partition, entries in new_entries.items():
             for card, entry in entries:
@@ -208,10 +215,19 @@ class BatchScorer:
                 return
 
     def drain(self) -> None:
-        """Waits for a running compaction (tests; the job never needs to)."""
+        """Waits for a running compaction."""
         self.compactor.wait()
 
     def score_batch(self, records: list[SourceRecord]) -> list[Result]:
+        """Scores a batch and waits until its history entries are written (see `batch`)."""
+        with self.batch(records) as results:
+            return results
+
+    @contextmanager
+    def batch(self, records: list[SourceRecord]) -> Iterator[list[Result]]:
+        """Yields the batch's results while its new history entries are being written to DynamoDB;
+        leaving the block waits for that write (and raises its error). Hand the results on only after
+        the block: a checkpoint may follow as soon as they leave the UDF."""
         results: list[Result] = []
         for record in records:
             try:
@@ -222,24 +238,51 @@ class BatchScorer:
         self._read_log({r.record.partition for r in valid})
         self._histories({r.tx.card_id: r.record.partition for r in valid})
 
+        # The new history entries do not depend on any score: write them while the batch is scored.
+        new_entries = self._new_entries(valid)
+        written = self._log_writer.submit(self.store.append_log, new_entries) if new_entries else None
+        try:
+            self._score(valid)
+            done_ms = int(time.time() * 1000)
+            for result in results:
+                result.scored_ms = done_ms
+            yield results
+        finally:
+            self._logged(new_entries, written)
+        self._compact_due()
+
+    def _new_entries(self, valid: list[Result]) -> dict[int, list[tuple[str, Entry]]]:
+        """The history entry of every transaction read for the first time, by partition. A tx_id
+        already read at another position (earlier, or before in this batch) is rejected as a
+        duplicate; the same record read again (a replay) keeps its entry, which is written again."""
         new_entries: dict[int, list[tuple[str, Entry]]] = {}
+        in_batch: dict[str, tuple[int, int]] = {}
         for result in valid:
             tx, record = result.tx, result.record
-            history = self.cache[tx.card_id]
-            first = history.seen(tx.tx_id)
-            if first is not None and (first.partition, first.offset) != (record.partition, record.offset):
+            first = self.cache[tx.card_id].seen(tx.tx_id)
+            position = (first.partition, first.offset) if first is not None else in_batch.get(tx.tx_id)
+            if position is not None and position != (record.partition, record.offset):
                 result.status = REJECTED
                 result.reject_reason = (f"duplicate_tx_id: {tx.tx_id} first read at partition "
-                                        f"{first.partition} offset {first.offset}")
+                                        f"{position[0]} offset {position[1]}")
                 continue
+            in_batch[tx.tx_id] = (record.partition, record.offset)
+            new_entries.setdefault(record.partition, []).append((tx.card_id, Entry(
+                tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon, record.partition, record.offset)))
+        return new_entries
+
+    def _score(self, valid: list[Result]) -> None:
+        """Features from each card's prior history (adding each transaction after its own score),
+        then the model's and the rules' scores, decisions and reasons."""
+        scored = [r for r in valid if r.status == SCORED]
+        for result in scored:
+            tx, record = result.tx, result.record
+            history = self.cache[tx.card_id]
             prior = history.prior(tx.event_ms, tx.tx_id, record.partition, record.offset)
             result.features = feature_calc.compute(tx, prior, self.feedback, self.config)
-            entry = Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
-                          record.partition, record.offset)
-            history.add(entry, self.config.retention_ms, self.config.max_entries)
-            new_entries.setdefault(record.partition, []).append((tx.card_id, entry))
+            history.add(Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
+                              record.partition, record.offset), self.config.retention_ms, self.config.max_entries)
 
-        scored = [r for r in results if r.status == SCORED]
         probabilities = self.model.predict([r.features for r in scored]) if self.model and scored else None
         for i, result in enumerate(scored):
             fired = rule_engine.fired(self.config.rules, result.features)
@@ -254,9 +297,7 @@ class BatchScorer:
                 result.score = result.rule_score
             result.decision = ALERT if result.score >= self.config.alert_threshold else PASS
 
-        self._log(new_entries)
-        self._compact_due()
-        done_ms = int(time.time() * 1000)
-        for result in results:
-            result.scored_ms = done_ms
-        return results
+    def close(self) -> None:
+        """Waits for a running compaction and stops the log writer."""
+        self.drain()
+        self._log_writer.shutdown(wait=True)

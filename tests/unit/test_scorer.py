@@ -61,6 +61,32 @@ def test_a_second_message_with_the_same_tx_id_is_a_duplicate():
     assert scorer.score_batch([batch[1]])[0].status == SCORED
 
 
+def test_a_duplicate_within_one_batch_is_rejected_and_logged_once():
+    store = MemoryCardStore()
+    batch = records(3)
+    again = SourceRecord(batch[1].payload, batch[1].partition, offset=500, kafka_ms=batch[1].kafka_ms)
+    results = BatchScorer(CONFIG, store, FeedbackIndex()).score_batch([*batch, again])
+    assert [r.status for r in results] == [SCORED] * 3 + [REJECTED]
+    assert results[-1].reject_reason == f"duplicate_tx_id: tx0001 first read at partition {batch[1].partition} offset 1"
+    logged = [entry.tx_id for items in store.log.values() for entries in items.values() for _, entry in entries]
+    assert sorted(logged) == ["tx0000", "tx0001", "tx0002"]
+
+
+class FailingLogStore(MemoryCardStore):
+    def append_log(self, entries_by_partition):
+        raise RuntimeError("DynamoDB unavailable")
+
+
+def test_results_are_not_handed_on_when_the_history_write_fails():
+    scorer = BatchScorer(CONFIG, FailingLogStore(), FeedbackIndex())
+    handed_on = []
+    with pytest.raises(RuntimeError, match="DynamoDB unavailable"):
+        with scorer.batch(records(5)) as results:
+            converted = [r.score for r in results]  # what the UDF does inside the block
+        handed_on.append(converted)
+    assert not handed_on
+
+
 def test_a_batch_costs_one_read_per_100_new_cards_and_one_log_write():
     store = MemoryCardStore()
     BatchScorer(CONFIG, store, FeedbackIndex()).score_batch(records(1000, cards=50))
