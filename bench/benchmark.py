@@ -144,11 +144,14 @@ def source_records(job_id: str) -> int:
 
 def requests_per_1000(job_id: str) -> float:
     """DynamoDB requests per 1,000 transactions the UDF has finished (the source's count runs ahead of
-    it by what is in flight)."""
-    metrics = scoring_job.flink().udf_metrics(job_id)
-    scored = metrics.get("records_scored", 0.0) + metrics.get("records_rejected", 0.0)
-    requests = metrics.get("dynamodb_requests", 0.0)
-    return round(1000 * requests / scored, 2) if scored else 0.0
+    it by what is in flight). The REST API may not list the Python metrics yet: asked for up to 15 s."""
+    deadline = time.monotonic() + 15
+    while True:
+        metrics = scoring_job.flink().udf_metrics(job_id)
+        scored = metrics.get("records_scored", 0.0) + metrics.get("records_rejected", 0.0)
+        if scored or time.monotonic() > deadline:
+            return round(1000 * metrics.get("dynamodb_requests", 0.0) / scored, 2) if scored else 0.0
+        time.sleep(1)
 
 
 def python_workers() -> list[int]:
