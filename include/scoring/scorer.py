@@ -239,10 +239,13 @@ class BatchScorer:
         self._histories({r.tx.card_id: r.record.partition for r in valid})
 
         # The new history entries do not depend on any score: write them while the batch is scored.
-        new_entries = self._new_entries(valid)
+        accepted = self._accept(valid)
+        new_entries: dict[int, list[tuple[str, Entry]]] = {}
+        for result, entry in accepted:
+            new_entries.setdefault(entry.partition, []).append((result.tx.card_id, entry))
         written = self._log_writer.submit(self.store.append_log, new_entries) if new_entries else None
         try:
-            self._score(valid)
+            self._score(accepted)
             done_ms = int(time.time() * 1000)
             for result in results:
                 result.scored_ms = done_ms
@@ -251,11 +254,11 @@ class BatchScorer:
             self._logged(new_entries, written)
         self._compact_due()
 
-    def _new_entries(self, valid: list[Result]) -> dict[int, list[tuple[str, Entry]]]:
-        """The history entry of every transaction read for the first time, by partition. A tx_id
-        already read at another position (earlier, or before in this batch) is rejected as a
-        duplicate; the same record read again (a replay) keeps its entry, which is written again."""
-        new_entries: dict[int, list[tuple[str, Entry]]] = {}
+    def _accept(self, valid: list[Result]) -> list[tuple[Result, Entry]]:
+        """Every transaction to score, with its history entry. A tx_id already read at another
+        position (earlier, or before in this batch) is rejected as a duplicate; the same record read
+        again (a replay) is scored again, and its entry written again."""
+        accepted: list[tuple[Result, Entry]] = []
         in_batch: dict[str, tuple[int, int]] = {}
         for result in valid:
             tx, record = result.tx, result.record
@@ -267,22 +270,21 @@ class BatchScorer:
                                         f"{position[0]} offset {position[1]}")
                 continue
             in_batch[tx.tx_id] = (record.partition, record.offset)
-            new_entries.setdefault(record.partition, []).append((tx.card_id, Entry(
-                tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon, record.partition, record.offset)))
-        return new_entries
+            accepted.append((result, Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
+                                           record.partition, record.offset)))
+        return accepted
 
-    def _score(self, valid: list[Result]) -> None:
+    def _score(self, accepted: list[tuple[Result, Entry]]) -> None:
         """Features from each card's prior history (adding each transaction after its own score),
         then the model's and the rules' scores, decisions and reasons."""
-        scored = [r for r in valid if r.status == SCORED]
-        for result in scored:
-            tx, record = result.tx, result.record
+        for result, entry in accepted:
+            tx = result.tx
             history = self.cache[tx.card_id]
-            prior = history.prior(tx.event_ms, tx.tx_id, record.partition, record.offset)
+            prior = history.prior(tx.event_ms, tx.tx_id, entry.partition, entry.offset)
             result.features = feature_calc.compute(tx, prior, self.feedback, self.config)
-            history.add(Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
-                              record.partition, record.offset), self.config.retention_ms, self.config.max_entries)
+            history.add(entry, self.config.retention_ms, self.config.max_entries)
 
+        scored = [result for result, _ in accepted]
         probabilities = self.model.predict([r.features for r in scored]) if self.model and scored else None
         for i, result in enumerate(scored):
             fired = rule_engine.fired(self.config.rules, result.features)
