@@ -47,7 +47,7 @@ class FeedbackFeed:
             return {tp.partition: future.result().offset for tp, future in answers.items()}
 
         latest = offsets(OffsetSpec.latest(), [tp.partition for tp in self.partitions])
-        positions = {tp.partition: tp.offset for tp in self.consumer.position(self.partitions)}
+        positions = self._positions()
         # A partition never read from has no position yet: where it starts (retention may have
         # removed its head) tells whether anything is left to read. Asked only then, as it costs a
         # request per batch.
@@ -74,7 +74,11 @@ class FeedbackFeed:
                 else:
                     self.index.add(feedback)
                 read += 1
-            positions = {tp.partition: tp.offset for tp in self.consumer.position(self.partitions)}
+            positions = self._positions()
+
+    def _positions(self) -> dict[int, int]:
+        """The consumer's next offset per partition (negative while a partition has none yet)."""
+        return {tp.partition: tp.offset for tp in self.consumer.position(self.partitions)}
 
     def close(self) -> None:
         self.consumer.close()
