@@ -151,6 +151,7 @@ class BatchScorer:
         self.clock = clock
         # Per Kafka partition: the log not yet compacted (card -> entries, and the log items' keys).
         self.log_entries: dict[int, dict[str, list[Entry]]] = {}
+        self.log_sizes: dict[int, int] = {}  # entries in log_entries[partition], kept in step with it
         self.log_keys: dict[int, set[int]] = {}
         self.last_compaction: dict[int, float] = {}
         self.compactor = Compactor(store)
@@ -169,6 +170,7 @@ class BatchScorer:
                 for card, entry in logged:
                     entries.setdefault(card, []).append(entry)
             self.log_entries[partition] = entries
+            self.log_sizes[partition] = sum(len(logged) for logged in items.values())
             self.log_keys[partition] = set(items)
             self.last_compaction[partition] = self.clock()
 
@@ -196,6 +198,7 @@ class BatchScorer:
         for partition, entries in new_entries.items():
             for card, entry in entries:
                 self.log_entries[partition].setdefault(card, []).append(entry)
+            self.log_sizes[partition] += len(entries)
 
     def _compact_due(self) -> None:
         """Hands one partition's log to the compactor when it is old or large enough (and the
@@ -204,13 +207,13 @@ class BatchScorer:
         if self.compactor.busy:
             return
         for partition, cards in self.log_entries.items():
-            size = sum(len(entries) for entries in cards.values())
+            size = self.log_sizes[partition]
             if size >= self.compact_max_entries or (
                     size and self.clock() - self.last_compaction[partition] >= self.compact_every_s):
                 self._histories(dict.fromkeys(cards, partition))
                 snapshot = {card: list(self.cache[card].entries) for card in cards}
                 self.compactor.start(partition, snapshot, cards, self.log_keys[partition])
-                self.log_entries[partition], self.log_keys[partition] = {}, set()
+                self.log_entries[partition], self.log_sizes[partition], self.log_keys[partition] = {}, 0, set()
                 self.last_compaction[partition] = self.clock()
                 return
 
