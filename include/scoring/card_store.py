@@ -21,13 +21,13 @@ it never loses a write. botocore's own retries are off, so `requests` counts eve
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
 
+import orjson
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -92,11 +92,11 @@ def drop_tables(client, table: str) -> None:
 
 
 def encode_log(entries: list[tuple[str, Entry]]) -> bytes:
-    return zlib.compress(json.dumps([[card, *entry] for card, entry in entries], separators=(",", ":")).encode(), 6)
+    return zlib.compress(orjson.dumps([[card, *entry] for card, entry in entries]), 6)
 
 
 def decode_log(blob: bytes) -> list[tuple[str, Entry]]:
-    return [(row[0], Entry(*row[1:])) for row in json.loads(zlib.decompress(blob))]
+    return [(row[0], Entry(*row[1:])) for row in orjson.loads(zlib.decompress(blob))]
 
 
 class DynamoCardStore:

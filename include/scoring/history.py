@@ -12,9 +12,10 @@ partition with a higher offset arrived later and is left out (a card's records s
 from __future__ import annotations
 
 import bisect
-import json
 import zlib
 from typing import NamedTuple
+
+import orjson
 
 
 class Entry(NamedTuple):
@@ -104,10 +105,10 @@ class CardHistory:
                 del column[:drop]
 
     def encode(self) -> bytes:
-        return zlib.compress(json.dumps([list(e) for e in self.entries], separators=(",", ":")).encode(), 6)
+        return zlib.compress(orjson.dumps([tuple(e) for e in self.entries]), 6)
 
     @classmethod
     def decode(cls, card_id: str, blob: bytes | None) -> CardHistory:
         if not blob:
             return cls(card_id)
-        return cls(card_id, [Entry(*row) for row in json.loads(zlib.decompress(blob))])
+        return cls(card_id, [Entry(*row) for row in orjson.loads(zlib.decompress(blob))])

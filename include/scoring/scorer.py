@@ -12,7 +12,6 @@ cards' items: one put per card touched in that time.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -20,6 +19,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import orjson
 
 from include.scoring import features as feature_calc
 from include.scoring import rules as rule_engine
@@ -56,27 +57,30 @@ class Result:
     reject_reason: str | None = None
     scored_ms: int = 0
 
+    def reasons_json(self) -> str:
+        return orjson.dumps(self.reasons).decode()
+
     def alert_json(self, model_version: str, config_version: int) -> str | None:
         if self.decision != ALERT:
             return None
         tx = self.tx
-        return json.dumps({
+        return orjson.dumps({
             "tx_id": tx.tx_id, "card_id": tx.card_id, "terminal_id": tx.terminal_id,
             "amount": tx.amount, "currency": tx.currency, "event_time": format_event_time(tx.event_ms),
             "score": round(self.score, 6), "decision": self.decision, "reasons": self.reasons,
             "model_version": model_version, "config_version": config_version,
             "detected_at": format_event_time(self.scored_ms),
-        }, separators=(",", ":"))
+        }).decode()
 
     def dead_letter_json(self) -> str | None:
         if self.status != REJECTED:
             return None
         r = self.record
-        return json.dumps({
+        return orjson.dumps({
             "reason": self.reject_reason, "topic": r.topic, "partition": r.partition, "offset": r.offset,
             "kafka_timestamp": format_event_time(r.kafka_ms), "payload": r.payload,
             "detected_at": format_event_time(self.scored_ms),
-        }, separators=(",", ":"))
+        }).decode()
 
 
 class LruCache(OrderedDict):
