@@ -12,7 +12,8 @@ import time
 from pyflink.table import Row
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from flink.udfs import OUTPUT_TYPE, feedback_side_input, job_parameters, output_values
+from flink.udf_output import output_arrays
+from flink.udfs import OUTPUT_TYPE, feedback_side_input, job_parameters
 from include import aws
 from include.scoring import features as feature_calc
 from include.scoring import rules as rule_engine
@@ -63,7 +64,7 @@ class NaiveScore(ScalarFunction):
         result = self._score(record)
         result.scored_ms = int(time.time() * 1000)
         (self.records if result.status == "scored" else self.rejected).inc()
-        return Row(*output_values(result, f"rules-v{self.config.version}", self.config.version))
+        return Row(*output_arrays(result, f"rules-v{self.config.version}", self.config.version))
 
     def is_deterministic(self) -> bool:
         return False

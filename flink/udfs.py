@@ -1,6 +1,6 @@
 """The scoring UDF: a vectorized (pandas) Python function over raw Kafka records.
 
-Registered in flink/sql/scoring_job.sql as `score_transactions`. It is declared non-deterministic (it
+Registered in flink/sql/scoring/4_function.sql as `score_transactions`. It is declared non-deterministic (it
 writes card histories to DynamoDB), which also keeps the planner from copying the call into each
 sink's branch: the job evaluates it once per record, and every sink reads the one result.
 
@@ -21,69 +21,32 @@ import pandas as pd
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
+from flink.udf_output import output_arrays
 from include import aws, config
 from include.scoring import config as scoring_config
 from include.scoring import model as model_store
 from include.scoring.card_store import DynamoCardStore, ensure_table
 from include.scoring.config import ScoringConfig
-from include.scoring.features import FEATURES
 from include.scoring.feedback import FeedbackIndex
 from include.scoring.feedback_feed import FeedbackFeed
-from include.scoring.scorer import BatchScorer, Result, SourceRecord
+from include.scoring.scorer import ALERT, SCORED, BatchScorer, Result, SourceRecord
 from include.scoring_job import RUNTIME_PARAMETER, SCORING_CONFIG_PARAMETER
 
 log = logging.getLogger(__name__)
 
-_TX_FIELDS = [
-    ("tx_id", DataTypes.STRING()), ("card_id", DataTypes.STRING()), ("terminal_id", DataTypes.STRING()),
-    ("merchant_category", DataTypes.STRING()), ("channel", DataTypes.STRING()),
-    ("amount", DataTypes.DOUBLE()), ("currency", DataTypes.STRING()), ("event_ms", DataTypes.BIGINT()),
-    ("lat", DataTypes.DOUBLE()), ("lon", DataTypes.DOUBLE()),
-]
-_RESULT_FIELDS = [
-    ("score", DataTypes.DOUBLE()), ("rule_score", DataTypes.DOUBLE()), ("decision", DataTypes.STRING()),
-    ("reasons", DataTypes.STRING()),
-    ("model_version", DataTypes.STRING()), ("config_version", DataTypes.INT()),
-    ("alert_json", DataTypes.STRING()), ("reject_reason", DataTypes.STRING()), ("dead_letter_json", DataTypes.STRING()),
-    ("scored_ms", DataTypes.BIGINT()),
-    ("kafka_partition", DataTypes.INT()), ("kafka_offset", DataTypes.BIGINT()), ("kafka_ms", DataTypes.BIGINT()),
-]
-# Times are epoch milliseconds: Arrow rows cannot carry TIMESTAMP_LTZ; the SQL converts them.
-_INTEGER_COLUMNS = {"event_ms", "config_version", "scored_ms", "kafka_partition", "kafka_offset", "kafka_ms"}
-# The features, except `amount` (already a transaction field), travel as one array in this order;
-# flink/sql/scoring/5_scored_view.sql gives each its column. Every column of the result costs the
-# pandas -> Arrow conversion a fixed ~0.1 ms per batch: at 1,000 tx/s (batches of ~20) one column per
-# feature made that conversion most of the UDF's time.
-FEATURE_COLUMNS = [f for f in FEATURES if f not in dict(_TX_FIELDS)]
-_OBJECT_COLUMNS = _INTEGER_COLUMNS | {"features"}
-OUTPUT_FIELDS = ([("status", DataTypes.STRING())] + _TX_FIELDS + [("features", DataTypes.ARRAY(DataTypes.DOUBLE()))]
-                 + _RESULT_FIELDS)
-OUTPUT_TYPE = DataTypes.ROW([DataTypes.FIELD(name, kind) for name, kind in OUTPUT_FIELDS])
-
-
-def output_values(r: Result, model_version: str, config_version: int) -> list:
-    """One result as the values of OUTPUT_FIELDS, in order."""
-    tx = r.tx if r.status == "scored" else None
-    if tx is None:
-        scored = [None] * (len(_TX_FIELDS) + 1 + 6)
-    else:
-        scored = ([getattr(tx, name) for name, _ in _TX_FIELDS] + [[r.features.get(f) for f in FEATURE_COLUMNS]]
-                  + [r.score, r.rule_score, r.decision, json.dumps(r.reasons, separators=(",", ":")),
-                     model_version, config_version])
-    alert = r.alert_json(model_version, config_version) if tx else None
-    return [r.status, *scored, alert, r.reject_reason, r.dead_letter_json(), r.scored_ms,
-            r.record.partition, r.record.offset, r.record.kafka_ms]
+# The result: three arrays, one element per field (why: flink/udf_output.py); the SQL view names them.
+OUTPUT_TYPE = DataTypes.ROW([DataTypes.FIELD("strings", DataTypes.ARRAY(DataTypes.STRING())),
+                             DataTypes.FIELD("doubles", DataTypes.ARRAY(DataTypes.DOUBLE())),
+                             DataTypes.FIELD("bigints", DataTypes.ARRAY(DataTypes.BIGINT()))])
 
 
 def to_frame(results: list[Result], model_version: str, config_version: int) -> pd.DataFrame:
-    """One row per result, columns as OUTPUT_FIELDS."""
-    rows = [output_values(r, model_version, config_version) for r in results]
-    columns = list(zip(*rows)) if rows else [()] * len(OUTPUT_FIELDS)
-    # Integer columns with nulls stay Python objects: pandas would turn them into floats, and its
-    # nullable Int64 dtype is rejected by PyFlink's Arrow conversion. The features' lists too (pandas
-    # would look into them).
-    return pd.DataFrame({name: pd.Series(values, dtype=object) if name in _OBJECT_COLUMNS else list(values)
-                         for (name, _), values in zip(OUTPUT_FIELDS, columns)})
+    """One row per result: the columns strings, doubles and bigints of OUTPUT_TYPE."""
+    rows = [output_arrays(r, model_version, config_version) for r in results]
+    strings, doubles, bigints = zip(*rows) if rows else ((), (), ())
+    # Object series: pandas would otherwise look into the lists.
+    return pd.DataFrame({"strings": pd.Series(strings, dtype=object), "doubles": pd.Series(doubles, dtype=object),
+                         "bigints": pd.Series(bigints, dtype=object)})
 
 
 def job_parameters(function_context: FunctionContext) -> tuple[ScoringConfig, dict]:
@@ -133,10 +96,10 @@ class ScoreTransactions(ScalarFunction):
         with self.scorer.batch(records) as results:  # the block's end waits for the history write
             frame = to_frame(results, self.scorer.model_version, self.config.version)
         self.batches.inc()
-        scored = int((frame["status"] == "scored").sum())
+        scored = sum(1 for r in results if r.status == SCORED)
         self.records.inc(scored)
-        self.rejected.inc(len(frame) - scored)
-        self.alerts.inc(int((frame["decision"] == "ALERT").sum()))
+        self.rejected.inc(len(results) - scored)
+        self.alerts.inc(sum(1 for r in results if r.decision == ALERT))
         self.dynamodb_requests.inc(self.store.requests - self._requests_reported)
         self._requests_reported = self.store.requests
         # What survived the batch (card histories, mostly) leaves the garbage collector's view: a full

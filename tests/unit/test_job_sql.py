@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from flink.udf_output import BIGINT_FIELDS, DOUBLE_FIELDS, STRING_FIELDS
 from include import config
 from include.scoring.features import FEATURES
 
@@ -39,10 +40,14 @@ def test_sql_only_benchmark_variant_has_every_feature_column():
         assert re.search(rf"\b{feature}\b", variant), feature
 
 
-def test_scored_view_names_the_feature_array_in_udf_order():
-    # flink/udfs.py FEATURE_COLUMNS: every feature but `amount`, which is a transaction field
-    # (flink.udfs needs PyFlink, which is not in the test environment).
+def test_scored_view_names_every_array_element_in_udf_order():
     view = (SQL / "5_scored_view.sql").read_text()
-    named = re.findall(r"s\.features\[(\d+)\] AS (\w+)", view)
-    assert [int(i) for i, _ in named] == list(range(1, len(named) + 1))
-    assert [name for _, name in named] == [f for f in FEATURES if f != "amount"]
+    times = {"event_ms": "event_time", "scored_ms": "scored_at", "kafka_ms": "kafka_ts"}
+    for array, fields in (("strings", STRING_FIELDS), ("doubles", DOUBLE_FIELDS), ("bigints", BIGINT_FIELDS)):
+        named = re.findall(rf"s\.{array}\[(\d+)\](?:, 3\)| AS INT\))? AS (\w+)", view)
+        assert [int(i) for i, _ in named] == list(range(1, len(fields) + 1)), array
+        assert [name for _, name in named] == [times.get(f, f) for f in fields], array
+
+
+def test_every_feature_travels_in_the_udf_result():
+    assert set(FEATURES) <= set(DOUBLE_FIELDS)
