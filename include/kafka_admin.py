@@ -43,3 +43,12 @@ def create_topics(topics: dict[str, tuple[int, dict[str, str]]]) -> None:
                  for name, (_, topic_config) in topics.items() if name in existing]
     for future in admin.incremental_alter_configs(resources).values() if resources else ():
         future.result(timeout=30)
+
+
+def delete_topics(names: list[str]) -> None:
+    """Deletes the topics that exist and waits until the broker has (an unawaited request may never
+    be sent: the client goes away with it)."""
+    admin = admin_client()
+    existing = [name for name in names if name in admin.list_topics(timeout=10).topics]
+    for future in admin.delete_topics(existing).values() if existing else ():
+        future.result(timeout=30)

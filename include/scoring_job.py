@@ -72,7 +72,7 @@ class Deployment:
 
         for job in running(self):
             flink().cancel(job.id)
-        kafka_admin.admin_client().delete_topics(list(self.topics()))
+        kafka_admin.delete_topics(list(self.topics()))
         catalog = iceberg_catalog()
         if (self.namespace,) in catalog.list_namespaces():
             for table in catalog.list_tables(self.namespace):

@@ -19,7 +19,7 @@ def feedback_topic(unique_name):
     admin = AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")})
     admin.create_topics([NewTopic(unique_name, num_partitions=3, replication_factor=1)])[unique_name].result(30)
     yield unique_name
-    admin.delete_topics([unique_name])
+    admin.delete_topics([unique_name])[unique_name].result(30)
 
 
 def produce(topic: str, payloads: list[tuple[str, bytes]]) -> None:

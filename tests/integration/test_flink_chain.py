@@ -58,7 +58,7 @@ def test_kafka_to_iceberg_through_flink_then_trino_reads_exactly_the_rows(unique
     finally:
         if job_id:
             flink.cancel(job_id)
-        admin.delete_topics([unique_name])
+        admin.delete_topics([unique_name])[unique_name].result(30)
         catalog = iceberg_catalog()
         if (unique_name,) in catalog.list_namespaces():
             for table in catalog.list_tables(unique_name):

@@ -56,4 +56,4 @@ def test_produce_and_consume_keeps_each_key_in_one_partition(admin, unique_name)
         assert received == sent
         assert all(len(parts) == 1 for parts in partitions_of_key.values())
     finally:
-        admin.delete_topics([unique_name])
+        admin.delete_topics([unique_name])[unique_name].result(30)
