@@ -340,9 +340,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="sample the Python worker with py-spy during the throughput run (flame graph)")
     args = parser.parse_args(argv)
 
-    print(f"[bench] simulating {args.transactions:,} transactions for {args.cards:,} cards", file=sys.stderr)
-    simulation = Simulator(args.cards, seed=2026, start_ms=START_MS, days=30).transactions()
-    items = [item for _, item in zip(range(args.transactions), simulation)]
+    items = []
+    if "throughput" in args.phases:
+        print(f"[bench] simulating {args.transactions:,} transactions for {args.cards:,} cards", file=sys.stderr)
+        simulation = Simulator(args.cards, seed=2026, start_ms=START_MS, days=30).transactions()
+        items = [item for _, item in zip(range(args.transactions), simulation)]
     latency_items = list(Simulator(5_000, seed=2027, start_ms=START_MS, days=12).transactions())
 
     results = []
