@@ -7,7 +7,9 @@ log item per Kafka partition in the batch. The log write starts as soon as the b
 known and runs while the batch is scored and its results converted; leaving the `batch()` block waits
 for it, so all a checkpoint covers is durable before the results leave the UDF. Every
 `compact_every_s` seconds (or `compact_max_entries` entries) a partition's log is folded into its
-cards' items: one put per card touched in that time.
+cards' items: one put per card touched in that time. Every 2 minutes rather than every 30 s: an active
+card is rewritten once instead of four times, which took the job's DynamoDB requests at 1,000 tx/s
+from 50 to 47 per 1,000 transactions (one run each); a restart reads at most that much log back.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class Compactor:
 
 class BatchScorer:
     def __init__(self, config: ScoringConfig, store: DynamoCardStore, feedback: FeedbackIndex,
-                 model: Model | None = None, cache_cards: int = 200_000, compact_every_s: float = 30.0,
+                 model: Model | None = None, cache_cards: int = 200_000, compact_every_s: float = 120.0,
                  compact_max_entries: int = 100_000, clock=time.monotonic):
         self.config = config
         self.store = store

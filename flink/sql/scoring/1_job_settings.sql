@@ -21,10 +21,11 @@ SET 'restart-strategy.type' = 'exponential-delay';
 SET 'restart-strategy.exponential-delay.initial-backoff' = '2s';
 SET 'restart-strategy.exponential-delay.max-backoff' = '1min';
 -- Python batches: the UDF sees up to 2,000 records at once, or what arrived since the last batch ended
--- plus up to 10 ms. Shorter waits lower alert latency, but each batch also costs fixed work (one
--- DynamoDB log write, Arrow conversion, the Python worker's round trip): on 2 cores at 1,000 tx/s,
--- 10 ms gave a lower alert p99 than 5 ms or 25 ms (bench/benchmark.py). At low rates the DynamoDB
--- requests per transaction rise (one write per batch); under load batches fill up and they fall.
+-- plus up to 20 ms. Shorter waits lower the median alert latency, but each batch also costs fixed work
+-- (one DynamoDB log write, Arrow conversion, the Python worker's round trip): on 2 cores at 1,000 tx/s,
+-- 20 ms against 10 ms gave alert p50/p99 58/150 instead of 50/169 ms and 50 instead of 66 DynamoDB
+-- requests per 1,000 transactions (bench/benchmark.py, one run each). Under load batches fill up and
+-- requests fall to ~2 per 1,000.
 SET 'python.fn-execution.arrow.batch.size' = '2000';
 SET 'python.fn-execution.bundle.size' = '2000';
-SET 'python.fn-execution.bundle.time' = '10';
+SET 'python.fn-execution.bundle.time' = '20';
