@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transactions", type=int, default=300_000, help="backlog for the throughput run")
     parser.add_argument("--max-seconds", type=float, default=120, help="longest throughput measurement")
     parser.add_argument("--latency-rate", type=float, default=1000)
-    parser.add_argument("--latency-seconds", type=float, default=120, help="at most 160 (the simulated data)")
+    parser.add_argument("--latency-seconds", type=float, default=150, help="at most 160 (the simulated data)")
     parser.add_argument("--phases", default="throughput,latency", help="which measurements to run")
     parser.add_argument("--parallelism", type=int, help="job parallelism (default: the SQL's)")
     parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
