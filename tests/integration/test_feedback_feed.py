@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from include import config
+from include import config, kafka_admin
 from include.scoring.feedback import Feedback, FeedbackIndex, encode_feedback
 from include.scoring.feedback_feed import FeedbackFeed
 
@@ -16,10 +15,9 @@ DAY_MS = 86_400_000
 
 @pytest.fixture
 def feedback_topic(unique_name):
-    admin = AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")})
-    admin.create_topics([NewTopic(unique_name, num_partitions=3, replication_factor=1)])[unique_name].result(30)
+    kafka_admin.create_topics({unique_name: (3, {})})
     yield unique_name
-    admin.delete_topics([unique_name])[unique_name].result(30)
+    kafka_admin.delete_topics([unique_name])
 
 
 def produce(topic: str, payloads: list[tuple[str, bytes]]) -> None:

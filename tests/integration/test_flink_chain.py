@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from include import config
+from include import config, kafka_admin
 from include.flink_jobs import submit_sql
 from include.flink_rest import FlinkRest
 from include.lakehouse import iceberg_catalog, trino_query
@@ -34,8 +33,7 @@ def _produce(topic: str) -> set[tuple[str, str, Decimal]]:
 
 
 def test_kafka_to_iceberg_through_flink_then_trino_reads_exactly_the_rows(unique_name):
-    admin = AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")})
-    admin.create_topics([NewTopic(unique_name, num_partitions=2, replication_factor=1)])[unique_name].result(30)
+    kafka_admin.create_topics({unique_name: (2, {})})
     flink = FlinkRest(config.get("FLINK_REST_URL"))
     job_id = None
     try:
@@ -58,7 +56,7 @@ def test_kafka_to_iceberg_through_flink_then_trino_reads_exactly_the_rows(unique
     finally:
         if job_id:
             flink.cancel(job_id)
-        admin.delete_topics([unique_name])[unique_name].result(30)
+        kafka_admin.delete_topics([unique_name])
         catalog = iceberg_catalog()
         if (unique_name,) in catalog.list_namespaces():
             for table in catalog.list_tables(unique_name):
