@@ -21,7 +21,6 @@ DOUBLE_FIELDS = ("amount", "lat", "lon", "score", "rule_score", *(f for f in FEA
 BIGINT_FIELDS = ("event_ms", "scored_ms", "config_version", "kafka_partition", "kafka_offset", "kafka_ms")
 
 _FEATURES_AFTER_AMOUNT = DOUBLE_FIELDS[5:]
-_NO_TRANSACTION = [None] * len(DOUBLE_FIELDS)
 
 
 def output_arrays(r: Result, model_version: str, config_version: int) -> tuple[list, list, list]:
@@ -30,7 +29,7 @@ def output_arrays(r: Result, model_version: str, config_version: int) -> tuple[l
     if r.status != SCORED:
         return ([r.status, None, None, None, None, None, None, None, None, None, None, r.reject_reason,
                  r.dead_letter_json()],
-                _NO_TRANSACTION,
+                [None] * len(DOUBLE_FIELDS),
                 [None, r.scored_ms, None, record.partition, record.offset, record.kafka_ms])
     tx, features = r.tx, r.features
     return ([r.status, tx.tx_id, tx.card_id, tx.terminal_id, tx.merchant_category, tx.channel, tx.currency,
