@@ -13,12 +13,17 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
 SCHEMA_VERSION = 1
 MAX_AMOUNT = 100_000.0
+# How far a transaction's event_time may lie after its Kafka record timestamp (Kafka itself refuses
+# record timestamps more than an hour ahead of the broker's clock): a transaction from the future would
+# push the card's older history out of its retention window.
+MAX_EVENT_AHEAD_MS = 3_600_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CARD = re.compile(r"C[0-9]{9}")
@@ -44,22 +49,21 @@ class Transaction:
     lat: float | None = None
     lon: float | None = None
 
-    @property
-    def event_time(self) -> datetime:
-        return datetime.fromtimestamp(self.event_ms / 1000, tz=UTC)
-
 
 class Rejected(ValueError):
     """A message that is not a valid transaction; `reason` is `code: detail`."""
 
     def __init__(self, code: str, detail: str = ""):
         self.code = code
+        # Payloads may hold lone surrogates (valid JSON escapes, invalid UTF-8): escape them here so
+        # the reason can always be written to the dead-letter topic.
+        detail = detail.encode("utf-8", "backslashreplace").decode()
         self.reason = f"{code}: {detail}" if detail else code
         super().__init__(self.reason)
 
 
 def format_event_time(event_ms: int) -> str:
-    return datetime.fromtimestamp(event_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (EPOCH + timedelta(milliseconds=event_ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def encode(tx: Transaction) -> bytes:
@@ -89,27 +93,31 @@ def _string(doc: dict, name: str, pattern: re.Pattern, code: str) -> str:
     return value
 
 
-def _number(doc: dict, name: str) -> float | None:
+def _number(doc: dict, name: str, out_of_range_code: str) -> float | None:
     value = doc.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Rejected("wrong_type", f"{name} must be a number, got {type(value).__name__}")
-    return float(value)
-
-
-def _event_ms(text: str) -> int:
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise Rejected("invalid_event_time", f"event_time={text!r}") from None
+        return float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        raise Rejected(out_of_range_code, f"{name} has {len(str(value))} digits") from None
+
+
+def event_ms(text: str) -> int:
+    """Milliseconds since the epoch of a timestamp in the schema's format (UTC, ending in Z)."""
+    if not _EVENT_TIME.fullmatch(text):
+        raise ValueError(f"not a UTC timestamp like 2026-11-29T12:00:00.000Z: {text!r}")
+    parsed = datetime.fromisoformat(text)
     if not 2000 <= parsed.year <= 2100:
-        raise Rejected("invalid_event_time", f"event_time={text!r} is outside 2000-2100")
-    return int(parsed.timestamp() * 1000)
+        raise ValueError(f"{text!r} is outside 2000-2100")
+    return (parsed - EPOCH) // timedelta(milliseconds=1)
 
 
-def parse(payload: bytes | str | None) -> Transaction:
-    """A valid Transaction from a message value, or Rejected with the reason."""
+def parse(payload: bytes | str | None, kafka_ms: int | None = None) -> Transaction:
+    """A valid Transaction from a message value, or Rejected with the reason. With the record's Kafka
+    timestamp `kafka_ms`, an event_time more than MAX_EVENT_AHEAD_MS after it is rejected too."""
     if payload is None or len(payload) == 0:
         raise Rejected("malformed_json", "empty message")
     try:
@@ -121,6 +129,8 @@ def parse(payload: bytes | str | None) -> Transaction:
             doc = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as error:
             raise Rejected("malformed_json", str(error)[:120]) from None
+        except RecursionError:
+            raise Rejected("malformed_json", "nested too deeply") from None
     if not isinstance(doc, dict):
         raise Rejected("malformed_json", f"expected an object, got {type(doc).__name__}")
     missing = [name for name in REQUIRED if doc.get(name) is None]
@@ -136,15 +146,22 @@ def parse(payload: bytes | str | None) -> Transaction:
     card_id = _string(doc, "card_id", _CARD, "invalid_card_id")
     terminal_id = _string(doc, "terminal_id", _ID, "invalid_terminal_id")
     currency = _string(doc, "currency", _CURRENCY, "invalid_currency")
-    event_ms = _event_ms(_string(doc, "event_time", _EVENT_TIME, "invalid_event_time"))
+    event_text = _string(doc, "event_time", _EVENT_TIME, "invalid_event_time")
+    try:
+        tx_event_ms = event_ms(event_text)
+    except ValueError as error:
+        raise Rejected("invalid_event_time", str(error)) from None
+    if kafka_ms is not None and tx_event_ms > kafka_ms + MAX_EVENT_AHEAD_MS:
+        raise Rejected("invalid_event_time", f"event_time={event_text} is more than an hour after the "
+                                             f"record's Kafka timestamp {format_event_time(kafka_ms)}")
 
-    amount = _number(doc, "amount")
+    amount = _number(doc, "amount", "invalid_amount")
     # Zero is a real amount: card verifications ("zero-dollar authorizations") are, and fraudsters
     # test stolen cards with them.
     if not math.isfinite(amount) or amount < 0 or amount > MAX_AMOUNT:
         raise Rejected("invalid_amount", f"amount={amount!r} (must be >= 0 and <= {MAX_AMOUNT:.0f})")
 
-    lat, lon = _number(doc, "lat"), _number(doc, "lon")
+    lat, lon = _number(doc, "lat", "invalid_location"), _number(doc, "lon", "invalid_location")
     if lat is not None and not (math.isfinite(lat) and -90 <= lat <= 90):
         raise Rejected("invalid_location", f"lat={lat!r}")
     if lon is not None and not (math.isfinite(lon) and -180 <= lon <= 180):
@@ -155,8 +172,10 @@ def parse(payload: bytes | str | None) -> Transaction:
     category = doc.get("merchant_category")
     if category is not None and (not isinstance(category, str) or len(category) > 32):
         raise Rejected("wrong_type", "merchant_category must be a string of at most 32 characters")
+    if category is not None and not category.isprintable():
+        raise Rejected("invalid_merchant_category", f"merchant_category={category!r}")
     channel = doc.get("channel")
-    if channel not in _CHANNELS:
-        raise Rejected("invalid_channel", f"channel={channel!r}")
+    if not (channel is None or isinstance(channel, str)) or channel not in _CHANNELS:
+        raise Rejected("invalid_channel", f"channel={str(channel)[:40]!r}")
 
-    return Transaction(tx_id, card_id, terminal_id, amount, currency, event_ms, category, channel, lat, lon)
+    return Transaction(tx_id, card_id, terminal_id, amount, currency, tx_event_ms, category, channel, lat, lon)

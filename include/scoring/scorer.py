@@ -180,10 +180,14 @@ class BatchScorer:
             self.log_keys[partition] = set(items)
             self.last_compaction[partition] = self.clock()
 
-    def _histories(self, cards: dict[str, int]) -> None:
-        """Puts every card of `cards` (card -> partition) in the cache: its item plus its logged entries
-        (including those a running compaction is writing into the item right now)."""
-        missing = [c for c in cards if c not in self.cache]
+    def _histories(self, cards: dict[str, int]) -> dict[str, CardHistory]:
+        """The history of every card of `cards` (card -> partition), from the cache or loaded: its item
+        plus its logged entries (including those a running compaction is writing into the item right
+        now). Loaded ones go into the cache, but callers use the returned dict: the cache may evict."""
+        histories = {card: self.cache[card] for card in cards if card in self.cache}
+        for card in histories:
+            self.cache.move_to_end(card)
+        missing = [c for c in cards if c not in histories]
         if missing:
             blobs = self.store.load(missing)
             for card in missing:
@@ -192,8 +196,8 @@ class BatchScorer:
                 for entry in logged:
                     history.add(entry, self.config.retention_ms, self.config.max_entries)
                 self.cache.put(card, history)
-        for card in cards:
-            self.cache.move_to_end(card)
+                histories[card] = history
+        return histories
 
     def _logged(self, new_entries: dict[int, list[tuple[str, Entry]]], written: Future | None) -> None:
         """Waits for the batch's log write (raising its error), then notes what it wrote."""
@@ -216,8 +220,8 @@ class BatchScorer:
             size = self.log_sizes[partition]
             if size >= self.compact_max_entries or (
                     size and self.clock() - self.last_compaction[partition] >= self.compact_every_s):
-                self._histories(dict.fromkeys(cards, partition))
-                snapshot = {card: list(self.cache[card].entries) for card in cards}
+                histories = self._histories(dict.fromkeys(cards, partition))
+                snapshot = {card: list(history.entries) for card, history in histories.items()}
                 self.compactor.start(partition, snapshot, cards, self.log_keys[partition])
                 self.log_entries[partition], self.log_sizes[partition], self.log_keys[partition] = {}, 0, set()
                 self.last_compaction[partition] = self.clock()
@@ -240,21 +244,24 @@ class BatchScorer:
         results: list[Result] = []
         for record in records:
             try:
-                results.append(Result(SCORED, record, tx=parse(record.payload)))
+                results.append(Result(SCORED, record, tx=parse(record.payload, record.kafka_ms)))
             except Rejected as rejected:
                 results.append(Result(REJECTED, record, reject_reason=rejected.reason))
+            except Exception as error:  # noqa: BLE001 - a message no check foresaw must not stop the job
+                reason = Rejected("unreadable", f"{type(error).__name__}: {str(error)[:120]}").reason
+                results.append(Result(REJECTED, record, reject_reason=reason))
         valid = [r for r in results if r.status == SCORED]
         self._read_log({r.record.partition for r in valid})
-        self._histories({r.tx.card_id: r.record.partition for r in valid})
+        histories = self._histories({r.tx.card_id: r.record.partition for r in valid})
 
         # The new history entries do not depend on any score: write them while the batch is scored.
-        accepted = self._accept(valid)
+        accepted = self._accept(valid, histories)
         new_entries: dict[int, list[tuple[str, Entry]]] = {}
         for result, entry in accepted:
             new_entries.setdefault(entry.partition, []).append((result.tx.card_id, entry))
         written = self._log_writer.submit(self.store.append_log, new_entries) if new_entries else None
         try:
-            self._score(accepted)
+            self._score(accepted, histories)
             done_ms = int(time.time() * 1000)
             for result in results:
                 result.scored_ms = done_ms
@@ -263,33 +270,37 @@ class BatchScorer:
             self._logged(new_entries, written)
         self._compact_due()
 
-    def _accept(self, valid: list[Result]) -> list[tuple[Result, Entry]]:
-        """Every transaction to score, with its history entry. A tx_id already read at another
-        position (earlier, or before in this batch) is rejected as a duplicate; the same record read
-        again (a replay) is scored again, and its entry written again."""
+    def _accept(self, valid: list[Result], histories: dict[str, CardHistory]) -> list[tuple[Result, Entry]]:
+        """Every transaction to score, with its history entry. A tx_id already read for the same card
+        at another position (earlier, or before in this batch) is rejected as a duplicate; the same
+        record read again (a replay) is scored again, and its entry written again. Duplicates are found
+        per card, the unit of a card's history (and of a Kafka partition): the same tx_id on two cards
+        is not detected here, whichever batches they fall into."""
         accepted: list[tuple[Result, Entry]] = []
-        in_batch: dict[str, tuple[int, int]] = {}
+        in_batch: dict[tuple[str, str], tuple[int, int]] = {}
         for result in valid:
             tx, record = result.tx, result.record
-            first = self.cache[tx.card_id].seen(tx.tx_id)
-            position = (first.partition, first.offset) if first is not None else in_batch.get(tx.tx_id)
+            first = histories[tx.card_id].seen(tx.tx_id)
+            key = (tx.card_id, tx.tx_id)
+            position = (first.partition, first.offset) if first is not None else in_batch.get(key)
             if position is not None and position != (record.partition, record.offset):
                 result.status = REJECTED
                 result.reject_reason = (f"duplicate_tx_id: {tx.tx_id} first read at partition "
                                         f"{position[0]} offset {position[1]}")
                 continue
-            in_batch[tx.tx_id] = (record.partition, record.offset)
+            in_batch[key] = (record.partition, record.offset)
             accepted.append((result, Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
                                            record.partition, record.offset)))
         return accepted
 
-    def _score(self, accepted: list[tuple[Result, Entry]]) -> None:
+    def _score(self, accepted: list[tuple[Result, Entry]], histories: dict[str, CardHistory]) -> None:
         """Features from each card's prior history (adding each transaction after its own score),
         then the model's and the rules' scores, decisions and reasons."""
         for result, entry in accepted:
             tx = result.tx
-            history = self.cache[tx.card_id]
-            prior = history.prior(tx.event_ms, tx.tx_id, entry.partition, entry.offset)
+            history = histories[tx.card_id]
+            prior = history.prior(tx.event_ms, tx.tx_id, entry.partition, entry.offset,
+                                  self.config.max_entries_used)
             result.features = feature_calc.compute(tx, prior, self.feedback, self.config)
             history.add(entry, self.config.retention_ms, self.config.max_entries)
 

@@ -72,6 +72,32 @@ def test_a_duplicate_within_one_batch_is_rejected_and_logged_once():
     assert sorted(logged) == ["tx0000", "tx0001", "tx0002"]
 
 
+def test_the_same_tx_id_on_another_card_is_judged_the_same_whatever_the_batches():
+    one, other = records(2, cards=2)
+    clash = other.payload.replace('"tx_id":"tx0001"', '"tx_id":"tx0000"')
+    twin = SourceRecord(clash, other.partition, other.offset, other.kafka_ms)
+    together = BatchScorer(CONFIG, MemoryCardStore(), FeedbackIndex()).score_batch([one, twin])
+    apart = BatchScorer(CONFIG, MemoryCardStore(), FeedbackIndex())
+    separately = apart.score_batch([one]) + apart.score_batch([twin])
+    assert [r.status for r in together] == [r.status for r in separately] == [SCORED, SCORED]
+
+
+def test_a_message_no_check_foresaw_is_dead_lettered_not_raised(monkeypatch):
+    def parse_that_breaks(payload, kafka_ms=None):
+        raise MemoryError("unforeseen")
+
+    monkeypatch.setattr("include.scoring.scorer.parse", parse_that_breaks)
+    result = BatchScorer(CONFIG, MemoryCardStore(), FeedbackIndex()).score_batch(records(1))[0]
+    assert result.status == REJECTED and result.reject_reason == "unreadable: MemoryError: unforeseen"
+
+
+def test_a_full_cache_never_evicts_a_card_the_batch_needs():
+    scorer = BatchScorer(CONFIG, MemoryCardStore(), FeedbackIndex(), cache_cards=3)
+    stream = records(40, cards=8)
+    for batch in batched(stream, 5):  # five cards per batch, more than the cache holds
+        assert all(r.status == SCORED for r in scorer.score_batch(batch))
+
+
 class FailingLogStore(MemoryCardStore):
     def append_log(self, entries_by_partition):
         raise RuntimeError("DynamoDB unavailable")
@@ -127,3 +153,16 @@ def test_replay_from_any_point_scores_exactly_like_the_first_run(restore_at, com
         replayed.update(scores(replayer.score_batch(batch)))
     assert replayed == {k: v for k, v in uninterrupted.items() if k in replayed}
     assert len(replayed) == 1000 - restore_at
+
+
+def test_a_replay_scores_the_same_when_a_card_has_more_entries_than_features_use():
+    one_card = [r for r in records(600, cards=1)]  # 600 entries: above max_entries (500)
+    store = MemoryCardStore()
+    first = BatchScorer(CONFIG, store, FeedbackIndex())
+    uninterrupted = {}
+    for batch in batched(one_card, 50):
+        uninterrupted.update(scores(first.score_batch(batch)))
+    restore_at = 600 - (CONFIG.max_entries - CONFIG.max_entries_used)
+    replayed = scores(BatchScorer(CONFIG, store, FeedbackIndex()).score_batch(one_card[restore_at:]))
+    assert replayed == {k: v for k, v in uninterrupted.items() if k in replayed}
+    assert max(features["card_history_count"] for *_, features in replayed.values()) == CONFIG.max_entries_used

@@ -6,10 +6,11 @@ import json
 import math
 
 import jsonschema
+import orjson
 import pytest
 
 from include import config
-from include.transactions import Rejected, Transaction, encode, parse
+from include.transactions import Rejected, Transaction, encode, event_ms, format_event_time, parse
 
 SCHEMA = json.loads((config.REPO_ROOT / "include" / "schemas" / "transaction.v1.json").read_text())
 GOOD = Transaction("tx-1", "C000000042", "T000007", 12.5, "EUR", 1_700_000_000_123, "grocery", "pos", 48.85, 2.35)
@@ -62,6 +63,13 @@ def test_optional_fields_may_be_absent():
     (_message(channel="phone"), "invalid_channel"),
     (_message(is_fraud=True), "unknown_field"),
     (_message(schema_version=2), "unsupported_schema_version"),
+    # Values that once escaped validation as Python errors (and would have failed the job):
+    (_message(channel=[]), "invalid_channel"),
+    (_message(channel={"a": 1}), "invalid_channel"),
+    (_message(amount=0).replace('"amount": 0', '"amount": 1' + "0" * 400), "invalid_amount"),
+    (_message(lat=0).replace('"lat": 0', '"lat": 1' + "0" * 400), "invalid_location"),
+    ("[" * 100_000, "malformed_json"),
+    (_message(merchant_category="\ud800"), "invalid_merchant_category"),
 ])
 def test_bad_messages_are_rejected_with_a_reason(payload, code):
     with pytest.raises(Rejected) as rejected:
@@ -85,6 +93,26 @@ def test_validator_agrees_with_the_json_schema(payload):
     except Rejected:
         validator_ok = False
     assert validator_ok == schema_ok
+
+
+def test_a_reason_with_a_lone_surrogate_can_still_be_written_as_json():
+    payload = _message().replace('"tx_id"', '"\\ud800":1,"tx_id"')
+    with pytest.raises(Rejected) as rejected:
+        parse(payload)
+    assert rejected.value.code == "unknown_field"
+    assert orjson.loads(orjson.dumps({"reason": rejected.value.reason}))["reason"] == "unknown_field: \\ud800"
+
+
+def test_an_event_time_more_than_an_hour_after_the_kafka_timestamp_is_rejected():
+    kafka_ms = GOOD.event_ms - 3_600_000
+    assert parse(encode(GOOD), kafka_ms=kafka_ms) == GOOD
+    with pytest.raises(Rejected, match="invalid_event_time: .* more than an hour after"):
+        parse(encode(GOOD), kafka_ms=kafka_ms - 1)
+
+
+def test_event_times_keep_their_milliseconds_in_any_year():
+    for text in ("2039-07-06T01:24:33.693Z", "2099-12-31T23:59:59.999Z", "2000-01-01T00:00:00.001Z"):
+        assert format_event_time(event_ms(text)) == text
 
 
 def test_a_zero_amount_verification_is_a_transaction():
