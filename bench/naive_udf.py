@@ -44,7 +44,8 @@ class NaiveScore(ScalarFunction):
         item = self.dynamodb.get_item(TableName=self.table, Key={TABLE_KEY: {"S": tx.card_id}},
                                       ConsistentRead=True).get("Item")
         history = CardHistory.decode(tx.card_id, item[HISTORY_ATTRIBUTE]["B"] if item else None)
-        prior = history.prior(tx.event_ms, tx.tx_id, record.partition, record.offset)
+        prior = history.prior(tx.event_ms, tx.tx_id, record.partition, record.offset,
+                              self.config.max_entries_used)
         result = Result("scored", record, tx=tx, features=feature_calc.compute(tx, prior, self.feedback, self.config))
         history.add(Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon, record.partition,
                           record.offset), self.config.retention_ms, self.config.max_entries)

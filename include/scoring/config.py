@@ -36,6 +36,7 @@ class ScoringConfig:
     alert_threshold: float
     retention_ms: int
     max_entries: int
+    max_entries_used: int
     feedback_margin_ms: int
     feedback_windows_ms: dict[str, int]
     count_windows_ms: dict[str, int]
@@ -47,7 +48,7 @@ class ScoringConfig:
 
     @property
     def longest_window_ms(self) -> int:
-        return max(self.count_windows_ms.values())
+        return max(self.all_windows_ms)
 
     @functools.cached_property
     def all_windows_ms(self) -> tuple[int, ...]:
@@ -63,6 +64,7 @@ def load(path: Path | str = DEFAULT_PATH) -> ScoringConfig:
         alert_threshold=float(raw["decision"]["alert_threshold"]),
         retention_ms=int(raw["history"]["retention_days"]) * day_ms,
         max_entries=int(raw["history"]["max_entries"]),
+        max_entries_used=int(raw["history"]["max_entries_used"]),
         feedback_margin_ms=int(raw["feedback"]["delay_margin_hours"]) * 3_600_000,
         feedback_windows_ms={f"{d}d": int(d) * day_ms for d in raw["feedback"]["windows_days"]},
         count_windows_ms={k: int(v) * 1000 for k, v in raw["features"]["count_windows"].items()},
@@ -81,8 +83,18 @@ def _check(config: ScoringConfig) -> None:
     if not 0 < config.alert_threshold <= 1:
         raise ValueError(f"alert_threshold must be in (0, 1], got {config.alert_threshold}")
     if config.retention_ms < config.longest_window_ms:
-        raise ValueError("history.retention_days must cover the longest count window")
+        raise ValueError("history.retention_days must cover the longest window")
+    if not 0 < config.max_entries_used < config.max_entries:
+        raise ValueError("history.max_entries_used must be positive and below history.max_entries")
+    from include.scoring.features import FEATURES  # features imports this module
+
+    windows = [f"card_tx_count_{name}" for name in config.count_windows_ms]
+    windows += [f"card_amount_sum_{name}" for name in config.sum_windows_ms]
+    if unknown := [name for name in windows if name not in FEATURES]:
+        raise ValueError(f"windows without a feature column (see features.FEATURES): {', '.join(unknown)}")
     for rule in config.rules:
+        if rule.feature not in FEATURES:
+            raise ValueError(f"rule {rule.code}: unknown feature {rule.feature!r}")
         if rule.op not in OPERATORS:
             raise ValueError(f"rule {rule.code}: unknown operator {rule.op!r}")
         if not 0 <= rule.weight <= 1:

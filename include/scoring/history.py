@@ -1,12 +1,14 @@
 """A card's transaction history: what the scorer reads before a transaction and appends after it.
 
-One DynamoDB item per card holds the recent entries (compressed), so a batch of transactions needs one
-BatchGetItem key per card not yet cached and one BatchWriteItem put per card touched.
+One DynamoDB item per card holds the recent entries (compressed); card_store.py describes how the
+scorer reads and writes them.
 
 Replays must score exactly as the first run did, though DynamoDB already holds what the first run wrote
 after the restore point. So `prior()` returns only entries that (1) come strictly before the transaction
 in event time, ties broken by tx_id, and (2) had been read from Kafka before it: an entry from the same
 partition with a higher offset arrived later and is left out (a card's records share one partition).
+Of those, at most `limit` (the newest) are used, fewer than a history keeps: the card's entries written
+after a restore point cannot push out of the kept history an entry that a replayed transaction used.
 """
 
 from __future__ import annotations
@@ -75,15 +77,17 @@ class CardHistory:
     def seen(self, tx_id: str) -> Entry | None:
         return self._by_tx.get(tx_id)
 
-    def prior(self, event_ms: int, tx_id: str, partition: int, offset: int) -> Prior:
-        """The history this transaction's score may use (see module docstring)."""
+    def prior(self, event_ms: int, tx_id: str, partition: int, offset: int, limit: int) -> Prior:
+        """The history this transaction's score may use: at most `limit` entries (module docstring)."""
         end = bisect.bisect_left(self._keys, (event_ms, tx_id))
         if self._max_offset.get(partition, -1) > offset:
             before = self.entries[:end]
             if any(e.partition == partition and e.offset > offset for e in before):
-                return Prior.of([e for e in before if not (e.partition == partition and e.offset > offset)])
-        return Prior(self._times[:end], self._amounts[:end], self._terminals[:end], self._tx_ids[:end],
-                     self.entries[end - 1] if end else None)
+                read_before = [e for e in before if not (e.partition == partition and e.offset > offset)]
+                return Prior.of(read_before[max(0, len(read_before) - limit):])
+        start = max(0, end - limit)
+        return Prior(self._times[start:end], self._amounts[start:end], self._terminals[start:end],
+                     self._tx_ids[start:end], self.entries[end - 1] if end else None)
 
     def add(self, entry: Entry, retention_ms: int, max_entries: int) -> None:
         """Appends an entry (idempotent per tx_id) and drops what is older than the retention."""

@@ -13,15 +13,15 @@ def entry(ms, tx_id, partition=0, offset=None, amount=10.0, terminal="T1"):
 
 def test_prior_is_strictly_before_in_event_time_with_tx_id_breaking_ties():
     h = CardHistory("C1", [entry(100, "a"), entry(200, "b"), entry(200, "d"), entry(300, "e")])
-    assert h.prior(200, "c", 0, 10_000).tx_ids == ["a", "b"]
-    assert h.prior(200, "b", 0, 10_000).tx_ids == ["a"]
+    assert h.prior(200, "c", 0, 10_000, limit=100).tx_ids == ["a", "b"]
+    assert h.prior(200, "b", 0, 10_000, limit=100).tx_ids == ["a"]
 
 
 def test_prior_leaves_out_what_arrived_later_in_the_same_partition():
     # "late" happened earlier but was read after "x" (higher offset): a replay of "x" must not see it.
     h = CardHistory("C1", [entry(100, "a", offset=1), entry(150, "late", offset=9), entry(300, "x", offset=5)])
-    assert h.prior(300, "x", 0, 5).tx_ids == ["a"]
-    assert h.prior(300, "x", 1, 5).tx_ids == ["a", "late"]  # other partition: no order known
+    assert h.prior(300, "x", 0, 5, limit=100).tx_ids == ["a"]
+    assert h.prior(300, "x", 1, 5, limit=100).tx_ids == ["a", "late"]  # other partition: no order known
 
 
 def test_add_is_idempotent_and_keeps_event_time_order():
@@ -46,3 +46,10 @@ def test_encode_decode_round_trip():
     h = CardHistory("C1", [Entry(5, "a", 1.5, "T9", 48.1, 2.2, 3, 77), entry(9, "b")])
     assert CardHistory.decode("C1", h.encode()).entries == h.entries
     assert len(CardHistory.decode("C1", None)) == 0
+
+
+def test_prior_uses_at_most_the_newest_limit_entries():
+    h = CardHistory("C1", [entry(t, f"t{t}") for t in range(1, 11)])
+    assert h.prior(100, "x", 0, 10_000, limit=3).tx_ids == ["t8", "t9", "t10"]
+    assert h.prior(100, "x", 0, 10, limit=3).tx_ids == ["t8", "t9", "t10"]
+    assert h.prior(100, "x", 0, 5, limit=3).tx_ids == ["t3", "t4", "t5"]  # a replay of offset 5
