@@ -11,7 +11,8 @@ from __future__ import annotations
 import bisect
 import json
 from dataclasses import dataclass
-from datetime import datetime
+
+from include.transactions import event_ms, format_event_time
 
 FEEDBACK_SCHEMA_VERSION = 1
 
@@ -27,27 +28,29 @@ class Feedback:
     amount: float | None = None
 
 
-def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
+def _id(doc: dict, name: str) -> str:
+    value = doc[name]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
 
 
 def parse_feedback(payload: bytes | str) -> Feedback | None:
-    """The feedback record in a fraud_feedback message, or None when it is not one (the Flink job's
-    SQL path dead-letters such messages)."""
+    """The feedback record in a fraud_feedback message, or None when it is not one. The Flink job's
+    SQL (flink/sql/scoring/2_sources.sql, feedback_parsed) applies the same checks and dead-letters
+    what fails them."""
     try:
         doc = json.loads(payload)
         if doc.get("schema_version") != FEEDBACK_SCHEMA_VERSION:
             return None
-        return Feedback(str(doc["tx_id"]), str(doc["card_id"]), str(doc["terminal_id"]),
-                        _ms(doc["tx_event_time"]), _ms(doc["confirmed_at"]),
+        return Feedback(_id(doc, "tx_id"), _id(doc, "card_id"), _id(doc, "terminal_id"),
+                        event_ms(doc["tx_event_time"]), event_ms(doc["confirmed_at"]),
                         doc.get("fraud_pattern"), doc.get("amount"))
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
 def encode_feedback(fb: Feedback) -> bytes:
-    from include.transactions import format_event_time
-
     return json.dumps({
         "schema_version": FEEDBACK_SCHEMA_VERSION,
         "tx_id": fb.tx_id,

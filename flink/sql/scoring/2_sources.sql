@@ -34,15 +34,28 @@ CREATE TEMPORARY TABLE feedback_source (
   'format' = 'raw'
 );
 
--- Feedback parsed in SQL; a record missing any of these is dead-lettered.
-CREATE TEMPORARY VIEW feedback_parsed AS
+-- Feedback parsed in SQL, with the checks of include/scoring/feedback.py parse_feedback (the scoring
+-- UDF's own reading of the topic): schema version 1, non-empty ids, UTC timestamps ending in Z.
+-- A record that fails them is dead-lettered.
+CREATE TEMPORARY VIEW feedback_fields AS
 SELECT
+  TRY_CAST(JSON_VALUE(payload, '$.schema_version') AS INT) AS schema_version,
   JSON_VALUE(payload, '$.tx_id') AS tx_id,
   JSON_VALUE(payload, '$.card_id') AS card_id,
   JSON_VALUE(payload, '$.terminal_id') AS terminal_id,
-  TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.tx_event_time'), 'T', ' '), 'Z', '') AS TIMESTAMP(3)) AS tx_event_time,
-  TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.confirmed_at'), 'T', ' '), 'Z', '') AS TIMESTAMP(3)) AS confirmed_at,
+  CASE WHEN REGEXP(JSON_VALUE(payload, '$.tx_event_time'), '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$')
+       THEN TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.tx_event_time'), 'T', ' '), 'Z', '') AS TIMESTAMP(3))
+  END AS tx_event_time,
+  CASE WHEN REGEXP(JSON_VALUE(payload, '$.confirmed_at'), '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$')
+       THEN TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.confirmed_at'), 'T', ' '), 'Z', '') AS TIMESTAMP(3))
+  END AS confirmed_at,
   JSON_VALUE(payload, '$.fraud_pattern') AS fraud_pattern,
   TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) AS amount,
   payload, kafka_partition, kafka_offset, kafka_ts
 FROM feedback_source;
+
+CREATE TEMPORARY VIEW feedback_parsed AS
+SELECT *,
+  COALESCE(schema_version = 1 AND tx_id <> '' AND card_id <> '' AND terminal_id <> ''
+           AND tx_event_time IS NOT NULL AND confirmed_at IS NOT NULL, FALSE) AS is_valid
+FROM feedback_fields;

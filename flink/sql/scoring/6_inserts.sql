@@ -26,14 +26,13 @@ WHERE status = 'rejected'
 UNION ALL
 SELECT CONCAT('${FEEDBACK_TOPIC}-', CAST(kafka_partition AS STRING), '-', CAST(kafka_offset AS STRING)),
        JSON_OBJECT(
-         KEY 'reason' VALUE 'invalid_feedback: a required field is missing or malformed',
+         KEY 'reason' VALUE 'invalid_feedback: needs schema_version 1, tx_id, card_id, terminal_id and UTC times tx_event_time, confirmed_at',
          KEY 'topic' VALUE '${FEEDBACK_TOPIC}',
          KEY 'partition' VALUE kafka_partition,
          KEY 'offset' VALUE kafka_offset,
          KEY 'payload' VALUE payload)
 FROM feedback_parsed
-WHERE tx_id IS NULL OR card_id IS NULL OR terminal_id IS NULL
-   OR tx_event_time IS NULL OR confirmed_at IS NULL;
+WHERE NOT is_valid;
 
 INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.rejected_transactions /*+ OPTIONS('write-parallelism' = '1') */
 SELECT '${TRANSACTIONS_TOPIC}', kafka_partition, kafka_offset, kafka_ts, reject_reason,
@@ -45,5 +44,4 @@ INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_feedback
 SELECT tx_id, card_id, terminal_id, CAST(tx_event_time AS TIMESTAMP_LTZ(3)), CAST(confirmed_at AS TIMESTAMP_LTZ(3)),
        fraud_pattern, amount, kafka_partition, kafka_offset, CURRENT_TIMESTAMP
 FROM feedback_parsed
-WHERE tx_id IS NOT NULL AND card_id IS NOT NULL AND terminal_id IS NOT NULL
-  AND tx_event_time IS NOT NULL AND confirmed_at IS NOT NULL;
+WHERE is_valid;
