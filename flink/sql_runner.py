@@ -55,7 +55,7 @@ def plan(files: list[Path], overrides: dict[str, str], variables: dict[str, str]
     return settings, statements, inserts
 
 
-def job_parameters(items: list[str]) -> str:
+def encode_job_parameters(items: list[str]) -> str:
     """`KEY=@FILE` items as Flink's map syntax, KEY:<base64 of FILE> (base64 has no ':' nor ',')."""
     pairs = []
     for item in items:
@@ -77,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
     if args.job_param:
-        overrides["pipeline.global-job-parameters"] = job_parameters(args.job_param)
+        overrides["pipeline.global-job-parameters"] = encode_job_parameters(args.job_param)
     settings, statements, inserts = plan(args.files, overrides, dict(os.environ))
     if not inserts:
         raise SystemExit("no INSERT statement: nothing to run")

@@ -6,7 +6,7 @@ multi-KB write per transaction. So the scorer writes in two steps:
 
   log   one item per Kafka partition per batch holds the batch's new history entries (key `p<N>`,
         sorted by the batch's first offset). Written before the batch's results are returned, so all
-        a checkpoint covers is durable: one PutItem per partition per batch.
+        a checkpoint covers is durable: one BatchWriteItem request per batch (up to 25 partitions).
   cards one item per card holds its compacted history. The scorer compacts a partition's log now and
         then: it writes the item of every card the log touched (one put per card, however many of its
         transactions the log holds) and then deletes those log items.
