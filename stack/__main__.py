@@ -56,13 +56,19 @@ def _start(service: Service) -> None:
     states = {p: supervisor.program_info(p).state for p in service.programs}
     if all(state == "RUNNING" for state in states.values()):
         return
-    for var in service.ports:
-        port = config.get_int(var)
-        if _port_in_use(port):
-            raise StackError(f"{service.name}: port {port} ({var}) is already in use by a process this "
-                             f"stack did not start; stop it or set {var} in the environment")
+    # A port is only someone else's when none of this service's programs is alive (a partly started
+    # service holds its own ports).
+    if not any(state in ("RUNNING", "STARTING", "BACKOFF") for state in states.values()):
+        for var in service.ports:
+            port = config.get_int(var)
+            if _port_in_use(port):
+                raise StackError(f"{service.name}: port {port} ({var}) is already in use by a process this "
+                                 f"stack did not start; stop it or set {var} in the environment")
     if service.prepare:
-        service.prepare()
+        try:
+            service.prepare()
+        except Exception as error:
+            raise StackError(f"{service.name}: preparing it failed: {error}") from error
     for program in service.programs:
         supervisor.start(program)
 

@@ -111,16 +111,20 @@ def flink_connectors() -> None:
 
 
 def flink_lib() -> None:
-    """The session cluster's lib/: the wheel's runtime jars, flink-python, and the connectors."""
+    """The session cluster's lib/: links to the wheel's runtime jars, flink-python, and the connectors.
+    Left alone when it already links exactly those (a running cluster may be reading it)."""
     dist = Path(config.get("FLINK_DIST"))
     lib = Path(config.get("STACK_HOME")) / "flink" / "lib"
+    jars = [*(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar"),
+            *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar")]
+    wanted = {jar.name: jar for jar in jars}
+    if lib.is_dir() and {link.name: link.readlink() for link in lib.iterdir()} == wanted:
+        return
     shutil.rmtree(lib, ignore_errors=True)
     lib.mkdir(parents=True)
     (lib.parent / "plugins").mkdir(exist_ok=True)
-    jars = [*(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar"),
-            *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar")]
-    for jar in jars:
-        (lib / jar.name).symlink_to(jar)
+    for name, jar in wanted.items():
+        (lib / name).symlink_to(jar)
 
 
 def s3proxy() -> None:

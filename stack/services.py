@@ -21,6 +21,7 @@ from pathlib import Path
 from include import aws, config, kafka_admin, lakehouse
 
 CONF_TEMPLATES = config.REPO_ROOT / "stack" / "conf"
+PREPARE_TIMEOUT_S = 300  # bound on each one-off command run before a service starts (initdb, migrations)
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,17 @@ def prepare_postgres() -> None:
         directory.mkdir(parents=True, exist_ok=True)
         os.chown(directory, owner.pw_uid, owner.pw_gid)
     data.chmod(0o700)
+    for directory in (data, socket_dir):
+        if subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(directory)]).returncode:
+            raise RuntimeError(f"the postgres user cannot reach {directory}: every directory above it must "
+                               f"be searchable by others (chmod o+x), which a clone under /root is not; "
+                               f"clone elsewhere or set STACK_HOME to such a place")
     if (data / "PG_VERSION").exists():
         return
     subprocess.run(
         ["runuser", "-u", "postgres", "--", str(_path("POSTGRES_BIN") / "initdb"), "-D", str(data),
          "-U", "postgres", "--encoding=UTF8", "--auth-local=trust", "--auth-host=scram-sha-256"],
-        check=True, capture_output=True,
+        check=True, capture_output=True, timeout=PREPARE_TIMEOUT_S,
     )
 
 
@@ -160,11 +166,11 @@ def prepare_kafka() -> None:
     java = str(_path("JAVA17_HOME") / "bin" / "java")
     classpath = str(_path("CACHE_DIR") / f"kafka-{config.get('KAFKA_VERSION')}" / "libs" / "*")
     cluster_id = subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-                                check=True, capture_output=True, text=True).stdout.strip()
+                                check=True, capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S).stdout.strip()
     subprocess.run(
         [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
          "-c", str(_path("RUN_DIR") / "conf" / "kafka" / "server.properties")],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S,
     )
 
 
@@ -233,7 +239,7 @@ def check_trino() -> str:
 def _airflow(*args: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(config.REPO_ROOT)}
     result = subprocess.run([str(_path("VENV_DIR") / "app" / "bin" / "airflow"), *args], env=env,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
         raise RuntimeError(f"airflow {' '.join(args)} failed:\n{tail}")
@@ -252,7 +258,8 @@ def parse_dbt_project() -> None:
     """dbt_project/target/manifest.json, from which the marts DAG (cosmos) reads the dbt graph."""
     project = config.REPO_ROOT / "dbt_project"
     result = subprocess.run([str(_path("VENV_DIR") / "dbt" / "bin" / "dbt"), "parse", "--project-dir", str(project),
-                             "--profiles-dir", str(project)], capture_output=True, text=True)
+                             "--profiles-dir", str(project)], capture_output=True, text=True,
+                            timeout=PREPARE_TIMEOUT_S)
     if result.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{(result.stdout + result.stderr)[-3000:]}")
 

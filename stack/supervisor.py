@@ -86,8 +86,9 @@ def all_programs() -> dict[str, ProgramInfo]:
     return {p["name"]: program_info(p["name"]) for p in _proxy().supervisor.getAllProcessInfo()}
 
 
-def shutdown(timeout_s: float = 120) -> None:
-    """Stops every program (in reverse priority order) and then supervisord itself."""
+def shutdown(timeout_s: float = 400) -> None:
+    """Stops every program (in reverse priority order) and then supervisord itself. The bound covers
+    every program using all of its `stopwaitsecs` (350 s in all) before supervisord kills it."""
     if not is_running():
         return
     pid_file = Path(config.get("RUN_DIR")) / "supervisord.pid"
