@@ -1,7 +1,8 @@
 """boto3 clients for DynamoDB and S3, with endpoints and credentials from the platform settings.
 
-Locally the endpoints are dynalite and S3Proxy on loopback; on AWS, unset DYNAMODB_ENDPOINT and
-S3_ENDPOINT (and the keys) and the same code talks to the real services.
+Locally the endpoints are dynalite and S3Proxy on loopback; on AWS, export DYNAMODB_ENDPOINT and
+S3_ENDPOINT (and the keys) empty and the same code talks to the real services with boto3's default
+credential chain.
 """
 
 from __future__ import annotations

@@ -28,3 +28,10 @@ def test_environment_overrides_the_file_and_flows_into_derived_values():
     s = _settings_in_subprocess(env)
     assert s["KAFKA_PORT"] == "19092"
     assert s["KAFKA_BOOTSTRAP"].endswith(":19092")
+
+
+def test_aws_endpoints_and_keys_exported_empty_stay_empty():
+    names = ("S3_ENDPOINT", "DYNAMODB_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(config.REPO_ROOT), **dict.fromkeys(names, "")}
+    s = _settings_in_subprocess(env)
+    assert [s[name] for name in names] == ["", "", "", ""]
