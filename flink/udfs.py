@@ -90,7 +90,9 @@ class ScoreTransactions(ScalarFunction):
 
     def eval(self, payload: pd.Series, partition: pd.Series, offset: pd.Series, kafka_ts: pd.Series) -> pd.DataFrame:
         self.feed.catch_up()
-        kafka_ms = (kafka_ts.astype("int64") // 1_000_000).tolist()
+        # Arrow hands timestamps to pandas in their own unit (milliseconds here, as pyarrow >= 13 keeps
+        # it; nanoseconds with older ones): name the unit rather than assume one.
+        kafka_ms = kafka_ts.dt.as_unit("ms").astype("int64").tolist()
         records = [SourceRecord(p, int(part), int(off), ms, self.topic)
                    for p, part, off, ms in zip(payload.tolist(), partition.tolist(), offset.tolist(), kafka_ms)]
         with self.scorer.batch(records) as results:  # the block's end waits for the history write

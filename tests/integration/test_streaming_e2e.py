@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from include import scoring_job
+from include.transactions import format_event_time
 from producer.simulator import Simulator
 from tests.integration import pipeline
 from tests.integration.pipeline import wait_until
@@ -81,13 +82,17 @@ def test_fraud_alerts_holds_exactly_the_flagged_transactions(uninterrupted):
         assert alert["reasons"] and alert["detected_at"]
 
 
-def test_dead_letters_hold_exactly_the_bad_records_with_their_reasons(uninterrupted):
+def test_dead_letters_hold_exactly_the_bad_records_with_their_reasons(items, uninterrupted):
     deployment, sent, _, _ = uninterrupted
     letters = [value for _, value in pipeline.read_topic(deployment.dlq_topic)]
     assert sorted(letter["payload"] for letter in letters) == sorted(v.decode() for v in sent.bad.values())
     kind_of = {payload.decode(): int(tx_id.split("-")[1]) % 8 for tx_id, payload in sent.bad.items()}
+    # a bad record is sent with the record timestamp of the transaction it was made from
+    event_ms = {i.tx.tx_id: i.tx.event_ms for i in items}
+    sent_at = {payload.decode(): format_event_time(event_ms[tx_id]) for tx_id, payload in sent.bad.items()}
     for letter in letters:
         assert letter["reason"].startswith(EXPECTED_REASON[kind_of[letter["payload"]]]), letter
+        assert letter["kafka_timestamp"] == sent_at[letter["payload"]], letter
     assert pipeline.count(deployment, "rejected_transactions") == len(sent.bad)
 
 
