@@ -5,9 +5,13 @@ Builds the dbt project `dbt_project/` over the Iceberg tables the scoring job wr
 models **and** their tests (`dbt build`), each model a task of its own (astronomer-cosmos), after a
 check of the sources' freshness. Then regenerates the report page served at `REPORT_URL`.
 
-Runs every night, and whenever the health DAG announces new scored data (the
-`iceberg://lakehouse/fraud/scored_transactions` asset). Incremental marts rebuild only their last
-days, so a run costs little.
+Every task of a run reads the sources as they were when the run started (dbt var `as_of`, Iceberg time
+travel in the staging views): a mart and the tests reconciling it with its sources see the same
+snapshot while the stream keeps committing.
+
+Runs every night, and whenever the health DAG announces new scored data (the `scored_transactions`
+asset, include/assets.py). The incremental `fct_daily_fraud_kpis` rebuilds only the days that got rows
+or labels since its last run; the other marts are rebuilt whole.
 
 Query the marts in Trino, schema `fraud_marts` (e.g. `select * from fraud_marts.fct_daily_fraud_kpis`).
 """
@@ -34,6 +38,8 @@ DBT = Path(config.get("VENV_DIR")) / "dbt" / "bin" / "dbt"
 # Written by `dbt parse` (make up does it): cosmos reads the graph from it instead of running dbt on
 # every DAG parse.
 MANIFEST = DBT_PROJECT / "target" / "manifest.json"
+# The run's start as a Trino timestamp with time zone: the Iceberg snapshot all its dbt tasks read.
+AS_OF = "{{ dag_run.start_date.isoformat(sep=' ') }}"
 
 
 def dbt_environment() -> dict[str, str]:
@@ -58,7 +64,7 @@ def fraud_marts():
         """Fails when a source is older than its freshness error bound (dbt_project/models/staging/_sources.yml)."""
         result = subprocess.run([str(DBT), "source", "freshness", "--project-dir", str(DBT_PROJECT),
                                  "--profiles-dir", str(DBT_PROJECT)], env={**os.environ, **dbt_environment()},
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, timeout=600)
         print(result.stdout[-5000:])
         if result.returncode != 0:
             raise RuntimeError(f"dbt source freshness failed:\n{result.stderr[-2000:]}")
@@ -73,7 +79,7 @@ def fraud_marts():
         execution_config=ExecutionConfig(dbt_executable_path=DBT, invocation_mode=InvocationMode.SUBPROCESS,
                                          test_indirect_selection=TestIndirectSelection.BUILDABLE),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
-        operator_args={"install_deps": False},
+        operator_args={"install_deps": False, "vars": {"as_of": AS_OF}},
     )
 
     @task(outlets=[FRAUD_MARTS])

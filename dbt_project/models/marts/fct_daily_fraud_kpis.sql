@@ -15,7 +15,8 @@ with labelled as (
 {% if is_incremental() %}
 built as (
     select
-        max(last_scored_at) - interval '{{ var("arrival_margin_minutes") }}' minute as scored_after,
+        coalesce(max(last_scored_at), timestamp '1970-01-01 00:00:00 UTC')
+            - interval '{{ var("arrival_margin_minutes") }}' minute as scored_after,
         coalesce(max(last_label_ingested_at), timestamp '1970-01-01 00:00:00 UTC')
             - interval '{{ var("arrival_margin_minutes") }}' minute as labelled_after
     from {{ this }}

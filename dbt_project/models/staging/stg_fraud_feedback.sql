@@ -1,6 +1,6 @@
 -- The feedback topic may repeat a confirmation (a chargeback reported twice): the first one counts.
 with source as (
-    select * from {{ source('fraud', 'fraud_feedback') }}
+    select * from {{ source_as_of('fraud', 'fraud_feedback') }}
 ),
 
 ranked as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('fraud', 'rejected_transactions') }}
+    select * from {{ source_as_of('fraud', 'rejected_transactions') }}
 ),
 
 final as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('fraud', 'scored_transactions') }}
+    select * from {{ source_as_of('fraud', 'scored_transactions') }}
 ),
 
 final as (
