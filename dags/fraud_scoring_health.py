@@ -9,10 +9,12 @@ Every 5 minutes, checks that the Flink scoring job
 * keeps up: the **consumer lag** on `credit_card_transactions` stays under a bound,
 
 and fails with a message saying which of these is wrong. With `restart_if_down`, a job that is not
-running is started again from its latest completed checkpoint (nothing lost, nothing repeated).
+running is started again from its newest completed checkpoint or savepoint (nothing lost, nothing
+repeated), with the default scoring config and parallelism.
 
-It also announces new scored data: when the Iceberg table `scored_transactions` has a new snapshot,
-the `publish_new_data` task updates the asset the marts DAG (`fraud_marts`) is scheduled on.
+It also announces new scored data: when the snapshots committed to the Iceberg table
+`scored_transactions` since the last check added rows, the `publish_new_data` task updates the asset
+the marts DAG (`fraud_marts`) is scheduled on.
 """
 
 from __future__ import annotations
@@ -55,9 +57,9 @@ def fraud_scoring_health():
         deployment = scoring_job.Deployment.platform()
         rest = scoring_job.flink()
         if params["restart_if_down"] and not scoring_job.running(deployment, rest):
-            checkpoint = job_health.latest_checkpoint(rest, deployment.job_name)
-            job_id = scoring_job.submit(from_savepoint=checkpoint)
-            print(f"job was down: restarted as {job_id} from {checkpoint or 'the committed Kafka offsets'}")
+            resume_from = job_health.latest_restore_point(rest, deployment.job_name)
+            job_id = scoring_job.submit(from_savepoint=resume_from)
+            print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
             rest.wait_for_checkpoint(job_id, timeout_s=300)
         bounds = job_health.Bounds(params["max_checkpoint_age_s"], params["max_new_restarts"],
                                    params["max_consumer_lag"])
@@ -73,19 +75,29 @@ def fraud_scoring_health():
 
     @task(outlets=[SCORED_TRANSACTIONS])
     def publish_new_data() -> int:
-        """Updates the scored-transactions asset if the table has a snapshot this task has not seen."""
+        """Updates the scored-transactions asset if the snapshots committed since the last one seen added
+        rows; returns how many. The idle job commits empty snapshots every checkpoint, and compaction's
+        `replace` snapshots rewrite rows without adding any: neither counts."""
         from airflow.sdk import Variable
         from airflow.sdk.exceptions import AirflowSkipException
+        from pyiceberg.table.snapshots import Operation, ancestors_between_ids
 
         from include.lakehouse import iceberg_catalog
         from include.scoring_job import Deployment
 
         table = iceberg_catalog().load_table(Deployment.platform().table("scored_transactions"))
-        snapshot = table.current_snapshot()
-        if snapshot is None or Variable.get(SNAPSHOT_SEEN, default=None) == str(snapshot.snapshot_id):
-            raise AirflowSkipException("no new data since the last check")
-        Variable.set(SNAPSHOT_SEEN, str(snapshot.snapshot_id))
-        return snapshot.snapshot_id
+        current = table.current_snapshot()
+        seen = Variable.get(SNAPSHOT_SEEN, default=None)
+        if current is None or seen == str(current.snapshot_id):
+            raise AirflowSkipException("no snapshot since the last check")
+        # Walks back from the current snapshot to the one seen (all of them if that one expired or none was).
+        new_snapshots = ancestors_between_ids(int(seen) if seen else None, current.snapshot_id, table.metadata)
+        added = sum(int(s.summary.get("added-records") or 0) for s in new_snapshots
+                    if s.summary.operation != Operation.REPLACE)
+        Variable.set(SNAPSHOT_SEEN, str(current.snapshot_id))
+        if not added:
+            raise AirflowSkipException("only empty or compaction snapshots since the last check")
+        return added
 
     check_job() >> publish_new_data()
 
