@@ -3,8 +3,9 @@
 
 Submits the Flink SQL job (`flink/sql/scoring/`) to the session cluster, or **upgrades** the running one
 without losing or repeating a transaction: stop it with a savepoint (its sinks commit what they hold),
-then start the new version from that savepoint. Done when the new job is RUNNING and has completed its
-first checkpoint.
+then start the new version from that savepoint. A job that is not RUNNING (restarting, failing...)
+cannot take a savepoint: it is cancelled and the new version starts from its newest checkpoint or
+savepoint. Done when the new job is RUNNING and has completed its first checkpoint.
 
 Trigger it by hand (Airflow UI: ▶ with config):
 
@@ -12,7 +13,7 @@ Trigger it by hand (Airflow UI: ▶ with config):
 |---|---|
 | `parallelism` | scoring parallelism (Kafka has 4 partitions; 2 fits the local stack's 2 cores) |
 | `scoring_config` | the scoring YAML to deploy (thresholds, weights, windows, model); its `version` is stored with every score |
-| `from_savepoint` | start from this savepoint instead of the running job's (e.g. to roll back) |
+| `from_savepoint` | start from this savepoint instead of the running job's (e.g. to roll back); a running job is still stopped with a savepoint first |
 
 A change of `include/config/scoring.yaml` reaches the job by running this DAG.
 """
@@ -62,17 +63,12 @@ def fraud_scoring_deploy():
 
     @task
     def stop_running_job(prepared: dict) -> str | None:
-        """Stops the running job with a savepoint; returns the savepoint to start from."""
+        """Stops the job if one runs (scoring_job.stop_for_upgrade); returns the savepoint to start from."""
         from airflow.sdk import get_current_context
 
         from include import scoring_job
 
-        params = get_current_context()["params"]
-        savepoint = params["from_savepoint"]
-        for job in scoring_job.running():
-            print(f"stopping {job.name} ({job.id}) with a savepoint")
-            savepoint = scoring_job.flink().stop_with_savepoint(job.id)
-            print(f"savepoint: {savepoint}")
+        savepoint, _ = scoring_job.stop_for_upgrade(from_savepoint=get_current_context()["params"]["from_savepoint"])
         return savepoint
 
     @task

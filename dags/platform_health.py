@@ -1,9 +1,10 @@
 """
 ### Platform health
 
-Checks every service the fraud platform depends on, through the same Airflow connections the other
-DAGs use (`AIRFLOW_CONN_*`, defined in `include/config/platform.env`): the Kafka topics, the Flink
-session cluster, DynamoDB, the S3 warehouse bucket and Trino's Iceberg catalog.
+Checks every service the fraud platform depends on, through Airflow connections (`AIRFLOW_CONN_*`,
+defined in `include/config/platform.env` from the same endpoints the platform's own clients in
+`include/` read): the Kafka topics, the Flink session cluster, DynamoDB, the S3 warehouse bucket and
+Trino's Iceberg catalog.
 
 Each service is one task, so a red task names the broken service. Runs every 30 minutes.
 """
@@ -33,7 +34,7 @@ def platform_health():
         from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
 
         topics = KafkaAdminClientHook(kafka_config_id="kafka_default").get_conn.list_topics(timeout=10).topics
-        wanted = {config.get("TRANSACTIONS_TOPIC"), config.get("ALERTS_TOPIC")}
+        wanted = {config.get(name) for name in ("TRANSACTIONS_TOPIC", "FEEDBACK_TOPIC", "ALERTS_TOPIC", "DLQ_TOPIC")}
         missing = wanted - set(topics)
         if missing:
             raise RuntimeError(f"Kafka topics missing: {sorted(missing)}")

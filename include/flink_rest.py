@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import requests
 
+# States a job never leaves (every other state may still lead to RUNNING).
+TERMINAL_STATES = frozenset({"FAILED", "CANCELED", "FINISHED"})
+
 
 class FlinkError(RuntimeError):
     pass
@@ -44,8 +47,8 @@ class FlinkRest:
         return [Job(j["jid"], j["name"], j["state"]) for j in self._get("/jobs/overview")["jobs"]]
 
     def running_jobs(self, name: str | None = None) -> list[Job]:
-        return [j for j in self.jobs() if j.state in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")
-                and (name is None or j.name == name)]
+        """Jobs that have not ended: RUNNING, or on the way to or from it (created, restarting, failing...)."""
+        return [j for j in self.jobs() if j.state not in TERMINAL_STATES and (name is None or j.name == name)]
 
     def job(self, job_id: str) -> dict:
         return self._get(f"/jobs/{job_id}")
@@ -56,6 +59,17 @@ class FlinkRest:
     def latest_checkpoint(self, job_id: str) -> dict | None:
         """The job's latest completed checkpoint (id, latest_ack_timestamp, external_path), or None."""
         return (self.checkpoints(job_id).get("latest") or {}).get("completed")
+
+    def restore_point(self, job_id: str) -> tuple[int, str] | None:
+        """The newest state the job can be resumed from, as (epoch ms, path): the newest of its latest completed
+        checkpoint, its latest savepoint and the state it was restored from (still its state if it has
+        completed neither since); None if there is none."""
+        latest = self.checkpoints(job_id).get("latest") or {}
+        points = [(p["latest_ack_timestamp"], p["external_path"]) for p in (latest.get("completed"), latest.get("savepoint"))
+                  if p and p.get("external_path") and not p.get("discarded")]
+        if (restored := latest.get("restored")) and restored.get("external_path"):
+            points.append((restored["restore_timestamp"], restored["external_path"]))
+        return max(points, default=None)
 
     def job_metric(self, job_id: str, name: str) -> float | None:
         values = self._get(f"/jobs/{job_id}/metrics?get={name}")
@@ -74,7 +88,7 @@ class FlinkRest:
             state = self.job(job_id)["state"]
             if state in states:
                 return state
-            if state in ("FAILED", "CANCELED", "FINISHED") and state not in states:
+            if state in TERMINAL_STATES:
                 raise FlinkError(f"job {job_id} is {state}: {self.exceptions(job_id)[:1]}")
             if time.monotonic() > deadline:
                 raise FlinkError(f"job {job_id} still {state} after {timeout_s:.0f} s, expected {sorted(states)}")

@@ -1,6 +1,8 @@
 """Health of the running scoring job: what the health DAG checks, as plain functions.
 
-Each check returns a problem (a sentence saying what is wrong) or None; the DAG fails with all of them.
+`problems` measures the job (checkpoint age, restarts, consumer lag) and returns what is wrong, one
+sentence each, with the figures behind it; the DAG fails with all of them. `latest_restore_point` is
+where to restart a job that died.
 """
 
 from __future__ import annotations
@@ -74,14 +76,8 @@ def problems(rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restart
     return found, figures
 
 
-def latest_checkpoint(rest: FlinkRest, job_name: str) -> str | None:
-    """The most recent completed checkpoint of any run of the job the JobManager knows (to restart a
-    job that died)."""
-    best = None
-    for job in rest.jobs():
-        if job.name != job_name:
-            continue
-        completed = rest.latest_checkpoint(job.id)
-        if completed and completed.get("external_path") and (best is None or completed["latest_ack_timestamp"] > best[0]):
-            best = (completed["latest_ack_timestamp"], completed["external_path"])
-    return best[1] if best else None
+def latest_restore_point(rest: FlinkRest, job_name: str) -> str | None:
+    """The newest completed checkpoint or savepoint of any run of the job the JobManager knows (to restart
+    a job that died): after an upgrade, the savepoint the old run stopped with is newer than its checkpoints."""
+    points = [point for job in rest.jobs() if job.name == job_name and (point := rest.restore_point(job.id))]
+    return max(points)[1] if points else None

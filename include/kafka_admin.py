@@ -29,7 +29,8 @@ def create_topics(topics: dict[str, tuple[int, dict[str, str]]]) -> None:
     """Creates missing topics, adds partitions to topics with too few, and sets their configs."""
     admin = admin_client()
     existing = admin.list_topics(timeout=10).topics
-    missing = [NewTopic(name, num_partitions=parts, replication_factor=1, config=topic_config)
+    replicas = config.get_int("KAFKA_REPLICATION_FACTOR")
+    missing = [NewTopic(name, num_partitions=parts, replication_factor=replicas, config=topic_config)
                for name, (parts, topic_config) in topics.items() if name not in existing]
     for future in admin.create_topics(missing).values() if missing else ():
         future.result(timeout=30)

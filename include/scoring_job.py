@@ -8,8 +8,8 @@ with their own topics, Iceberg namespace and DynamoDB table, through exactly the
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
+import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +17,10 @@ from pathlib import Path
 
 from include import aws, config, kafka_admin
 from include.flink_jobs import explain_sql, submit_sql
-from include.flink_rest import FlinkRest, Job
+from include.flink_rest import TERMINAL_STATES, FlinkRest, Job
 from include.scoring.card_store import drop_tables, ensure_table
+
+log = logging.getLogger(__name__)
 
 SQL_DIR = config.REPO_ROOT / "flink" / "sql"
 SQL_FILES = [SQL_DIR / "catalog.sql", *sorted((SQL_DIR / "scoring").glob("*.sql"))]
@@ -44,9 +46,6 @@ class Deployment:
         s = config.settings()
         return cls(s["SCORING_JOB_NAME"], s["TRANSACTIONS_TOPIC"], s["FEEDBACK_TOPIC"], s["ALERTS_TOPIC"],
                    s["DLQ_TOPIC"], s["ICEBERG_NAMESPACE"], s["DYNAMODB_CARD_TABLE"], s["ALERTS_DELIVERY_GUARANTEE"])
-
-    def with_changes(self, **changes) -> Deployment:
-        return dataclasses.replace(self, **changes)
 
     def sql_variables(self) -> dict[str, str]:
         """Values for ${NAME} in scoring_job.sql."""
@@ -85,14 +84,16 @@ class Deployment:
 
         Transactions and feedback carry their event time as record timestamp, which is months or
         years old in a replay: time-based retention would delete them on arrival, so they are bounded
-        by size instead. The scorer rereads all feedback when it starts (scoring/feedback_feed.py).
+        by size instead (INPUT_TOPIC_RETENTION_BYTES per partition). The bound must stay above what
+        the job may fall behind by: a restore from offsets already deleted would start from the
+        earliest left. The scorer rereads all feedback when it starts (scoring/feedback_feed.py).
         """
-        keep_forever = {"retention.ms": "-1", "retention.bytes": str(2 * 1024**3)}
-        keep_a_week = {"retention.ms": str(7 * 86_400_000)}
         s = config.settings()
+        by_size = {"retention.ms": "-1", "retention.bytes": s["INPUT_TOPIC_RETENTION_BYTES"]}
+        keep_a_week = {"retention.ms": str(7 * 86_400_000)}
         return {
-            self.transactions_topic: (int(s["TRANSACTIONS_PARTITIONS"]), keep_forever),
-            self.feedback_topic: (int(s["FEEDBACK_PARTITIONS"]), keep_forever),
+            self.transactions_topic: (int(s["TRANSACTIONS_PARTITIONS"]), by_size),
+            self.feedback_topic: (int(s["FEEDBACK_PARTITIONS"]), by_size),
             self.alerts_topic: (int(s["ALERTS_PARTITIONS"]), keep_a_week),
             self.dlq_topic: (int(s["DLQ_PARTITIONS"]), keep_a_week),
         }
@@ -140,21 +141,50 @@ def job_parameter_files(deployment: Deployment, scoring_config: Path) -> Iterato
 @dataclass(frozen=True)
 class Deployed:
     job_id: str
-    savepoint: str | None       # the savepoint the job started from, if any
+    savepoint: str | None       # the savepoint or checkpoint the job started from, if any
     replaced_job: str | None    # the job it replaced
+
+
+def stop_for_upgrade(deployment: Deployment | None = None, rest: FlinkRest | None = None,
+                     from_savepoint: str | None = None) -> tuple[str | None, str | None]:
+    """Stops the instance's job, if one has not ended, so that the next version never writes beside it.
+    Returns (the savepoint or checkpoint to start the next version from, the id of the job stopped).
+
+    A RUNNING job stops with a savepoint (its sinks commit what they hold). A job on its way to or from
+    RUNNING (created, restarting, failing) cannot take one: it is cancelled, and the next version resumes
+    from its newest completed checkpoint or savepoint. `from_savepoint`, if given, is where the next
+    version starts all the same (e.g. a roll-back)."""
+    deployment = deployment or Deployment.platform()
+    rest = rest or flink()
+    resume, stopped = None, None
+    for job in running(deployment, rest):
+        if job.state == "RUNNING":
+            log.info("stopping %s (%s) with a savepoint", job.name, job.id)
+            resume = rest.stop_with_savepoint(job.id)
+            log.info("savepoint: %s", resume)
+        else:
+            log.info("cancelling %s (%s): it is %s, so it cannot take a savepoint", job.name, job.id, job.state)
+            rest.cancel(job.id)
+            rest.wait_for_state(job.id, set(TERMINAL_STATES))
+            point = rest.restore_point(job.id)
+            resume = point[1] if point else None
+            log.info("its newest checkpoint or savepoint: %s", resume)
+        stopped = job.id
+    if from_savepoint:
+        log.info("starting from the requested savepoint %s%s", from_savepoint, f", not {resume}" if stopped else "")
+        resume = from_savepoint
+    return resume, stopped
 
 
 def deploy(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG,
            parallelism: int | None = None, from_savepoint: str | None = None,
            checkpoint_timeout_s: float = 300) -> Deployed:
-    """Starts the job, or upgrades the running one without losing or repeating anything: stop it with
-    a savepoint (its sinks commit what they hold), then start the new version from that savepoint.
+    """Starts the job, or upgrades the running one without losing or repeating anything: stop it
+    (`stop_for_upgrade`), then start the new version from where it stopped, or from `from_savepoint`.
     Returns once the new job is RUNNING and has completed its first checkpoint."""
     deployment = deployment or Deployment.platform()
     rest = flink()
-    savepoint, replaced = from_savepoint, None
-    for job in running(deployment, rest):
-        savepoint, replaced = rest.stop_with_savepoint(job.id), job.id
+    savepoint, replaced = stop_for_upgrade(deployment, rest, from_savepoint)
     job_id = submit(deployment, scoring_config, parallelism, from_savepoint=savepoint)
     rest.wait_for_state(job_id, {"RUNNING"})
     rest.wait_for_checkpoint(job_id, timeout_s=checkpoint_timeout_s)
