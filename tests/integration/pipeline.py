@@ -43,6 +43,7 @@ class Sent:
     """What a test produced: the expectations of every assertion."""
     valid: dict[str, Labelled] = field(default_factory=dict)
     bad: dict[str, bytes] = field(default_factory=dict)       # tx_id given to the bad record -> payload
+    bad_sent_ms: dict[str, int] = field(default_factory=dict)  # ... -> its Kafka record timestamp
     feedback: set[str] = field(default_factory=set)
 
     @property
@@ -74,6 +75,7 @@ def _record(sent: Sent, message: Message, by_id: dict[str, Labelled]) -> None:
         sent.valid[message.tx_id] = by_id[message.tx_id]
     elif message.kind == BAD:
         sent.bad[message.tx_id] = message.value
+        sent.bad_sent_ms[message.tx_id] = message.timestamp_ms
     else:
         sent.feedback.add(message.tx_id)
 
