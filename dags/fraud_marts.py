@@ -42,10 +42,16 @@ MANIFEST = DBT_PROJECT / "target" / "manifest.json"
 AS_OF = "{{ dag_run.start_date.isoformat(sep=' ') }}"
 
 
+# dbt reaches Trino through the trino_default connection: templated, so each task resolves it when it runs.
+TRINO_FROM_CONNECTION = {"TRINO_HOST": "{{ conn.trino_default.host }}", "TRINO_PORT": "{{ conn.trino_default.port }}",
+                         "TRINO_USER": "{{ conn.trino_default.login }}"}
+
+
 def dbt_environment() -> dict[str, str]:
+    """What profiles.yml and the models read besides the Trino endpoint."""
     s = config.settings()
-    return {"TRINO_HOST": s["BIND_HOST"], "TRINO_PORT": s["TRINO_PORT"], "ICEBERG_CATALOG_NAME": s["ICEBERG_CATALOG_NAME"],
-            "ICEBERG_NAMESPACE": s["ICEBERG_NAMESPACE"], "DBT_SCHEMA": s["ICEBERG_NAMESPACE"]}
+    return {"ICEBERG_CATALOG_NAME": s["ICEBERG_CATALOG_NAME"], "ICEBERG_NAMESPACE": s["ICEBERG_NAMESPACE"],
+            "DBT_SCHEMA": s["ICEBERG_NAMESPACE"]}
 
 
 @dag(
@@ -62,8 +68,13 @@ def fraud_marts():
     @task
     def source_freshness() -> None:
         """Fails when a source is older than its freshness error bound (dbt_project/models/staging/_sources.yml)."""
+        from airflow.sdk import BaseHook
+
+        trino = BaseHook.get_connection("trino_default")
+        env = {**os.environ, **dbt_environment(), "TRINO_HOST": trino.host, "TRINO_PORT": str(trino.port),
+               "TRINO_USER": trino.login}
         result = subprocess.run([str(DBT), "source", "freshness", "--project-dir", str(DBT_PROJECT),
-                                 "--profiles-dir", str(DBT_PROJECT)], env={**os.environ, **dbt_environment()},
+                                 "--profiles-dir", str(DBT_PROJECT)], env=env,
                                 capture_output=True, text=True, timeout=600)
         print(result.stdout[-5000:])
         if result.returncode != 0:
@@ -71,7 +82,8 @@ def fraud_marts():
 
     build = DbtTaskGroup(
         group_id="dbt_build",
-        project_config=ProjectConfig(DBT_PROJECT, manifest_path=MANIFEST, env_vars=dbt_environment()),
+        project_config=ProjectConfig(DBT_PROJECT, manifest_path=MANIFEST,
+                                     env_vars={**dbt_environment(), **TRINO_FROM_CONNECTION}),
         profile_config=ProfileConfig(profile_name="fraud_platform", target_name="local",
                                      profiles_yml_filepath=DBT_PROJECT / "profiles.yml"),
         # "buildable": a test runs with the last model it references, so a reconciliation test (mart vs
@@ -84,8 +96,9 @@ def fraud_marts():
 
     @task(outlets=[FRAUD_MARTS])
     def build_report() -> str:
-        from include import report
+        from include import airflow_connections, report
 
+        airflow_connections.export_to_settings()
         report.main(["--schema", dbt_environment()["DBT_SCHEMA"]])
         return config.get("REPORT_URL")
 

@@ -50,10 +50,11 @@ def fraud_scoring_deploy():
         """Topics and DynamoDB tables exist, and the scoring config parses."""
         from airflow.sdk import get_current_context
 
-        from include import aws, scoring_job
+        from include import airflow_connections, aws, scoring_job
         from include.scoring import config as scoring_config
         from include.scoring.card_store import ensure_table
 
+        airflow_connections.export_to_settings()
         params = get_current_context()["params"]
         scoring = scoring_config.load(params["scoring_config"])
         deployment = scoring_job.Deployment.platform()
@@ -66,8 +67,9 @@ def fraud_scoring_deploy():
         """Stops the job if one runs (scoring_job.stop_for_upgrade); returns the savepoint to start from."""
         from airflow.sdk import get_current_context
 
-        from include import scoring_job
+        from include import airflow_connections, scoring_job
 
+        airflow_connections.export_to_settings()
         savepoint, _ = scoring_job.stop_for_upgrade(from_savepoint=get_current_context()["params"]["from_savepoint"])
         return savepoint
 
@@ -76,8 +78,9 @@ def fraud_scoring_deploy():
         """Submits the job (from the savepoint, if any). A retry finds the job already running."""
         from airflow.sdk import get_current_context
 
-        from include import scoring_job
+        from include import airflow_connections, scoring_job
 
+        airflow_connections.export_to_settings()
         params = get_current_context()["params"]
         running = scoring_job.running()
         if running:
@@ -90,8 +93,9 @@ def fraud_scoring_deploy():
 
     @task
     def wait_until_checkpointed(job_id: str) -> dict:
-        from include import scoring_job
+        from include import airflow_connections, scoring_job
 
+        airflow_connections.export_to_settings()
         rest = scoring_job.flink()
         rest.wait_for_state(job_id, {"RUNNING"}, timeout_s=180)
         checkpoint = rest.wait_for_checkpoint(job_id, timeout_s=300)

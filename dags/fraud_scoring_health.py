@@ -51,8 +51,9 @@ def fraud_scoring_health():
         from airflow.sdk import Variable, get_current_context
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include import job_health, scoring_job
+        from include import airflow_connections, job_health, scoring_job
 
+        airflow_connections.export_to_settings()
         params = get_current_context()["params"]
         deployment = scoring_job.Deployment.platform()
         rest = scoring_job.flink()
@@ -82,9 +83,11 @@ def fraud_scoring_health():
         from airflow.sdk.exceptions import AirflowSkipException
         from pyiceberg.table.snapshots import Operation, ancestors_between_ids
 
+        from include import airflow_connections
         from include.lakehouse import iceberg_catalog
         from include.scoring_job import Deployment
 
+        airflow_connections.export_to_settings()
         table = iceberg_catalog().load_table(Deployment.platform().table("scored_transactions"))
         current = table.current_snapshot()
         seen = Variable.get(SNAPSHOT_SEEN, default=None)

@@ -48,8 +48,10 @@ def producer_backfill():
         duplicates of their tx_id, which the scorer dead-letters instead of scoring twice."""
         from airflow.sdk import get_current_context
 
+        from include import airflow_connections
         from producer.__main__ import main
 
+        airflow_connections.export_to_settings()
         p = get_current_context()["params"]
         argv = [p["mode"]]
         if p["mode"] == "replay":

@@ -45,8 +45,9 @@ def seed_dynamodb():
 
         from airflow.sdk import get_current_context
 
-        from include import seed
+        from include import airflow_connections, seed
 
+        airflow_connections.export_to_settings()
         params = get_current_context()["params"]
         if params["source"] == "file":
             if not params["path"]:

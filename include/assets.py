@@ -1,10 +1,12 @@
 """Airflow assets: data the DAGs produce and react to, named by the Trino table that holds them."""
 
+from urllib.parse import urlsplit
+
 from airflow.sdk import Asset
 
 from include import config
 
-_TRINO = f"trino://{config.get('BIND_HOST')}:{config.get('TRINO_PORT')}/{config.get('ICEBERG_CATALOG_NAME')}"
+_TRINO = f"trino://{urlsplit(config.get('TRINO_URL')).netloc}/{config.get('ICEBERG_CATALOG_NAME')}"
 _NAMESPACE = config.get("ICEBERG_NAMESPACE")
 
 # Updated by the health DAG when the scoring job has committed new rows; the marts DAG runs on it.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from pyiceberg.catalog.sql import SqlCatalog
 
 from include import config
@@ -10,9 +12,9 @@ from include import config
 def iceberg_catalog() -> SqlCatalog:
     """The JDBC catalog Flink and Trino use (same PostgreSQL rows, same S3 warehouse)."""
     s = config.settings()
+    database = s["ICEBERG_CATALOG_JDBC_URL"].removeprefix("jdbc:postgresql://")  # host:port/database
     return SqlCatalog(s["ICEBERG_CATALOG_NAME"], **{
-        "uri": (f"postgresql+psycopg2://{s['POSTGRES_USER']}:{s['POSTGRES_PASSWORD']}"
-                f"@{s['BIND_HOST']}:{s['POSTGRES_PORT']}/{s['ICEBERG_CATALOG_DB']}"),
+        "uri": f"postgresql+psycopg2://{quote(s['POSTGRES_USER'])}:{quote(s['POSTGRES_PASSWORD'])}@{database}",
         "warehouse": s["ICEBERG_WAREHOUSE"],
         "s3.endpoint": s["S3_ENDPOINT"],
         "s3.access-key-id": s["AWS_ACCESS_KEY_ID"],
@@ -25,7 +27,8 @@ def iceberg_catalog() -> SqlCatalog:
 def trino_connection(user: str = "fraud-platform"):
     import trino
 
-    return trino.dbapi.connect(host=config.get("BIND_HOST"), port=config.get_int("TRINO_PORT"), user=user,
+    url = urlsplit(config.get("TRINO_URL"))
+    return trino.dbapi.connect(host=url.hostname, port=url.port, http_scheme=url.scheme, user=user,
                                catalog=config.get("ICEBERG_CATALOG_NAME"))
 
 

@@ -1,0 +1,44 @@
+"""Inside Airflow, the services' endpoints and credentials come from Airflow connections.
+
+Locally the connections are the `AIRFLOW_CONN_*` lines of include/config/platform.env, built from the
+same settings the platform's clients read; on a cluster they may live in a secrets backend instead.
+`export_to_settings()`, called first by every task that reaches a service through include/, writes
+each connection over the matching platform settings in the task's environment (include/config.py lets
+the environment win), so Flink REST, Kafka, Trino, DynamoDB, S3 and the Iceberg catalog are all
+reached the way the connections say.
+"""
+
+from __future__ import annotations
+
+import os
+
+from include import config
+
+KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG = (
+    "kafka_default", "flink_default", "trino_default", "aws_default", "iceberg_catalog")
+
+
+def settings_from_connections() -> dict[str, str]:
+    from airflow.sdk import BaseHook
+
+    kafka, flink, trino, aws, catalog = (BaseHook.get_connection(conn_id)
+                                         for conn_id in (KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG))
+    endpoints = aws.extra_dejson.get("service_config", {})
+    return {
+        "KAFKA_BOOTSTRAP": kafka.extra_dejson["bootstrap.servers"],
+        "FLINK_REST_URL": flink.host.rstrip("/"),  # an http connection whose host is the whole URL
+        "TRINO_URL": f"http://{trino.host}:{trino.port}",
+        "AWS_ACCESS_KEY_ID": aws.login or "",
+        "AWS_SECRET_ACCESS_KEY": aws.password or "",
+        "AWS_REGION": aws.extra_dejson["region_name"],
+        "S3_ENDPOINT": endpoints.get("s3", {}).get("endpoint_url", ""),
+        "DYNAMODB_ENDPOINT": endpoints.get("dynamodb", {}).get("endpoint_url", ""),
+        "ICEBERG_CATALOG_JDBC_URL": f"jdbc:postgresql://{catalog.host}:{catalog.port}/{catalog.schema}",
+        "POSTGRES_USER": catalog.login,
+        "POSTGRES_PASSWORD": catalog.password,
+    }
+
+
+def export_to_settings() -> None:
+    os.environ.update(settings_from_connections())
+    config.settings.cache_clear()  # settings are read once per process: read them again
