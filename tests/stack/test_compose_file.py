@@ -5,6 +5,7 @@ here, so the file is checked, not started.)"""
 from __future__ import annotations
 
 import configparser
+import json
 import re
 
 import pytest
@@ -88,3 +89,34 @@ def test_long_running_services_have_healthchecks_and_dependencies_exist():
             assert dependency in COMPOSE, f"{name} depends on unknown {dependency}"
     for name in ("postgres", "s3", "dynamodb", "kafka", "flink-jobmanager", "trino", "airflow-api-server", "report"):
         assert name not in one_shot and "healthcheck" in COMPOSE[name], f"{name} has no healthcheck"
+
+
+def test_airflow_has_every_connection_of_the_native_stack_pointing_into_the_compose_network():
+    env = COMPOSE["airflow-api-server"]["environment"]
+    native = {name for name in S if name.startswith("AIRFLOW_CONN_")}
+    assert native and native == {name for name in env if name.startswith("AIRFLOW_CONN_")}
+    for name in native:
+        assert S["BIND_HOST"] not in env[name], f"{name} points at loopback inside a container"
+        # the same connection type and fields as the native one
+        native_conn, compose_conn = json.loads(S[name]), json.loads(env[name])
+        assert (native_conn["conn_type"], sorted(native_conn)) == (compose_conn["conn_type"], sorted(compose_conn)), name
+
+
+def _flattened(tree: dict, prefix: str = "") -> dict[str, str]:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flattened(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+@pytest.mark.parametrize("service", ["flink-jobmanager", "flink-taskmanager"])
+def test_flink_containers_behave_like_the_native_cluster(service):
+    native = _flattened(yaml.safe_load((config.REPO_ROOT / "stack" / "conf" / "flink" / "config.yaml").read_text()))
+    flags = dict(flag.removeprefix("-D").split("=", 1) for flag in COMPOSE[service]["command"] if flag.startswith("-D"))
+    for key in ("heartbeat.interval", "heartbeat.timeout", "state.backend.type", "parallelism.default",
+                "execution.checkpointing.num-retained", "execution.checkpointing.externalized-checkpoint-retention",
+                "jobmanager.execution.failover-strategy"):
+        assert flags.get(key) == native[key], key
