@@ -17,10 +17,9 @@ from include.scoring.scorer import SCORED, Result
 STRING_FIELDS = ("status", "tx_id", "card_id", "terminal_id", "merchant_category", "channel", "currency",
                  "decision", "reasons", "model_version", "alert_json", "reject_reason", "dead_letter_json")
 # `amount` is both a transaction field and the first feature: it travels once.
-DOUBLE_FIELDS = ("amount", "lat", "lon", "score", "rule_score", *(f for f in FEATURES if f != "amount"))
+_FEATURES_AFTER_AMOUNT = tuple(f for f in FEATURES if f != "amount")
+DOUBLE_FIELDS = ("amount", "lat", "lon", "score", "rule_score", *_FEATURES_AFTER_AMOUNT)
 BIGINT_FIELDS = ("event_ms", "scored_ms", "config_version", "kafka_partition", "kafka_offset", "kafka_ms")
-
-_FEATURES_AFTER_AMOUNT = DOUBLE_FIELDS[5:]
 
 
 def output_arrays(r: Result, model_version: str, config_version: int) -> tuple[list, list, list]:
