@@ -24,6 +24,7 @@ MAX_AMOUNT = 100_000.0
 # push the card's older history out of its retention window.
 MAX_EVENT_AHEAD_MS = 3_600_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CARD = re.compile(r"C[0-9]{9}")
@@ -63,7 +64,7 @@ class Rejected(ValueError):
 
 
 def format_event_time(event_ms: int) -> str:
-    return (EPOCH + timedelta(milliseconds=event_ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (EPOCH + event_ms * _MILLISECOND).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def encode(tx: Transaction) -> bytes:
@@ -112,7 +113,7 @@ def event_ms(text: str) -> int:
     parsed = datetime.fromisoformat(text)
     if not 2000 <= parsed.year <= 2100:
         raise ValueError(f"{text!r} is outside 2000-2100")
-    return (parsed - EPOCH) // timedelta(milliseconds=1)
+    return (parsed - EPOCH) // _MILLISECOND
 
 
 def parse(payload: bytes | str | None, kafka_ms: int | None = None) -> Transaction:
