@@ -11,6 +11,7 @@ from include.scoring.feedback import Feedback, FeedbackIndex, encode_feedback
 from include.scoring.feedback_feed import FeedbackFeed
 
 DAY_MS = 86_400_000
+START_MS = 1_767_225_600_000  # 2026-01-01: the feedback schema takes times from 2000 to 2100
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ def produce(topic: str, payloads: list[tuple[str, bytes]]) -> None:
 
 def feedback(i: int) -> tuple[str, bytes]:
     card = f"C{i % 5:09d}"
-    return card, encode_feedback(Feedback(f"tx-{i}", card, f"T{i % 3}", i * 1000, i * 1000 + 7 * DAY_MS, "card_testing"))
+    return card, encode_feedback(Feedback(f"tx-{i}", card, f"T{i % 3}", START_MS + i * 1000,
+                                          START_MS + i * 1000 + 7 * DAY_MS, "card_testing"))
 
 
 def test_catch_up_reads_to_the_end_each_time(feedback_topic):
