@@ -110,6 +110,11 @@ def event_ms(text: str) -> int:
     """Milliseconds since the epoch of a timestamp in the schema's format (UTC, ending in Z)."""
     if not _EVENT_TIME.fullmatch(text):
         raise ValueError(f"not a UTC timestamp like 2026-11-29T12:00:00.000Z: {text!r}")
+    return _utc_ms(text)
+
+
+def _utc_ms(text: str) -> int:
+    """event_ms() of a text already matched against the schema's format."""
     parsed = datetime.fromisoformat(text)
     if not 2000 <= parsed.year <= 2100:
         raise ValueError(f"{text!r} is outside 2000-2100")
@@ -149,7 +154,7 @@ def parse(payload: bytes | str | None, kafka_ms: int | None = None) -> Transacti
     currency = _string(doc, "currency", _CURRENCY, "invalid_currency")
     event_text = _string(doc, "event_time", _EVENT_TIME, "invalid_event_time")
     try:
-        tx_event_ms = event_ms(event_text)
+        tx_event_ms = _utc_ms(event_text)
     except ValueError as error:
         raise Rejected("invalid_event_time", str(error)) from None
     if kafka_ms is not None and tx_event_ms > kafka_ms + MAX_EVENT_AHEAD_MS:
