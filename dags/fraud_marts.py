@@ -66,13 +66,10 @@ def dbt_environment() -> dict[str, str]:
 )
 def fraud_marts():
     @task
-    def source_freshness() -> None:
-        """Fails when a source is older than its freshness error bound (dbt_project/models/staging/_sources.yml)."""
-        from airflow.sdk import BaseHook
-
-        trino = BaseHook.get_connection("trino_default")
-        env = {**os.environ, **dbt_environment(), "TRINO_HOST": trino.host, "TRINO_PORT": str(trino.port),
-               "TRINO_USER": trino.login}
+    def source_freshness(trino: dict[str, str]) -> None:
+        """Fails when a source is older than its freshness error bound (dbt_project/models/staging/_sources.yml).
+        `trino`: TRINO_FROM_CONNECTION, rendered when the task runs."""
+        env = {**os.environ, **dbt_environment(), **trino}
         result = subprocess.run([str(DBT), "source", "freshness", "--project-dir", str(DBT_PROJECT),
                                  "--profiles-dir", str(DBT_PROJECT)], env=env,
                                 capture_output=True, text=True, timeout=600)
@@ -102,7 +99,7 @@ def fraud_marts():
         report.main(["--schema", dbt_environment()["DBT_SCHEMA"]])
         return config.get("REPORT_URL")
 
-    source_freshness() >> build >> build_report()
+    source_freshness(TRINO_FROM_CONNECTION) >> build >> build_report()
 
 
 fraud_marts()
