@@ -10,7 +10,8 @@ Every 5 minutes, checks that the Flink scoring job
 
 and fails with a message saying which of these is wrong. With `restart_if_down`, a job that is not
 running is started again from its newest completed checkpoint or savepoint (nothing lost, nothing
-repeated), with the default scoring config and parallelism.
+repeated), with the scoring config and parallelism of its last run (the JobManager remembers an ended
+run for an hour; after that, or after a restart of the Flink cluster, with the defaults).
 
 It also announces new scored data: when the snapshots committed to the Iceberg table
 `scored_transactions` since the last check added rows, the `publish_new_data` task updates the asset
@@ -58,8 +59,7 @@ def fraud_scoring_health():
         deployment = scoring_job.Deployment.platform()
         rest = scoring_job.flink()
         if params["restart_if_down"] and not scoring_job.running(deployment, rest):
-            resume_from = job_health.latest_restore_point(rest, deployment.job_name)
-            job_id = scoring_job.submit(from_savepoint=resume_from)
+            job_id, resume_from = scoring_job.restart(deployment, rest)
             print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
             rest.wait_for_checkpoint(job_id, timeout_s=300)
         bounds = job_health.Bounds(params["max_checkpoint_age_s"], params["max_new_restarts"],

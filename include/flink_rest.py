@@ -23,6 +23,7 @@ class Job:
     id: str
     name: str
     state: str
+    start_ms: int
 
 
 class FlinkRest:
@@ -44,7 +45,7 @@ class FlinkRest:
         return self._get("/overview")
 
     def jobs(self) -> list[Job]:
-        return [Job(j["jid"], j["name"], j["state"]) for j in self._get("/jobs/overview")["jobs"]]
+        return [Job(j["jid"], j["name"], j["state"], j["start-time"]) for j in self._get("/jobs/overview")["jobs"]]
 
     def running_jobs(self, name: str | None = None) -> list[Job]:
         """Jobs that have not ended: RUNNING, or on the way to or from it (created, restarting, failing...)."""
@@ -52,6 +53,11 @@ class FlinkRest:
 
     def job(self, job_id: str) -> dict:
         return self._get(f"/jobs/{job_id}")
+
+    def job_config(self, job_id: str) -> tuple[int, dict[str, str]]:
+        """(parallelism, global job parameters) the job was submitted with."""
+        execution = self._get(f"/jobs/{job_id}/config")["execution-config"]
+        return int(execution["job-parallelism"]), execution.get("user-config") or {}
 
     def checkpoints(self, job_id: str) -> dict:
         return self._get(f"/jobs/{job_id}/checkpoints")

@@ -1,8 +1,7 @@
 """Health of the running scoring job: what the health DAG checks, as plain functions.
 
 `problems` measures the job (checkpoint age, restarts, consumer lag) and returns what is wrong, one
-sentence each, with the figures behind it; the DAG fails with all of them. `latest_restore_point` is
-where to restart a job that died.
+sentence each, with the figures behind it; the DAG fails with all of them.
 """
 
 from __future__ import annotations
@@ -75,9 +74,3 @@ def problems(rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restart
                      f"the job falls behind")
     return found, figures
 
-
-def latest_restore_point(rest: FlinkRest, job_name: str) -> str | None:
-    """The newest completed checkpoint or savepoint of any run of the job the JobManager knows (to restart
-    a job that died): after an upgrade, the savepoint the old run stopped with is newer than its checkpoints."""
-    points = [point for job in rest.jobs() if job.name == job_name and (point := rest.restore_point(job.id))]
-    return max(points)[1] if points else None

@@ -7,6 +7,7 @@ with their own topics, Iceberg namespace and DynamoDB table, through exactly the
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from include import aws, config, kafka_admin
+from include import aws, config, kafka_admin, restore_points
 from include.flink_jobs import explain_sql, submit_sql
 from include.flink_rest import TERMINAL_STATES, FlinkRest, Job
 from include.scoring.card_store import drop_tables, ensure_table
@@ -66,11 +67,15 @@ class Deployment:
         kafka_admin.create_topics(self.topics())
 
     def remove(self) -> None:
-        """Cancels the instance's job and deletes its topics, Iceberg tables and DynamoDB table (tests, benchmark)."""
+        """Cancels the instance's job and deletes its topics, Iceberg tables, DynamoDB table and checkpoints
+        (tests, benchmark)."""
         from include.lakehouse import iceberg_catalog
 
-        for job in running(self):
-            flink().cancel(job.id)
+        rest = flink()
+        for job in running(self, rest):
+            rest.cancel(job.id)
+            rest.wait_for_state(job.id, set(TERMINAL_STATES))
+        restore_points.remove_stored(self.job_name)
         kafka_admin.delete_topics(list(self.topics()))
         catalog = iceberg_catalog()
         if (self.namespace,) in catalog.list_namespaces():
@@ -152,26 +157,25 @@ def stop_for_upgrade(deployment: Deployment | None = None, rest: FlinkRest | Non
 
     A RUNNING job stops with a savepoint (its sinks commit what they hold). A job on its way to or from
     RUNNING (created, restarting, failing) cannot take one: it is cancelled, and the next version resumes
-    from its newest completed checkpoint or savepoint. `from_savepoint`, if given, is where the next
+    from the newest completed checkpoint or savepoint. So does a job that is not running at all (it died,
+    or the Flink cluster restarted): see restore_points. `from_savepoint`, if given, is where the next
     version starts all the same (e.g. a roll-back)."""
     deployment = deployment or Deployment.platform()
     rest = rest or flink()
-    resume, stopped = None, None
+    stopped = None
     for job in running(deployment, rest):
         if job.state == "RUNNING":
             log.info("stopping %s (%s) with a savepoint", job.name, job.id)
-            resume = rest.stop_with_savepoint(job.id)
-            log.info("savepoint: %s", resume)
+            log.info("savepoint: %s", rest.stop_with_savepoint(job.id, restore_points.savepoint_dir(job.name)))
         else:
             log.info("cancelling %s (%s): it is %s, so it cannot take a savepoint", job.name, job.id, job.state)
             rest.cancel(job.id)
             rest.wait_for_state(job.id, set(TERMINAL_STATES))
-            point = rest.restore_point(job.id)
-            resume = point[1] if point else None
-            log.info("its newest checkpoint or savepoint: %s", resume)
         stopped = job.id
+    resume = restore_points.latest(rest, deployment.job_name)
+    log.info("newest checkpoint or savepoint of %s: %s", deployment.job_name, resume)
     if from_savepoint:
-        log.info("starting from the requested savepoint %s%s", from_savepoint, f", not {resume}" if stopped else "")
+        log.info("starting from the requested savepoint %s, not %s", from_savepoint, resume)
         resume = from_savepoint
     return resume, stopped
 
@@ -189,3 +193,38 @@ def deploy(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_
     rest.wait_for_state(job_id, {"RUNNING"})
     rest.wait_for_checkpoint(job_id, timeout_s=checkpoint_timeout_s)
     return Deployed(job_id, savepoint, replaced)
+
+
+def last_run(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> tuple[bytes, int] | None:
+    """The scoring config (file content) and parallelism of the newest run of the instance's job, if the
+    JobManager still knows that run (see restore_points)."""
+    deployment = deployment or Deployment.platform()
+    rest = rest or flink()
+    runs = [job for job in rest.jobs() if job.name == deployment.job_name]
+    if not runs:
+        return None
+    parallelism, parameters = rest.job_config(max(runs, key=lambda job: job.start_ms).id)
+    encoded = parameters.get(SCORING_CONFIG_PARAMETER)
+    return (base64.b64decode(encoded), parallelism) if encoded else None
+
+
+def restart(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> tuple[str, str | None]:
+    """Starts the instance's job again after it died, as it last ran: from its newest checkpoint or
+    savepoint, with the scoring config and parallelism of its last run. If the JobManager no longer knows
+    that run, with the default config and parallelism (and a warning saying so).
+    Returns (the new job id, the checkpoint or savepoint it resumed from)."""
+    deployment = deployment or Deployment.platform()
+    rest = rest or flink()
+    resume = restore_points.latest(rest, deployment.job_name)
+    last = last_run(deployment, rest)
+    if last is None:
+        log.warning("the JobManager no longer knows the last run of %s: restarting it with the default "
+                    "scoring config and parallelism", deployment.job_name)
+        return submit(deployment, from_savepoint=resume), resume
+    scoring_config, parallelism = last
+    with tempfile.NamedTemporaryFile(suffix=".yaml") as previous_config:
+        previous_config.write(scoring_config)
+        previous_config.flush()
+        log.info("restarting %s with parallelism %d and the scoring config of its last run", deployment.job_name,
+                 parallelism)
+        return submit(deployment, Path(previous_config.name), parallelism, from_savepoint=resume), resume

@@ -1,9 +1,10 @@
 """Every DAG runs green with `airflow dags test` against the live stack. The deploy DAG runs twice while
-transactions stream in: the second run upgrades the job through a savepoint, and the stream loses and
-doubles nothing."""
+transactions stream in: the second run upgrades the job through a savepoint to another parallelism, and
+the stream loses and doubles nothing. The health DAG restarts a job that died as it last ran."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from include import aws, config, scoring_job
+from include import aws, config, restore_points, scoring_job
 from include.lakehouse import trino_query
 from include.scoring.card_store import DynamoCardStore, drop_tables
 from producer import files
@@ -57,7 +58,8 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
     streaming = threading.Thread(target=lambda: sent.setdefault(
         "run", pipeline.produce(PLATFORM, items, rate=200, feedback_delay_days=1)), daemon=True)
     streaming.start()
-    second = dags_test("fraud_scoring_deploy")   # upgrades the running job in the middle of the stream
+    # Upgrades the running job in the middle of the stream, to another parallelism.
+    second = dags_test("fraud_scoring_deploy", {"parallelism": 1})
     streaming.join(timeout=600)
     assert "stopping fraud-scoring" in second and "savepoint: " in second, second[-3000:]
     produced = sent["run"]
@@ -78,6 +80,50 @@ def test_health_check_passes_on_the_running_job():
         dags_test("fraud_scoring_deploy")
     output = dags_test("fraud_scoring_health")
     assert "'state': 'RUNNING'" in output
+
+
+def test_health_check_restarts_a_dead_job_as_it_last_ran(tmp_path):
+    """With restart_if_down, a job that died mid-stream starts again from its newest checkpoint, with the
+    parallelism and scoring config it was deployed with, and the stream loses and doubles nothing."""
+    deployed_config = tmp_path / "scoring.yaml"
+    deployed_config.write_text("# deployed by the restart test\n" + scoring_job.DEFAULT_SCORING_CONFIG.read_text())
+    dags_test("fraud_scoring_deploy", {"parallelism": 1, "scoring_config": str(deployed_config)})
+    rest = scoring_job.flink()
+    [job] = scoring_job.running(PLATFORM, rest)
+
+    seed = random.randrange(100_000, 1_000_000)
+    items = list(Simulator(200, seed=seed, start_ms=START_MS, days=5).transactions())
+    halfway = threading.Event()
+    sent: dict[str, pipeline.Sent] = {}
+    streaming = threading.Thread(target=lambda: sent.setdefault("run", pipeline.produce(
+        PLATFORM, items, rate=60, on_progress=lambda n: n == len(items) // 3 and halfway.set())), daemon=True)
+    streaming.start()
+    assert halfway.wait(timeout=120)
+    prefix = f"sim{seed}-"
+    table = PLATFORM.table("scored_transactions")
+    pipeline.wait_until(lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0] > 0,
+                        60, "a checkpoint committing part of the stream")
+    rest.cancel(job.id)   # the job dies: no savepoint, its checkpoints stay
+    rest.wait_for_state(job.id, {"CANCELED"})
+    newest_stored = max(restore_points.stored(PLATFORM.job_name))[1]
+    assert newest_stored.removeprefix("file://") == rest.restore_point(job.id)[1].removeprefix("file:")
+
+    output = dags_test("fraud_scoring_health", {"restart_if_down": True})
+    assert f"from {rest.restore_point(job.id)[1]}" in output or f"from {newest_stored}" in output, output[-3000:]
+    [restarted] = scoring_job.running(PLATFORM, rest)
+    parallelism, parameters = rest.job_config(restarted.id)
+    assert parallelism == 1
+    assert base64.b64decode(parameters[scoring_job.SCORING_CONFIG_PARAMETER]) == deployed_config.read_bytes()
+
+    streaming.join(timeout=600)
+    produced = sent["run"]
+    pipeline.wait_until(lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0]
+                        >= len(produced.valid), 300, "every streamed transaction in Iceberg")
+    rows = trino_query(f"select tx_id, decision from {table} where tx_id like '{prefix}%'")
+    assert sorted(tx_id for tx_id, _ in rows) == sorted(produced.valid)   # each exactly once
+    # Alerts are at-least-once on the platform (ALERTS_DELIVERY_GUARANTEE): a restart may repeat some.
+    alerts = {key for key, _ in pipeline.read_topic(PLATFORM.alerts_topic) if key.startswith(prefix)}
+    assert alerts == {tx_id for tx_id, decision in rows if decision == "ALERT"}
 
 
 def test_producer_backfill_replays_a_file(tmp_path):

@@ -51,3 +51,14 @@ def test_scored_view_names_every_array_element_in_udf_order():
 
 def test_every_feature_travels_in_the_udf_result():
     assert set(FEATURES) <= set(DOUBLE_FIELDS)
+
+
+def test_a_savepoint_restores_whatever_the_parallelism():
+    """Operator ids must not depend on chaining (see 1_job_settings.sql): planner uids on, and every Iceberg
+    writer, whose connector sets no uid, at a fixed parallelism."""
+    assert "SET 'table.exec.uid.generation' = 'ALWAYS';" in (SQL / "1_job_settings.sql").read_text()
+    iceberg_inserts = re.findall(r"^INSERT INTO \$\{ICEBERG_CATALOG_NAME\}.*$", (SQL / "6_inserts.sql").read_text(),
+                                 re.MULTILINE)
+    assert len(iceberg_inserts) == 3
+    for insert in iceberg_inserts:
+        assert "/*+ OPTIONS('write-parallelism' = '1') */" in insert, insert

@@ -12,11 +12,19 @@
 SET 'pipeline.name' = '${SCORING_JOB_NAME}';
 SET 'parallelism.default' = '2';
 SET 'table.local-time-zone' = 'UTC';
+-- Savepoints map state to operators by id. Flink derives the id of an operator without a uid from the
+-- operators chained to it, and chaining changes with parallelism: without uids, a deploy with another
+-- parallelism cannot restore the savepoint of the running job. The planner's operators get uids here; the
+-- Iceberg writers, which get none from their connector, run at a fixed parallelism (6_inserts.sql).
+SET 'table.exec.uid.generation' = 'ALWAYS';
 -- Iceberg commits and Kafka transactions happen on checkpoints: this is also the freshness of the table.
 SET 'execution.checkpointing.interval' = '10s';
 SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
 SET 'execution.checkpointing.min-pause' = '2s';
 SET 'execution.checkpointing.timeout' = '5min';
+-- Checkpoints under the job's name, where include/restore_points.py finds them after the JobManager forgot
+-- the job (it forgets ended jobs after an hour, and all when it restarts).
+SET 'execution.checkpointing.dir' = '${FLINK_CHECKPOINT_DIR}/${SCORING_JOB_NAME}';
 SET 'restart-strategy.type' = 'exponential-delay';
 SET 'restart-strategy.exponential-delay.initial-backoff' = '2s';
 SET 'restart-strategy.exponential-delay.max-backoff' = '1min';

@@ -1,6 +1,8 @@
 -- 6. The statement set --------------------------------------------------------------------------------------
 -- The Iceberg writers run as their own task (write-parallelism differs from the job's), so committing
--- a checkpoint's files to the catalog never holds up scoring and alerting.
+-- a checkpoint's files to the catalog never holds up scoring and alerting. Their parallelism is fixed
+-- for another reason too: their operator ids, and so restoring a savepoint, must not depend on the job's
+-- parallelism (1_job_settings.sql).
 INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.scored_transactions /*+ OPTIONS('write-parallelism' = '1') */
 SELECT tx_id, card_id, terminal_id, merchant_category, channel, amount, currency, event_time, lat, lon,
        card_tx_count_10m, card_tx_count_1h, card_tx_count_24h, card_tx_count_7d, card_tx_count_30d,
@@ -40,7 +42,7 @@ SELECT '${TRANSACTIONS_TOPIC}', kafka_partition, kafka_offset, kafka_ts, reject_
 FROM scored
 WHERE status = 'rejected';
 
-INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_feedback
+INSERT INTO ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_feedback /*+ OPTIONS('write-parallelism' = '1') */
 SELECT tx_id, card_id, terminal_id, CAST(tx_event_time AS TIMESTAMP_LTZ(3)), CAST(confirmed_at AS TIMESTAMP_LTZ(3)),
        fraud_pattern, amount, kafka_partition, kafka_offset, CURRENT_TIMESTAMP
 FROM feedback_parsed

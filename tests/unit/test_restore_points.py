@@ -1,0 +1,76 @@
+"""include/restore_points.py: the newest complete checkpoint or savepoint, from the JobManager or from
+the job's directories, whichever is newer."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from include import config, restore_points
+from include.flink_rest import Job
+
+
+@pytest.fixture
+def state_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLINK_CHECKPOINT_DIR", f"file://{tmp_path}/checkpoints")
+    monkeypatch.setenv("FLINK_SAVEPOINT_DIR", f"file://{tmp_path}/savepoints")
+    config.settings.cache_clear()
+    yield tmp_path
+    monkeypatch.undo()
+    config.settings.cache_clear()
+
+
+def _write(path, written_s: float, metadata: bool = True) -> None:
+    path.mkdir(parents=True)
+    (path / "state").write_bytes(b"x")
+    if metadata:
+        (path / "_metadata").write_bytes(b"m")
+        os.utime(path / "_metadata", (written_s, written_s))
+
+
+class KnownJobs:
+    """The JobManager's side: jobs it remembers and each one's newest point."""
+
+    def __init__(self, points: dict[Job, tuple[int, str] | None]):
+        self.points = points
+
+    def jobs(self) -> list[Job]:
+        return list(self.points)
+
+    def restore_point(self, job_id: str) -> tuple[int, str] | None:
+        return next(point for job, point in self.points.items() if job.id == job_id)
+
+
+def test_finds_complete_checkpoints_and_savepoints_of_the_job_only(state_dirs):
+    _write(state_dirs / "checkpoints/scoring/job1/chk-7", 1_000)
+    _write(state_dirs / "checkpoints/scoring/job1/chk-8", 2_000, metadata=False)  # still being written
+    _write(state_dirs / "savepoints/scoring/savepoint-job1-ab", 3_000)
+    _write(state_dirs / "checkpoints/other/job2/chk-9", 9_000)
+    assert sorted(restore_points.stored("scoring")) == [
+        (1_000_000, f"file://{state_dirs}/checkpoints/scoring/job1/chk-7"),
+        (3_000_000, f"file://{state_dirs}/savepoints/scoring/savepoint-job1-ab"),
+    ]
+    assert restore_points.stored("never-ran") == []
+
+
+def test_latest_takes_the_newest_of_the_jobmanager_and_the_directories(state_dirs):
+    _write(state_dirs / "checkpoints/scoring/job1/chk-7", 1_000)
+    stored = f"file://{state_dirs}/checkpoints/scoring/job1/chk-7"
+    forgotten = KnownJobs({})
+    assert restore_points.latest(forgotten, "scoring") == stored
+    newer = KnownJobs({Job("j2", "scoring", "FAILED", 0): (2_000_000, "file:/restored/savepoint"),
+                       Job("j3", "other", "FAILED", 0): (5_000_000, "file:/not/this/job")})
+    assert restore_points.latest(newer, "scoring") == "file:/restored/savepoint"
+    older = KnownJobs({Job("j0", "scoring", "CANCELED", 0): (500_000, "file:/older"), Job("j1", "scoring", "FAILED", 0): None})
+    assert restore_points.latest(older, "scoring") == stored
+    assert restore_points.latest(forgotten, "never-ran") is None
+
+
+def test_remove_stored_deletes_both_directories_and_tolerates_none(state_dirs):
+    _write(state_dirs / "checkpoints/scoring/job1/chk-7", 1_000)
+    _write(state_dirs / "savepoints/scoring/savepoint-job1-ab", 3_000)
+    restore_points.remove_stored("scoring")
+    assert restore_points.stored("scoring") == []
+    assert (state_dirs / "checkpoints").exists() and not (state_dirs / "checkpoints/scoring").exists()
+    restore_points.remove_stored("scoring")
