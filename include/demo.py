@@ -53,7 +53,8 @@ def main() -> int:
     else:
         _say("deploying the scoring job (Flink SQL + Python UDF) ...")
         deployed = scoring_job.deploy(deployment)
-        _say(f"running as {deployed.job_id}, first checkpoint done")
+        resumed = f", resumed from {deployed.savepoint}" if deployed.savepoint else ""
+        _say(f"running as {deployed.job_id}{resumed}, first checkpoint done")
 
     table = deployment.table("scored_transactions")
     # Two weeks ago, so the frauds' confirmations (7 days later) are all due by now.
