@@ -120,3 +120,14 @@ def test_flink_containers_behave_like_the_native_cluster(service):
                 "execution.checkpointing.num-retained", "execution.checkpointing.externalized-checkpoint-retention",
                 "jobmanager.execution.failover-strategy"):
         assert flags.get(key) == native[key], key
+
+
+def test_airflow_sees_the_flink_state_where_the_flink_containers_write_it():
+    """The scoring job writes checkpoints under FLINK_CHECKPOINT_DIR (set at submission, by Airflow); the
+    deploy and health DAGs look for them there (include/restore_points.py)."""
+    airflow, jobmanager = COMPOSE["airflow-scheduler"], COMPOSE["flink-jobmanager"]
+    flags = dict(flag.removeprefix("-D").split("=", 1) for flag in jobmanager["command"] if flag.startswith("-D"))
+    assert airflow["environment"]["FLINK_CHECKPOINT_DIR"] == flags["execution.checkpointing.dir"]
+    assert airflow["environment"]["FLINK_SAVEPOINT_DIR"] == flags["execution.checkpointing.savepoint-dir"]
+    flink_volume = next(v for v in jobmanager["volumes"] if v.startswith("flink:"))
+    assert flink_volume in airflow["volumes"]
