@@ -5,7 +5,8 @@ Submits the Flink SQL job (`flink/sql/scoring/`) to the session cluster, or **up
 without losing or repeating a transaction: stop it with a savepoint (its sinks commit what they hold),
 then start the new version from that savepoint. A job that is not RUNNING (restarting, failing...)
 cannot take a savepoint: it is cancelled and the new version starts from its newest checkpoint or
-savepoint. Done when the new job is RUNNING and has completed its first checkpoint.
+savepoint. Done when the new job is RUNNING and has completed its first checkpoint; then the
+checkpoints of earlier runs and all but the newest savepoints (`FLINK_SAVEPOINTS_KEPT`) are deleted.
 
 Trigger it by hand (Airflow UI: ▶ with config):
 
@@ -101,7 +102,18 @@ def fraud_scoring_deploy():
         checkpoint = rest.wait_for_checkpoint(job_id, timeout_s=300)
         return {"job_id": job_id, "checkpoint": checkpoint["id"], "path": checkpoint.get("external_path")}
 
-    wait_until_checkpointed(submit(stop_running_job(prepare())))
+    @task
+    def prune_old_state(checkpointed: dict) -> list[str]:
+        """Deletes the checkpoints of earlier runs and all but the newest savepoints (FLINK_SAVEPOINTS_KEPT):
+        the new run has completed a full checkpoint of its own, so no restart needs them."""
+        from include import airflow_connections, scoring_job
+
+        airflow_connections.export_to_settings()
+        deleted = scoring_job.prune_state(scoring_job.Deployment.platform(), checkpointed["job_id"])
+        print("deleted:\n" + "\n".join(deleted) if deleted else "nothing to delete")
+        return deleted
+
+    prune_old_state(wait_until_checkpointed(submit(stop_running_job(prepare()))))
 
 
 fraud_scoring_deploy()

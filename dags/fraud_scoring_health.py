@@ -11,7 +11,7 @@ Every 5 minutes, checks that the Flink scoring job
 and fails with a message saying which of these is wrong. With `restart_if_down`, a job that is not
 running is started again from its newest completed checkpoint or savepoint (nothing lost, nothing
 repeated), with the scoring config and parallelism of its last run (the JobManager remembers an ended
-run for an hour; after that, or after a restart of the Flink cluster, with the defaults).
+run for a week; after that, or after a restart of the Flink cluster, with the defaults).
 
 It also announces new scored data: when the snapshots committed to the Iceberg table
 `scored_transactions` since the last check added rows, the `publish_new_data` task updates the asset

@@ -2,13 +2,14 @@
 
 Two sources, the newest point of either wins:
 
-* the JobManager, for the runs of the job it remembers: it forgets ended jobs after an hour
+* the JobManager, for the runs of the job it remembers: it forgets ended jobs after a week
   (`jobstore.expiration-time`) and all of them when it restarts;
 * the job's own directories, which outlive the JobManager: the job writes its checkpoints under
   FLINK_CHECKPOINT_DIR/<job name>/<job id>/chk-<n> (flink/sql/scoring/1_job_settings.sql) and the
   platform takes its savepoints into FLINK_SAVEPOINT_DIR/<job name>/ (`savepoint_dir`).
 
 A checkpoint or savepoint is complete once its `_metadata` file exists: Flink writes that file last.
+`prune` deletes what no restart needs any more, so the directories do not grow with every deploy.
 """
 
 from __future__ import annotations
@@ -27,16 +28,17 @@ def savepoint_dir(job_name: str) -> str:
     return f"{config.get('FLINK_SAVEPOINT_DIR')}/{job_name}"
 
 
+def _complete(root: str) -> list[tuple[int, str]]:
+    """The complete checkpoints or savepoints under `root`, as (epoch ms written, path)."""
+    filesystem, base = fs.FileSystem.from_uri(root)
+    return [(int(info.mtime.timestamp() * 1000), root + info.path.removeprefix(base).removesuffix("/_metadata"))
+            for info in filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
+            if info.type == fs.FileType.File and info.base_name == "_metadata"]
+
+
 def stored(job_name: str) -> list[tuple[int, str]]:
     """The job's complete checkpoints and savepoints in its directories, as (epoch ms written, path)."""
-    points = []
-    for root in (checkpoint_dir(job_name), savepoint_dir(job_name)):
-        filesystem, base = fs.FileSystem.from_uri(root)
-        for info in filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True)):
-            if info.type == fs.FileType.File and info.base_name == "_metadata":
-                relative = info.path.removeprefix(base).removesuffix("/_metadata")
-                points.append((int(info.mtime.timestamp() * 1000), root + relative))
-    return points
+    return _complete(checkpoint_dir(job_name)) + _complete(savepoint_dir(job_name))
 
 
 def latest(rest: FlinkRest, job_name: str) -> str | None:
@@ -51,3 +53,21 @@ def remove_stored(job_name: str) -> None:
         filesystem, base = fs.FileSystem.from_uri(root)
         if filesystem.get_file_info(base).type != fs.FileType.NotFound:
             filesystem.delete_dir(base)
+
+
+def prune(job_name: str, current_job_id: str, keep_savepoints: int) -> list[str]:
+    """Deletes the checkpoints of every run of the job but `current_job_id`, and all but the newest
+    `keep_savepoints` complete savepoints (kept for roll-backs); returns what it deleted.
+
+    Call it only once the current run has completed a checkpoint: a run restored from another's checkpoint
+    or savepoint writes a full checkpoint of its own first (Flink's default NO_CLAIM restore mode), so from
+    then on it needs nothing of the older runs."""
+    filesystem, base = fs.FileSystem.from_uri(checkpoint_dir(job_name))
+    runs = [f"{checkpoint_dir(job_name)}/{info.base_name}"
+            for info in filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True))
+            if info.type == fs.FileType.Directory and info.base_name != current_job_id]
+    old_savepoints = [path for _, path in sorted(_complete(savepoint_dir(job_name)), reverse=True)[keep_savepoints:]]
+    for path in runs + old_savepoints:
+        filesystem, local = fs.FileSystem.from_uri(path)
+        filesystem.delete_dir(local)
+    return runs + old_savepoints

@@ -185,14 +185,24 @@ def deploy(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_
            checkpoint_timeout_s: float = 300) -> Deployed:
     """Starts the job, or upgrades the running one without losing or repeating anything: stop it
     (`stop_for_upgrade`), then start the new version from where it stopped, or from `from_savepoint`.
-    Returns once the new job is RUNNING and has completed its first checkpoint."""
+    Returns once the new job is RUNNING and has completed its first checkpoint, and the state of earlier
+    runs it no longer needs is deleted (`prune_state`)."""
     deployment = deployment or Deployment.platform()
     rest = flink()
     savepoint, replaced = stop_for_upgrade(deployment, rest, from_savepoint)
     job_id = submit(deployment, scoring_config, parallelism, from_savepoint=savepoint)
     rest.wait_for_state(job_id, {"RUNNING"})
     rest.wait_for_checkpoint(job_id, timeout_s=checkpoint_timeout_s)
+    prune_state(deployment, job_id)
     return Deployed(job_id, savepoint, replaced)
+
+
+def prune_state(deployment: Deployment, job_id: str) -> list[str]:
+    """Deletes the checkpoints and savepoints the instance's new run, which has completed a checkpoint,
+    no longer needs (restore_points.prune); returns their paths."""
+    deleted = restore_points.prune(deployment.job_name, job_id, config.get_int("FLINK_SAVEPOINTS_KEPT"))
+    log.info("deleted %d checkpoint or savepoint directories of earlier runs", len(deleted))
+    return deleted
 
 
 def last_run(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> tuple[bytes, int] | None:

@@ -62,6 +62,12 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
     second = dags_test("fraud_scoring_deploy", {"parallelism": 1})
     streaming.join(timeout=600)
     assert "stopping fraud-scoring" in second and "savepoint: " in second, second[-3000:]
+    # The new run completed a checkpoint: the state of earlier runs is gone, the newest savepoints stay.
+    [current] = scoring_job.running(PLATFORM)
+    checkpoints = Path(restore_points.checkpoint_dir(PLATFORM.job_name).removeprefix("file://"))
+    assert [run.name for run in checkpoints.iterdir()] == [current.id]
+    savepoints = Path(restore_points.savepoint_dir(PLATFORM.job_name).removeprefix("file://"))
+    assert 1 <= len(list(savepoints.iterdir())) <= config.get_int("FLINK_SAVEPOINTS_KEPT")
     produced = sent["run"]
 
     prefix = f"sim{seed}-"

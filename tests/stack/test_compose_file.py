@@ -118,7 +118,7 @@ def test_flink_containers_behave_like_the_native_cluster(service):
     flags = dict(flag.removeprefix("-D").split("=", 1) for flag in COMPOSE[service]["command"] if flag.startswith("-D"))
     for key in ("heartbeat.interval", "heartbeat.timeout", "state.backend.type", "parallelism.default",
                 "execution.checkpointing.num-retained", "execution.checkpointing.externalized-checkpoint-retention",
-                "jobmanager.execution.failover-strategy"):
+                "jobmanager.execution.failover-strategy", "jobstore.expiration-time"):
         assert flags.get(key) == native[key], key
 
 

@@ -74,3 +74,20 @@ def test_remove_stored_deletes_both_directories_and_tolerates_none(state_dirs):
     assert restore_points.stored("scoring") == []
     assert (state_dirs / "checkpoints").exists() and not (state_dirs / "checkpoints/scoring").exists()
     restore_points.remove_stored("scoring")
+
+
+def test_prune_keeps_the_current_run_and_the_newest_savepoints(state_dirs):
+    _write(state_dirs / "checkpoints/scoring/old/chk-3", 1_000)
+    _write(state_dirs / "checkpoints/scoring/current/chk-9", 5_000)
+    _write(state_dirs / "checkpoints/other/old/chk-1", 1_000)          # another job: left alone
+    for n, written in enumerate((2_000, 4_000, 3_000)):
+        _write(state_dirs / f"savepoints/scoring/savepoint-{n}", written)
+    deleted = restore_points.prune("scoring", "current", keep_savepoints=2)
+    root = f"file://{state_dirs}"
+    assert sorted(deleted) == [f"{root}/checkpoints/scoring/old", f"{root}/savepoints/scoring/savepoint-0"]
+    assert sorted(path for _, path in restore_points.stored("scoring")) == [
+        f"{root}/checkpoints/scoring/current/chk-9", f"{root}/savepoints/scoring/savepoint-1",
+        f"{root}/savepoints/scoring/savepoint-2"]
+    assert restore_points.stored("other")
+    assert restore_points.prune("scoring", "current", keep_savepoints=2) == []
+    assert restore_points.prune("never-ran", "any", keep_savepoints=2) == []

@@ -23,7 +23,7 @@ SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
 SET 'execution.checkpointing.min-pause' = '2s';
 SET 'execution.checkpointing.timeout' = '5min';
 -- Checkpoints under the job's name, where include/restore_points.py finds them after the JobManager forgot
--- the job (it forgets ended jobs after an hour, and all when it restarts).
+-- the job (it forgets ended jobs after a week, and all when it restarts).
 SET 'execution.checkpointing.dir' = '${FLINK_CHECKPOINT_DIR}/${SCORING_JOB_NAME}';
 SET 'restart-strategy.type' = 'exponential-delay';
 SET 'restart-strategy.exponential-delay.initial-backoff' = '2s';
