@@ -11,7 +11,8 @@ Every 5 minutes, checks that the Flink scoring job
 and fails with a message saying which of these is wrong. With `restart_if_down`, a job that is not
 running is started again from its newest completed checkpoint or savepoint (nothing lost, nothing
 repeated), with the scoring config and parallelism of its last run (the JobManager remembers an ended
-run for a week; after that, or after a restart of the Flink cluster, with the defaults).
+run for a week; after that, or after a restart of the Flink cluster, with the defaults). Once it has
+completed a checkpoint, the state of earlier runs is pruned as after a deploy.
 
 It also announces new scored data: when the snapshots committed to the Iceberg table
 `scored_transactions` since the last check added rows, the `publish_new_data` task updates the asset
@@ -62,6 +63,7 @@ def fraud_scoring_health():
             job_id, resume_from = scoring_job.restart(deployment, rest)
             print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
             rest.wait_for_checkpoint(job_id, timeout_s=300)
+            scoring_job.prune_state(deployment, job_id)
         bounds = job_health.Bounds(params["max_checkpoint_age_s"], params["max_new_restarts"],
                                    params["max_consumer_lag"])
         seen = Variable.get(RESTARTS_SEEN, default=None)

@@ -120,6 +120,8 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(tmp_path):
     parallelism, parameters = rest.job_config(restarted.id)
     assert parallelism == 1
     assert base64.b64decode(parameters[scoring_job.SCORING_CONFIG_PARAMETER]) == deployed_config.read_bytes()
+    assert {path.split("/checkpoints/")[1].split("/")[1] for _, path in restore_points.stored(PLATFORM.job_name)
+            if "/checkpoints/" in path} == {restarted.id}   # the dead run's checkpoints pruned
 
     streaming.join(timeout=600)
     produced = sent["run"]
