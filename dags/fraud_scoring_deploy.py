@@ -15,6 +15,7 @@ Trigger it by hand (Airflow UI: ▶ with config):
 | `parallelism` | scoring parallelism (Kafka has 4 partitions; 2 fits the local stack's 2 cores) |
 | `scoring_config` | the scoring YAML to deploy (thresholds, weights, windows, model); its `version` is stored with every score |
 | `from_savepoint` | start from this savepoint instead of the running job's (e.g. to roll back); a running job is still stopped with a savepoint first |
+| `allow_non_restored_state` | start even if part of the savepoint's state belongs to no operator of the new version (Flink's `--allowNonRestoredState`; its error names the operator). That state is dropped with what it held (a Kafka source without its offsets reads on from the consumer group's committed ones), so nothing-lost-nothing-doubled is no longer guaranteed across this deploy. Only for a change of the SQL that Flink refuses to restore. |
 
 A change of `include/config/scoring.yaml` reaches the job by running this DAG.
 """
@@ -42,6 +43,7 @@ DEFAULT_CONFIG = str(config.REPO_ROOT / "include" / "config" / "scoring.yaml")
         "parallelism": Param(2, type="integer", minimum=1, maximum=4),
         "scoring_config": Param(DEFAULT_CONFIG, type="string"),
         "from_savepoint": Param(None, type=["null", "string"]),
+        "allow_non_restored_state": Param(False, type="boolean"),
     },
     doc_md=__doc__,
 )
@@ -88,7 +90,8 @@ def fraud_scoring_deploy():
             print(f"already running: {running[0].id}")
             return running[0].id
         job_id = scoring_job.submit(scoring_config=params["scoring_config"], parallelism=params["parallelism"],
-                                    from_savepoint=savepoint)
+                                    from_savepoint=savepoint,
+                                    allow_non_restored_state=params["allow_non_restored_state"])
         print(f"submitted {job_id} (from savepoint {savepoint})")
         return job_id
 

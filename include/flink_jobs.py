@@ -35,11 +35,12 @@ def cli_environment() -> dict[str, str]:
 
 
 def _command(sql_files: list[Path], settings: dict[str, str] | None, from_savepoint: str | None,
-             job_files: dict[str, Path] | None) -> list[str]:
+             job_files: dict[str, Path] | None, allow_non_restored_state: bool = False) -> list[str]:
     cmd = [f"{config.get('FLINK_DIST')}/bin/flink", "run", "--detached",
            "--jobmanager", config.get("FLINK_REST_URL").removeprefix("http://")]
     if from_savepoint:
         cmd += ["--fromSavepoint", from_savepoint]
+        cmd += ["--allowNonRestoredState"] if allow_non_restored_state else []
     cmd += ["--python", str(SQL_RUNNER)]
     cmd += [str(f) for f in sql_files]
     for key, value in (settings or {}).items():
@@ -70,13 +71,17 @@ def explain_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
 
 def submit_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
                from_savepoint: str | None = None, variables: dict[str, str] | None = None,
-               job_files: dict[str, Path] | None = None, timeout_s: float = 300) -> str:
+               job_files: dict[str, Path] | None = None, allow_non_restored_state: bool = False,
+               timeout_s: float = 300) -> str:
     """Submits the SQL files as one detached job; returns its job id.
 
     settings: job configuration overriding the files' SET statements; variables: values for ${NAME}
-    in the SQL beyond the platform settings; job_files: files handed to the UDFs as job parameters.
+    in the SQL beyond the platform settings; job_files: files handed to the UDFs as job parameters;
+    allow_non_restored_state: start from the savepoint even if some of its state belongs to no operator
+    of the job (Flink drops that state; otherwise it refuses to start).
     """
-    stdout = _run(_command(sql_files, settings, from_savepoint, job_files), variables, timeout_s)
+    cmd = _command(sql_files, settings, from_savepoint, job_files, allow_non_restored_state)
+    stdout = _run(cmd, variables, timeout_s)
     submitted = re.search(r"Job has been submitted with JobID ([0-9a-f]{32})", stdout)
     if not submitted:
         raise SubmitError(f"flink run printed no job id:\n{stdout[-3000:]}")

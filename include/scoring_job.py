@@ -114,14 +114,17 @@ def running(deployment: Deployment | None = None, rest: FlinkRest | None = None)
 
 def submit(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG,
            parallelism: int | None = None, from_savepoint: str | None = None,
-           settings: dict[str, str] | None = None, sql_files: list[Path] | None = None) -> str:
+           settings: dict[str, str] | None = None, sql_files: list[Path] | None = None,
+           allow_non_restored_state: bool = False) -> str:
     """Creates the DynamoDB table if needed and submits the job; returns the Flink job id.
-    `sql_files` replaces the job's SQL (the benchmark swaps the scoring step)."""
+    `sql_files` replaces the job's SQL (the benchmark swaps the scoring step); `allow_non_restored_state`
+    see flink_jobs.submit_sql."""
     deployment = deployment or Deployment.platform()
     ensure_table(aws.dynamodb_client(), deployment.card_table)
     with job_parameter_files(deployment, scoring_config) as files:
         return submit_sql(sql_files or SQL_FILES, settings=_settings(settings, parallelism),
-                          from_savepoint=from_savepoint, variables=deployment.sql_variables(), job_files=files)
+                          from_savepoint=from_savepoint, variables=deployment.sql_variables(), job_files=files,
+                          allow_non_restored_state=allow_non_restored_state)
 
 
 def explain(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG) -> str:
