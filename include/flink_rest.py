@@ -44,12 +44,14 @@ class FlinkRest:
     def overview(self) -> dict:
         return self._get("/overview")
 
-    def jobs(self) -> list[Job]:
-        return [Job(j["jid"], j["name"], j["state"], j["start-time"]) for j in self._get("/jobs/overview")["jobs"]]
+    def jobs(self, name: str | None = None) -> list[Job]:
+        """Every job the JobManager knows (of that name, if given), ended or not."""
+        return [Job(j["jid"], j["name"], j["state"], j["start-time"]) for j in self._get("/jobs/overview")["jobs"]
+                if name is None or j["name"] == name]
 
     def running_jobs(self, name: str | None = None) -> list[Job]:
         """Jobs that have not ended: RUNNING, or on the way to or from it (created, restarting, failing...)."""
-        return [j for j in self.jobs() if j.state not in TERMINAL_STATES and (name is None or j.name == name)]
+        return [j for j in self.jobs(name) if j.state not in TERMINAL_STATES]
 
     def job(self, job_id: str) -> dict:
         return self._get(f"/jobs/{job_id}")

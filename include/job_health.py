@@ -55,7 +55,7 @@ def problems(rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restart
     """Everything wrong with the job now, and the figures behind it."""
     running = rest.running_jobs(job_name)
     if not running:
-        states = sorted({j.state for j in rest.jobs() if j.name == job_name})
+        states = sorted({j.state for j in rest.jobs(job_name)})
         return [f"job {job_name} is not running (known states: {states or 'never submitted'})"], {}
     job = running[0]
     found, figures = [], {"job_id": job.id, "state": job.state}

@@ -43,7 +43,7 @@ def stored(job_name: str) -> list[tuple[int, str]]:
 
 def latest(rest: FlinkRest, job_name: str) -> str | None:
     """The newest point to resume the job from, whatever the JobManager remembers; None if there is none."""
-    known = [point for job in rest.jobs() if job.name == job_name and (point := rest.restore_point(job.id))]
+    known = [point for job in rest.jobs(job_name) if (point := rest.restore_point(job.id))]
     return max(known + stored(job_name), default=(0, None))[1]
 
 

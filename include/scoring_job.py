@@ -213,7 +213,7 @@ def last_run(deployment: Deployment | None = None, rest: FlinkRest | None = None
     JobManager still knows that run (see restore_points)."""
     deployment = deployment or Deployment.platform()
     rest = rest or flink()
-    runs = [job for job in rest.jobs() if job.name == deployment.job_name]
+    runs = rest.jobs(deployment.job_name)
     if not runs:
         return None
     parallelism, parameters = rest.job_config(max(runs, key=lambda job: job.start_ms).id)

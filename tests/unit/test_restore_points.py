@@ -35,8 +35,8 @@ class KnownJobs:
     def __init__(self, points: dict[Job, tuple[int, str] | None]):
         self.points = points
 
-    def jobs(self) -> list[Job]:
-        return list(self.points)
+    def jobs(self, name: str | None = None) -> list[Job]:
+        return [job for job in self.points if name is None or job.name == name]
 
     def restore_point(self, job_id: str) -> tuple[int, str] | None:
         return next(point for job, point in self.points.items() if job.id == job_id)
