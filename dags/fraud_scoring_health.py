@@ -10,8 +10,8 @@ Every 5 minutes, checks that the Flink scoring job
 
 and fails with a message saying which of these is wrong. With `restart_if_down`, a job that is not
 running is started again from its newest completed checkpoint or savepoint (nothing lost, nothing
-repeated), with the scoring config and parallelism of its last run (the JobManager remembers an ended
-run for a week; after that, or after a restart of the Flink cluster, with the defaults). Once it has
+repeated), with the scoring config and parallelism of its last run (recorded beside its savepoints at each
+submission, so a restart of the Flink cluster does not lose them). Once it has
 completed a checkpoint, the state of earlier runs is pruned as after a deploy.
 
 It also announces new scored data: when the snapshots committed to the Iceberg table

@@ -1,4 +1,5 @@
-"""Where a streaming job can resume from: its newest completed checkpoint or savepoint.
+"""Where a streaming job can resume from, its newest completed checkpoint or savepoint, and how it last
+ran (its run record).
 
 Two sources, the newest point of either wins:
 
@@ -10,9 +11,15 @@ Two sources, the newest point of either wins:
 
 A checkpoint or savepoint is complete once its `_metadata` file exists: Flink writes that file last.
 `prune` deletes what no restart needs any more, so the directories do not grow with every deploy.
+
+The run record (`record_run`, `last_run`) sits beside the savepoints for the same reason: a restart after
+the JobManager forgot the job still runs it with the scoring config and parallelism it was deployed with.
 """
 
 from __future__ import annotations
+
+import json
+import time
 
 from pyarrow import fs
 
@@ -71,3 +78,27 @@ def prune(job_name: str, current_job_id: str, keep_savepoints: int) -> list[str]
         filesystem, local = fs.FileSystem.from_uri(path)
         filesystem.delete_dir(local)
     return runs + old_savepoints
+
+
+def _run_record(job_name: str) -> str:
+    return f"{savepoint_dir(job_name)}/last-run.json"
+
+
+def record_run(job_name: str, job_id: str, parallelism: int | None, scoring_config: str) -> None:
+    """Keeps how the job's newest run was submitted: `parallelism` None means the job's SQL default."""
+    record = {"job_id": job_id, "submitted_ms": int(time.time() * 1000), "parallelism": parallelism,
+              "scoring_config": scoring_config}
+    filesystem, path = fs.FileSystem.from_uri(_run_record(job_name))
+    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with filesystem.open_output_stream(path) as out:
+        out.write(json.dumps(record).encode())
+
+
+def last_run(job_name: str) -> dict | None:
+    """The record of the job's newest run (job_id, submitted_ms, parallelism, scoring_config), or None if it
+    never ran here or was removed."""
+    filesystem, path = fs.FileSystem.from_uri(_run_record(job_name))
+    if filesystem.get_file_info(path).type == fs.FileType.NotFound:
+        return None
+    with filesystem.open_input_stream(path) as record:
+        return json.loads(record.read())

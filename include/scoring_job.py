@@ -7,7 +7,6 @@ with their own topics, Iceberg namespace and DynamoDB table, through exactly the
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -122,9 +121,11 @@ def submit(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_
     deployment = deployment or Deployment.platform()
     ensure_table(aws.dynamodb_client(), deployment.card_table)
     with job_parameter_files(deployment, scoring_config) as files:
-        return submit_sql(sql_files or SQL_FILES, settings=_settings(settings, parallelism),
-                          from_savepoint=from_savepoint, variables=deployment.sql_variables(), job_files=files,
-                          allow_non_restored_state=allow_non_restored_state)
+        job_id = submit_sql(sql_files or SQL_FILES, settings=_settings(settings, parallelism),
+                            from_savepoint=from_savepoint, variables=deployment.sql_variables(), job_files=files,
+                            allow_non_restored_state=allow_non_restored_state)
+    restore_points.record_run(deployment.job_name, job_id, parallelism, Path(scoring_config).read_bytes().decode())
+    return job_id
 
 
 def explain(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG) -> str:
@@ -208,36 +209,23 @@ def prune_state(deployment: Deployment, job_id: str) -> list[str]:
     return deleted
 
 
-def last_run(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> tuple[bytes, int] | None:
-    """The scoring config (file content) and parallelism of the newest run of the instance's job, if the
-    JobManager still knows that run (see restore_points)."""
-    deployment = deployment or Deployment.platform()
-    rest = rest or flink()
-    runs = rest.jobs(deployment.job_name)
-    if not runs:
-        return None
-    parallelism, parameters = rest.job_config(max(runs, key=lambda job: job.start_ms).id)
-    encoded = parameters.get(SCORING_CONFIG_PARAMETER)
-    return (base64.b64decode(encoded), parallelism) if encoded else None
-
-
 def restart(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> tuple[str, str | None]:
     """Starts the instance's job again after it died, as it last ran: from its newest checkpoint or
-    savepoint, with the scoring config and parallelism of its last run. If the JobManager no longer knows
-    that run, with the default config and parallelism (and a warning saying so).
+    savepoint, with the scoring config and parallelism of its last run (restore_points.last_run, which
+    outlives the JobManager). With no record of a run, with the default config and parallelism (and a
+    warning saying so).
     Returns (the new job id, the checkpoint or savepoint it resumed from)."""
     deployment = deployment or Deployment.platform()
     rest = rest or flink()
     resume = restore_points.latest(rest, deployment.job_name)
-    last = last_run(deployment, rest)
+    last = restore_points.last_run(deployment.job_name)
     if last is None:
-        log.warning("the JobManager no longer knows the last run of %s: restarting it with the default "
-                    "scoring config and parallelism", deployment.job_name)
+        log.warning("no run record of %s: restarting it with the default scoring config and parallelism",
+                    deployment.job_name)
         return submit(deployment, from_savepoint=resume), resume
-    scoring_config, parallelism = last
-    with tempfile.NamedTemporaryFile(suffix=".yaml") as previous_config:
-        previous_config.write(scoring_config)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as previous_config:
+        previous_config.write(last["scoring_config"])
         previous_config.flush()
-        log.info("restarting %s with parallelism %d and the scoring config of its last run", deployment.job_name,
-                 parallelism)
-        return submit(deployment, Path(previous_config.name), parallelism, from_savepoint=resume), resume
+        log.info("restarting %s as its last run %s was submitted: parallelism %s and its scoring config",
+                 deployment.job_name, last["job_id"], last["parallelism"] or "of the SQL")
+        return submit(deployment, Path(previous_config.name), last["parallelism"], from_savepoint=resume), resume

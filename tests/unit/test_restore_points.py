@@ -91,3 +91,17 @@ def test_prune_keeps_the_current_run_and_the_newest_savepoints(state_dirs):
     assert restore_points.stored("other")
     assert restore_points.prune("scoring", "current", keep_savepoints=2) == []
     assert restore_points.prune("never-ran", "any", keep_savepoints=2) == []
+
+
+def test_the_run_record_keeps_the_newest_run_and_survives_pruning(state_dirs):
+    assert restore_points.last_run("scoring") is None
+    restore_points.record_run("scoring", "job1", None, "version: a\n")
+    restore_points.record_run("scoring", "job2", 1, "version: b\n")
+    _write(state_dirs / "savepoints/scoring/savepoint-job1-ab", 1_000)
+    _write(state_dirs / "savepoints/scoring/savepoint-job1-cd", 2_000)
+    restore_points.prune("scoring", "job2", keep_savepoints=1)
+    record = restore_points.last_run("scoring")
+    assert (record["job_id"], record["parallelism"], record["scoring_config"]) == ("job2", 1, "version: b\n")
+    assert restore_points.last_run("other") is None
+    restore_points.remove_stored("scoring")
+    assert restore_points.last_run("scoring") is None
