@@ -21,15 +21,15 @@ class SubmitError(RuntimeError):
 
 
 def cli_environment() -> dict[str, str]:
+    """The CLI's environment: FLINK_CONF_DIR, FLINK_LIB_DIR and FLINK_PLUGINS_DIR are platform settings."""
     s = config.settings()
+    log_dir = Path(s["LOG_DIR"]) / "flink"
+    log_dir.mkdir(parents=True, exist_ok=True)
     return {
         **os.environ, **s,
         "JAVA_HOME": s["JAVA17_HOME"],
-        "FLINK_CONF_DIR": f"{s['RUN_DIR']}/conf/flink",
-        "FLINK_LIB_DIR": f"{s['STACK_HOME']}/flink/lib",
         "FLINK_OPT_DIR": f"{s['FLINK_DIST']}/opt",
-        "FLINK_PLUGINS_DIR": f"{s['STACK_HOME']}/flink/plugins",
-        "FLINK_LOG_DIR": f"{s['LOG_DIR']}/flink",
+        "FLINK_LOG_DIR": str(log_dir),
         "PYTHONPATH": s["REPO_ROOT"],
     }
 

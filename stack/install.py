@@ -114,7 +114,7 @@ def flink_lib() -> None:
     """The session cluster's lib/: links to the wheel's runtime jars, flink-python, and the connectors.
     Left alone when it already links exactly those (a running cluster may be reading it)."""
     dist = Path(config.get("FLINK_DIST"))
-    lib = Path(config.get("STACK_HOME")) / "flink" / "lib"
+    lib = Path(config.get("FLINK_LIB_DIR"))
     jars = [*(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar"),
             *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar")]
     wanted = {jar.name: jar for jar in jars}
@@ -122,7 +122,7 @@ def flink_lib() -> None:
         return
     shutil.rmtree(lib, ignore_errors=True)
     lib.mkdir(parents=True)
-    (lib.parent / "plugins").mkdir(exist_ok=True)
+    Path(config.get("FLINK_PLUGINS_DIR")).mkdir(parents=True, exist_ok=True)
     for name, jar in wanted.items():
         (lib / name).symlink_to(jar)
 

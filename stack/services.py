@@ -46,10 +46,11 @@ def _http_json(url: str, timeout: float = 3.0, headers: dict[str, str] | None = 
         return json.loads(response.read())
 
 
-def render_config(service: str) -> None:
-    """Renders stack/conf/<service>/** into $RUN_DIR/conf/<service>/, filling ${NAME} from settings."""
+def render_config(service: str, target: Path | None = None) -> None:
+    """Renders stack/conf/<service>/** into `target` (default $RUN_DIR/conf/<service>/), filling ${NAME}
+    from settings."""
     source = CONF_TEMPLATES / service
-    target = _path("RUN_DIR") / "conf" / service
+    target = target or _path("RUN_DIR") / "conf" / service
     for template in source.rglob("*"):
         if template.is_dir():
             continue
@@ -199,10 +200,10 @@ def initialize_kafka() -> None:
 # --- Flink --------------------------------------------------------------------------------------------
 
 def prepare_flink() -> None:
-    render_config("flink")
+    render_config("flink", _path("FLINK_CONF_DIR"))
     # Logging setup as Flink ships it (console for start-foreground, files for the CLI).
     for log_config in (_path("FLINK_DIST") / "conf").glob("log4j*.properties"):
-        shutil.copy(log_config, _path("RUN_DIR") / "conf" / "flink" / log_config.name)
+        shutil.copy(log_config, _path("FLINK_CONF_DIR") / log_config.name)
     for sub in ("checkpoints", "savepoints"):
         (_path("DATA_DIR") / "flink" / sub).mkdir(parents=True, exist_ok=True)
     (_path("LOG_DIR") / "flink").mkdir(parents=True, exist_ok=True)
