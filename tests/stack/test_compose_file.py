@@ -47,10 +47,41 @@ def test_versions_match_platform_env():
     airflow = re.search(r"^apache-airflow==(\S+)$", (config.REPO_ROOT / "requirements" / "app.lock.txt")
                         .read_text(), re.MULTILINE).group(1)
     assert COMPOSE["airflow-api-server"]["image"].endswith(f":{airflow}")
-    dockerfile = (config.REPO_ROOT / "stack" / "compose" / "flink.Dockerfile").read_text()
+    flink = _dockerfile_stages()["flink"]
     for name in ("FLINK_KAFKA_CONNECTOR_VERSION", "ICEBERG_VERSION", "ICEBERG_FLINK_RUNTIME", "HADOOP_VERSION",
                  "POSTGRES_JDBC_VERSION"):
-        assert f"={S[name]} " in dockerfile, f"flink.Dockerfile does not use {name}={S[name]}"
+        assert f"={S[name]} " in flink, f"the flink image does not use {name}={S[name]}"
+
+
+def _dockerfile_stages() -> dict[str, str]:
+    """The stages of stack/compose/platform.Dockerfile by name, each as its text."""
+    text = (config.REPO_ROOT / "stack" / "compose" / "platform.Dockerfile").read_text()
+    return {match.group(1): match.group(2)
+            for match in re.finditer(r"^FROM \S+ AS (\w+)\n(.*?)(?=^FROM |\Z)", text, re.MULTILINE | re.DOTALL)}
+
+
+def test_images_are_built_from_the_stages_of_one_dockerfile():
+    stages = _dockerfile_stages()
+    for name, spec in COMPOSE.items():
+        if "build" in spec:
+            assert spec["build"]["dockerfile"] == "stack/compose/platform.Dockerfile", name
+            assert spec["build"]["target"] in stages, name
+
+
+def test_the_airflow_image_has_what_its_dags_run():
+    """The deploy DAG runs the Flink CLI (include/flink_jobs.py), the marts DAG runs dbt (cosmos) and reads the
+    manifest that `dbt parse` writes: the image holds every Python environment of the native stack, from the
+    same lock files, under the same VENV_DIR as the Flink image, and Java for the CLI."""
+    airflow, flink = _dockerfile_stages()["airflow"], _dockerfile_stages()["flink"]
+    assert "-r /tmp/app.lock.txt" in airflow and "COPY requirements/app.lock.txt" in airflow
+    assert "$VENV_DIR/dbt/bin/pip install --no-cache-dir -r /tmp/dbt.lock.txt" in airflow
+    assert "$VENV_DIR/flink/bin/pip install --no-cache-dir -r /tmp/flink.lock.txt" in flink
+    assert "COPY --from=flink /opt/venvs/flink /opt/venvs/flink" in airflow
+    assert "ENV VENV_DIR=/opt/venvs" in airflow and "ENV VENV_DIR=/opt/venvs" in flink
+    assert "openjdk-17-jre-headless" in airflow
+    for directory in ("FLINK_LIB_DIR", "FLINK_CONF_DIR", "FLINK_PLUGINS_DIR"):
+        assert re.search(rf"{directory}=(\S+)", airflow).group(1) == re.search(rf"{directory}=(\S+)", flink).group(1)
+    assert "parse_dbt_project()" in " ".join(COMPOSE["airflow-init"]["command"])
 
 
 def test_memory_settings_match_platform_env():
