@@ -18,6 +18,25 @@ class FlinkError(RuntimeError):
     pass
 
 
+def failure_summary(stacktrace: str) -> str:
+    """One line saying why a task failed. For a failure in Python (a UDF) the Java exception only says that
+    the Python worker failed; the error that matters is the last line of the Python traceback embedded in
+    its message, e.g. `include.scoring.card_store.DynamoUnavailable: DynamoDB ... failed 10 times`."""
+    lines = stacktrace.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.endswith("Traceback (most recent call last):")), None)
+    if start is None:
+        return lines[0] if lines else ""
+    error = lines[0]
+    for line in lines[start + 1:]:
+        if line.startswith(("\tat ", "Caused by:")):
+            break
+        if line and not line[0].isspace() and not line.startswith(
+                ("Traceback (most recent call last):", "During handling of the above exception",
+                 "The above exception was the direct cause")):
+            error = line
+    return error
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
@@ -84,8 +103,9 @@ class FlinkRest:
         return float(values[0]["value"]) if values else None
 
     def exceptions(self, job_id: str) -> list[str]:
+        """The job's failures, newest first, each in one line (`failure_summary`)."""
         entries = self._get(f"/jobs/{job_id}/exceptions").get("exceptionHistory", {}).get("entries", [])
-        return [e.get("exceptionName", "") + ": " + e.get("stacktrace", "").splitlines()[0] for e in entries]
+        return [failure_summary(e.get("stacktrace", "")) for e in entries]
 
     def cancel(self, job_id: str) -> None:
         requests.patch(f"{self.base_url}/jobs/{job_id}?mode=cancel", timeout=self.timeout_s).raise_for_status()
