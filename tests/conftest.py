@@ -25,14 +25,15 @@ def unique_name(request) -> str:
 
 @pytest.fixture
 def restart_service():
-    """Restarts a stack service (stop, start, wait until healthy) as `make up` would."""
+    """Restarts a stack service (stop, stay down `down_s`, start, wait until healthy) as `make up` would."""
     from stack import supervisor
     from stack.services import SERVICES
 
-    def restart(name: str, timeout_s: float = 60) -> None:
+    def restart(name: str, timeout_s: float = 60, down_s: float = 0) -> None:
         service = SERVICES[name]
         for program in service.programs:
             supervisor.stop(program)
+        time.sleep(down_s)
         for program in service.programs:
             supervisor.start(program)
         deadline = time.monotonic() + timeout_s

@@ -2,8 +2,8 @@
 DynamoDB card history -> Iceberg, fraud_alerts and the dead-letter topic.
 
 One uninterrupted run of ~12,000 simulated transactions (with bad records mixed in) is checked for
-exactness; a second run of the same data, whose TaskManager is killed mid-stream, must end with the
-same rows, the same alerts and the same scores.
+exactness; runs of the same data through a failure mid-stream (the TaskManager killed, DynamoDB down)
+must end with the same rows, the same alerts and the same scores.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -137,40 +138,66 @@ def _kill_taskmanager() -> None:
     os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
-def test_killing_the_taskmanager_mid_stream_loses_and_doubles_nothing_and_scores_the_same(items, uninterrupted):
-    _, _, reference, _ = uninterrupted
+def _stream_through_a_failure(items, fail: Callable[[], None]) -> tuple[scoring_job.Deployment, pipeline.Sent, str]:
+    """Streams `items` (with bad records) through a new exactly-once instance of the job, calls `fail` once a
+    third of them is in Iceberg, and returns once everything produced has been consumed."""
     deployment = pipeline.new_deployment(f"restart_{uuid.uuid4().hex[:8]}", alerts_delivery="exactly-once")
+    job_id = scoring_job.submit(deployment, parallelism=1)
+    rest = scoring_job.flink()
+    rest.wait_for_state(job_id, {"RUNNING"})
+    failed = threading.Event()
+
+    def fail_when_a_third_is_in_iceberg() -> None:
+        wait_until(lambda: pipeline.count(deployment, "scored_transactions") >= len(items) // 3, 240,
+                   "a third of the run in Iceberg", every_s=1)
+        fail()
+        failed.set()
+
+    failing = threading.Thread(target=fail_when_a_third_is_in_iceberg, daemon=True)
+    failing.start()
+    sent = pipeline.produce(deployment, items, rate=250, bad_every=1000, bad_limit=12)
+    failing.join(timeout=300)
+    assert failed.is_set(), "the failure never happened"
+    wait_until(lambda: rest.job(job_id)["state"] == "RUNNING" and
+               (rest.checkpoints(job_id).get("counts") or {}).get("restored", 0) >= 1, 300,
+               "the job to restore from a checkpoint")
+    pipeline.run_until_consumed(deployment, sent)
+    return deployment, sent, job_id
+
+
+def _assert_same_as_uninterrupted(deployment: scoring_job.Deployment, sent: pipeline.Sent, reference: dict) -> None:
+    rows = pipeline.scored_rows(deployment)          # fails if any transaction is there twice
+    assert set(rows) == set(sent.valid) == set(reference)
+    alerts = [key for key, _ in pipeline.read_topic(deployment.alerts_topic)]
+    assert sorted(alerts) == sorted(t for t, row in rows.items() if row["decision"] == "ALERT")
+    different = {t: {c: (rows[t][c], reference[t][c]) for c in COMPARED if rows[t][c] != reference[t][c]}
+                 for t in rows}
+    different = {t: d for t, d in different.items() if d}
+    assert not different, f"{len(different)} scores differ from the uninterrupted run, e.g. " \
+                          f"{list(different.items())[:3]}"
+    assert pipeline.count(deployment, "rejected_transactions") == len(sent.bad)
+
+
+def test_killing_the_taskmanager_mid_stream_loses_and_doubles_nothing_and_scores_the_same(items, uninterrupted):
+    deployment = None
     try:
-        job_id = scoring_job.submit(deployment, parallelism=1)
-        rest = scoring_job.flink()
-        rest.wait_for_state(job_id, {"RUNNING"})
-        killed = threading.Event()
-
-        def kill_when_a_third_is_in_iceberg() -> None:
-            wait_until(lambda: pipeline.count(deployment, "scored_transactions") >= len(items) // 3, 240,
-                       "a third of the run in Iceberg", every_s=1)
-            _kill_taskmanager()
-            killed.set()
-
-        killer = threading.Thread(target=kill_when_a_third_is_in_iceberg, daemon=True)
-        killer.start()
-        sent = pipeline.produce(deployment, items, rate=250, bad_every=1000, bad_limit=12)
-        killer.join(timeout=300)
-        assert killed.is_set(), "the TaskManager was never killed"
-        wait_until(lambda: rest.job(job_id)["state"] == "RUNNING" and
-                   (rest.checkpoints(job_id).get("counts") or {}).get("restored", 0) >= 1, 240,
-                   "the job to restore from a checkpoint")
-        pipeline.run_until_consumed(deployment, sent)
-
-        rows = pipeline.scored_rows(deployment)          # fails if any transaction is there twice
-        assert set(rows) == set(sent.valid) == set(reference)
-        alerts = [key for key, _ in pipeline.read_topic(deployment.alerts_topic)]
-        assert sorted(alerts) == sorted(t for t, row in rows.items() if row["decision"] == "ALERT")
-        different = {t: {c: (rows[t][c], reference[t][c]) for c in COMPARED if rows[t][c] != reference[t][c]}
-                     for t in rows}
-        different = {t: d for t, d in different.items() if d}
-        assert not different, f"{len(different)} scores differ from the uninterrupted run, e.g. " \
-                              f"{list(different.items())[:3]}"
-        assert pipeline.count(deployment, "rejected_transactions") == len(sent.bad)
+        deployment, sent, _ = _stream_through_a_failure(items, _kill_taskmanager)
+        _assert_same_as_uninterrupted(deployment, sent, uninterrupted[2])
     finally:
-        deployment.remove()
+        if deployment:
+            deployment.remove()
+
+
+def test_a_dynamodb_outage_mid_stream_slows_the_job_and_loses_and_doubles_nothing(items, uninterrupted,
+                                                                                 restart_service):
+    """DynamoDB down for 45 s: the UDF's retries run out, the task fails with DynamoUnavailable and Flink
+    restarts it from its last checkpoint until DynamoDB answers again; nothing is scored without history."""
+    deployment = None
+    try:
+        deployment, sent, job_id = _stream_through_a_failure(
+            items, lambda: restart_service("dynamodb", down_s=45))
+        assert any("DynamoUnavailable" in failure for failure in scoring_job.flink().exceptions(job_id))
+        _assert_same_as_uninterrupted(deployment, sent, uninterrupted[2])
+    finally:
+        if deployment:
+            deployment.remove()
