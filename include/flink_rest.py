@@ -42,7 +42,6 @@ class Job:
     id: str
     name: str
     state: str
-    start_ms: int
 
 
 class FlinkRest:
@@ -65,7 +64,7 @@ class FlinkRest:
 
     def jobs(self, name: str | None = None) -> list[Job]:
         """Every job the JobManager knows (of that name, if given), ended or not."""
-        return [Job(j["jid"], j["name"], j["state"], j["start-time"]) for j in self._get("/jobs/overview")["jobs"]
+        return [Job(j["jid"], j["name"], j["state"]) for j in self._get("/jobs/overview")["jobs"]
                 if name is None or j["name"] == name]
 
     def running_jobs(self, name: str | None = None) -> list[Job]:

@@ -59,10 +59,10 @@ def test_latest_takes_the_newest_of_the_jobmanager_and_the_directories(state_dir
     stored = f"file://{state_dirs}/checkpoints/scoring/job1/chk-7"
     forgotten = KnownJobs({})
     assert restore_points.latest(forgotten, "scoring") == stored
-    newer = KnownJobs({Job("j2", "scoring", "FAILED", 0): (2_000_000, "file:/restored/savepoint"),
-                       Job("j3", "other", "FAILED", 0): (5_000_000, "file:/not/this/job")})
+    newer = KnownJobs({Job("j2", "scoring", "FAILED"): (2_000_000, "file:/restored/savepoint"),
+                       Job("j3", "other", "FAILED"): (5_000_000, "file:/not/this/job")})
     assert restore_points.latest(newer, "scoring") == "file:/restored/savepoint"
-    older = KnownJobs({Job("j0", "scoring", "CANCELED", 0): (500_000, "file:/older"), Job("j1", "scoring", "FAILED", 0): None})
+    older = KnownJobs({Job("j0", "scoring", "CANCELED"): (500_000, "file:/older"), Job("j1", "scoring", "FAILED"): None})
     assert restore_points.latest(older, "scoring") == stored
     assert restore_points.latest(forgotten, "never-ran") is None
 
