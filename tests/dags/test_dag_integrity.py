@@ -8,6 +8,9 @@ import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
+# Tasks that must not retry: cosmos skips a second attempt of the marts DAG's one `dbt build` (which would
+# end a run green whose source tests failed); the tasks of its models retry instead (dags/fraud_marts.py).
+NOT_RETRIED = {("fraud_marts", "dbt_build.dbt_producer_watcher")}
 
 
 @pytest.fixture(scope="module")
@@ -33,4 +36,7 @@ def test_every_dag_has_tags_retries_and_a_docstring(dag_bag):
         assert dag.tags, f"{dag_id} has no tags"
         assert (dag.doc_md or "").strip(), f"{dag_id} has no doc_md"
         for task in dag.tasks:
-            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+            if (dag_id, task.task_id) in NOT_RETRIED:
+                assert task.retries == 0, f"{dag_id}.{task.task_id} retries"
+            else:
+                assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
