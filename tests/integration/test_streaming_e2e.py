@@ -190,12 +190,13 @@ def test_killing_the_taskmanager_mid_stream_loses_and_doubles_nothing_and_scores
 
 def test_a_dynamodb_outage_mid_stream_slows_the_job_and_loses_and_doubles_nothing(items, uninterrupted,
                                                                                  restart_service):
-    """DynamoDB down for 45 s: the UDF's retries run out, the task fails with DynamoUnavailable and Flink
-    restarts it from its last checkpoint until DynamoDB answers again; nothing is scored without history."""
+    """DynamoDB down for 30 s: the UDF's retries run out (after ~14 s here), the task fails with
+    DynamoUnavailable and Flink restarts it from its last checkpoint until DynamoDB answers again; nothing
+    is scored without history."""
     deployment = None
     try:
         deployment, sent, job_id = _stream_through_a_failure(
-            items, lambda: restart_service("dynamodb", down_s=45))
+            items, lambda: restart_service("dynamodb", down_s=30))
         assert any("DynamoUnavailable" in failure for failure in scoring_job.flink().exceptions(job_id))
         _assert_same_as_uninterrupted(deployment, sent, uninterrupted[2])
     finally:
