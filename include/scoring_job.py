@@ -19,6 +19,7 @@ from include import aws, config, kafka_admin, restore_points
 from include.flink_jobs import explain_sql, submit_sql
 from include.flink_rest import TERMINAL_STATES, FlinkRest, Job
 from include.scoring.card_store import drop_tables, ensure_table
+from include.transactions import UTC_TIMESTAMP_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,11 @@ class Deployment:
                    s["DLQ_TOPIC"], s["ICEBERG_NAMESPACE"], s["DYNAMODB_CARD_TABLE"], s["ALERTS_DELIVERY_GUARANTEE"])
 
     def sql_variables(self) -> dict[str, str]:
-        """Values for ${NAME} in scoring_job.sql."""
+        """Values for ${NAME} in the job's SQL files (flink/sql/)."""
         return {"SCORING_JOB_NAME": self.job_name, "TRANSACTIONS_TOPIC": self.transactions_topic,
                 "FEEDBACK_TOPIC": self.feedback_topic, "ALERTS_TOPIC": self.alerts_topic, "DLQ_TOPIC": self.dlq_topic,
-                "ICEBERG_NAMESPACE": self.namespace, "ALERTS_DELIVERY_GUARANTEE": self.alerts_delivery}
+                "ICEBERG_NAMESPACE": self.namespace, "ALERTS_DELIVERY_GUARANTEE": self.alerts_delivery,
+                "UTC_TIMESTAMP_PATTERN": UTC_TIMESTAMP_PATTERN}
 
     def udf_runtime(self) -> dict[str, str]:
         """What the UDF needs to know about this instance (endpoints and keys come from its environment)."""

@@ -29,7 +29,10 @@ _MILLISECOND = timedelta(milliseconds=1)
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CARD = re.compile(r"C[0-9]{9}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_EVENT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+# Timestamps in the schema: UTC, ending in Z. The Flink job's SQL checks feedback timestamps with the same
+# pattern (${UTC_TIMESTAMP_PATTERN} in flink/sql/scoring/2_sources.sql).
+UTC_TIMESTAMP_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z"
+_EVENT_TIME = re.compile(UTC_TIMESTAMP_PATTERN)
 _CHANNELS = {"pos", "ecom", None}
 
 REQUIRED = ("schema_version", "tx_id", "card_id", "terminal_id", "amount", "currency", "event_time")

@@ -1,6 +1,6 @@
 """The job's SQL files agree with the Python side: every feature has a column (named in the UDF's
 order), the INSERT fills the table's columns in order, and the benchmark's SQL-only variant provides
-the same columns."""
+the same columns; every ${NAME} the SQL uses is set."""
 
 from __future__ import annotations
 
@@ -62,3 +62,13 @@ def test_a_savepoint_restores_whatever_the_parallelism():
     assert len(iceberg_inserts) == 3
     for insert in iceberg_inserts:
         assert "/*+ OPTIONS('write-parallelism' = '1') */" in insert, insert
+
+
+def test_every_variable_the_sql_uses_is_set():
+    from flink.sql_runner import _VARIABLE, split_statements
+    from include.scoring_job import SQL_FILES, Deployment
+
+    used = {name for path in SQL_FILES for statement in split_statements(path.read_text())
+            for name in _VARIABLE.findall(statement)}
+    assert "UTC_TIMESTAMP_PATTERN" in used
+    assert used <= set(config.settings()) | set(Deployment.platform().sql_variables())

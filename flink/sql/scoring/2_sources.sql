@@ -35,7 +35,8 @@ CREATE TEMPORARY TABLE feedback_source (
 );
 
 -- Feedback parsed in SQL, with the checks of include/scoring/feedback.py parse_feedback (the scoring
--- UDF's own reading of the topic): schema version 1, non-empty ids, UTC timestamps ending in Z.
+-- UDF's own reading of the topic): schema version 1, non-empty ids, UTC timestamps ending in Z
+-- (UTC_TIMESTAMP_PATTERN: the schema's pattern, from include/transactions.py).
 -- A record that fails them is dead-lettered.
 CREATE TEMPORARY VIEW feedback_fields AS
 SELECT
@@ -43,10 +44,10 @@ SELECT
   JSON_VALUE(payload, '$.tx_id') AS tx_id,
   JSON_VALUE(payload, '$.card_id') AS card_id,
   JSON_VALUE(payload, '$.terminal_id') AS terminal_id,
-  CASE WHEN REGEXP(JSON_VALUE(payload, '$.tx_event_time'), '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$')
+  CASE WHEN REGEXP(JSON_VALUE(payload, '$.tx_event_time'), '^${UTC_TIMESTAMP_PATTERN}$')
        THEN TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.tx_event_time'), 'T', ' '), 'Z', '') AS TIMESTAMP(3))
   END AS tx_event_time,
-  CASE WHEN REGEXP(JSON_VALUE(payload, '$.confirmed_at'), '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$')
+  CASE WHEN REGEXP(JSON_VALUE(payload, '$.confirmed_at'), '^${UTC_TIMESTAMP_PATTERN}$')
        THEN TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.confirmed_at'), 'T', ' '), 'Z', '') AS TIMESTAMP(3))
   END AS confirmed_at,
   JSON_VALUE(payload, '$.fraud_pattern') AS fraud_pattern,
