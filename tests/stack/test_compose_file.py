@@ -162,3 +162,12 @@ def test_airflow_sees_the_flink_state_where_the_flink_containers_write_it():
     assert airflow["environment"]["FLINK_SAVEPOINT_DIR"] == flags["execution.checkpointing.savepoint-dir"]
     flink_volume = next(v for v in jobmanager["volumes"] if v.startswith("flink:"))
     assert flink_volume in airflow["volumes"]
+
+
+@pytest.mark.parametrize("service", ["airflow-scheduler", "flink-jobmanager"])
+def test_logs_stay_out_of_the_mounted_checkout(service):
+    """The checkout is mounted read-write into the Airflow and Flink containers; what the code logs
+    (LOG_DIR, e.g. the Flink CLI's client log) must not land in it."""
+    checkout = next(v.split(":")[1] for v in COMPOSE[service]["volumes"] if v.startswith("./:"))
+    log_dir = COMPOSE[service]["environment"]["LOG_DIR"]
+    assert not log_dir.startswith(checkout), f"{service} logs into the mounted checkout: {log_dir}"
