@@ -9,6 +9,9 @@ reports checked), confirmations of frauds following on `fraud_feedback` after th
 
 `rate` is transactions per second (0 = as fast as possible); `count` stops early. Progress is logged
 every few seconds; the last line is the summary (sent, failed, rate).
+
+A retry resumes where the failed try stopped: each try records how many messages of the stream it
+delivered (Airflow Variable `producer_backfill.delivered.<run id>`), and the next one skips them.
 """
 
 from __future__ import annotations
@@ -44,26 +47,31 @@ from airflow.sdk import Param, dag, task
 def producer_backfill():
     @task
     def produce() -> None:
-        """A retry sends the run again from the start: transactions already scored come back as
-        duplicates of their tx_id, which the scorer dead-letters instead of scoring twice."""
-        from airflow.sdk import get_current_context
+        """Sends the stream the params describe, after the messages earlier tries of this run delivered."""
+        from airflow.sdk import Variable, get_current_context
 
         from include import airflow_connections
         from producer.__main__ import main
 
         airflow_connections.export_to_settings()
-        p = get_current_context()["params"]
+        context = get_current_context()
+        p = context["params"]
+        progress = f"producer_backfill.delivered.{context['run_id']}"
         argv = [p["mode"]]
         if p["mode"] == "replay":
             argv += [p["path"], "--format", p["format"]]
         else:
             argv += ["--cards", str(p["cards"]), "--days", str(p["days"]), "--seed", str(p["seed"])]
-            argv += ["--start", p["start"]] if p["start"] else []
+            # Without a start, the simulated days end when the run was scheduled: every try sends the same stream.
+            start = p["start"] or (context["dag_run"].run_after - timedelta(days=p["days"])).isoformat()
+            argv += ["--start", start]
         argv += ["--rate", str(p["rate"]), "--feedback-delay-days", str(p["feedback_delay_days"]),
                  "--bad-records", str(p["bad_records"])]
         argv += ["--count", str(p["count"])] if p["count"] else []
-        if main(argv) != 0:
-            raise RuntimeError("some messages were not delivered (see the log)")
+        argv += ["--resume-after", Variable.get(progress, default="0")]
+        if main(argv, on_exit=lambda summary: Variable.set(progress, str(summary.delivered))) != 0:
+            raise RuntimeError("some messages were not delivered (see the log); a retry sends the rest")
+        Variable.delete(progress)
 
     produce()
 

@@ -8,6 +8,8 @@ Common options choose the rate (transactions per second, 0 = as fast as possible
 include/config/platform.env), the feedback delay (--feedback-delay-days, default 7) and where to keep
 the ground truth (--labels-out, Parquet). `simulate --out FILE` writes the project's file format
 instead of sending. Nothing is sent before it happens: messages timestamped after now are counted, not sent.
+A run that failed part-way prints how many messages it delivered; the same command with
+--resume-after N sends the rest.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import argparse
 import itertools
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from confluent_kafka import KafkaException
 
 from include import config
 from producer import files
@@ -63,13 +67,18 @@ class LabelSink:
         pq.write_table(pa.table(list(zip(*self.rows)) if self.rows else [[]] * len(names), names=names), self.path)
 
 
-def send(items: Iterable[Labelled], args: argparse.Namespace) -> Summary:
-    writer = KafkaWriter(args.bootstrap, {TX: args.topic, FEEDBACK: args.feedback_topic}, rate=args.rate,
-                         progress=not args.quiet)
+def open_writer(args: argparse.Namespace) -> KafkaWriter:
+    return KafkaWriter(args.bootstrap, {TX: args.topic, FEEDBACK: args.feedback_topic}, rate=args.rate,
+                       progress=not args.quiet, first_message=args.resume_after)
+
+
+def send(items: Iterable[Labelled], args: argparse.Namespace, writer: KafkaWriter) -> Summary:
+    """Sends the stream the arguments describe, after its first `--resume-after` messages. Raises
+    KafkaException if some are still undelivered at the end; writer.summary.delivered says how far it got."""
     stream = messages(items, int(args.feedback_delay_days * DAY_MS), bad_every=args.bad_every,
                       bad_limit=args.bad_records, start_ms=_ms(args.send_from), end_ms=_ms(args.send_until))
     try:
-        for message in stream:
+        for message in itertools.islice(stream, args.resume_after, None):
             writer.send(message)
     finally:
         summary = writer.close()
@@ -118,6 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="stop at this time; confirmations due later are left for a run --from it")
     common.add_argument("--labels-out", type=Path, help="write the ground truth of what was sent (Parquet)")
     common.add_argument("--quiet", action="store_true", help="no progress output")
+    common.add_argument("--resume-after", type=int, default=0, metavar="N",
+                        help="skip the first N messages: those a failed run of the same command delivered")
 
     parser = argparse.ArgumentParser(prog="producer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,7 +149,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, on_exit: Callable[[Summary], None] | None = None) -> int:
+    """`on_exit` gets the summary of a send, also when it failed (e.g. to record where to resume)."""
     args = parse_args(argv)
     labels = LabelSink(args.labels_out)
     items = labels.watch(_source(args))
@@ -147,12 +159,24 @@ def main(argv: list[str] | None = None) -> int:
         labels.write()
         print(f"[producer] wrote {written:,} transactions to {args.out}", file=sys.stderr)
         return 0
-    summary = send(items, args)
+    writer = open_writer(args)
+    try:
+        send(items, args, writer)
+    except KafkaException as error:
+        print(f"[producer] {error}", file=sys.stderr)
+    finally:
+        if on_exit:
+            on_exit(writer.summary)
+    summary = writer.summary
     labels.write()
     print(f"[producer] {summary}", file=sys.stderr)
     for error in summary.errors:
         print(f"[producer] delivery failed: {error}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    if summary.failed or summary.delivered < summary.sent.total() + args.resume_after:
+        print(f"[producer] the first {summary.delivered:,} messages are delivered: rerun with "
+              f"--resume-after {summary.delivered} to send the rest", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

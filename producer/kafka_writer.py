@@ -9,6 +9,9 @@ message confirmed more than FEEDBACK_FLUSH_MS earlier to be delivered.
 Nothing is sent before it happens: a message timestamped after the wall clock (a confirmation due
 7 days after last night's fraud, a simulated day still to come) is counted as not yet due and left out
 (the broker would refuse it anyway: Kafka 4 rejects timestamps more than an hour ahead).
+
+A run that fails part-way can be resumed: `Summary.delivered` counts the messages from the start of the
+stream that are all delivered; a rerun that skips that many (`first_message`) sends the rest.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Summary:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    delivered: int = 0   # messages from the start of the stream, all delivered: where a rerun resumes
 
     @property
     def transactions_per_s(self) -> float:
@@ -76,7 +80,8 @@ class Progress:
 
 class KafkaWriter:
     def __init__(self, bootstrap: str, topics: dict[str, str], rate: float = 0.0, progress: bool = True,
-                 extra_config: dict | None = None):
+                 extra_config: dict | None = None, first_message: int = 0):
+        """`first_message`: how many messages of the stream an earlier run delivered (the caller skips them)."""
         self.topics = topics
         self.rate = rate
         self.producer = Producer({
@@ -88,20 +93,30 @@ class KafkaWriter:
             "queue.buffering.max.messages": 500_000,
             **(extra_config or {}),
         })
-        self.summary = Summary()
+        self.summary = Summary(delivered=first_message)
         self.progress = Progress(progress)
         self.started = time.monotonic()
         self._feedback_in_flight: collections.deque[tuple[int, list[bool]]] = collections.deque()
+        # A delivered flag per message handed to send() and not yet counted in summary.delivered.
+        self._outcomes: collections.deque[list[bool]] = collections.deque()
 
-    def _report(self, delivered: list[bool] | None):
+    def _report(self, delivered: list[bool]):
         def on_delivery(error, message) -> None:
             if error is not None:
                 self.summary.failed += 1
                 if len(self.summary.errors) < 10:
                     self.summary.errors.append(f"{message.topic()} key={message.key()}: {error}")
-            elif delivered is not None:
+            else:
                 delivered[0] = True
         return on_delivery
+
+    def _count_delivered(self) -> None:
+        """Advances summary.delivered over the leading messages whose delivery is confirmed. A message left
+        out as not yet due stops it for good: a rerun must still send that one."""
+        outcomes = self._outcomes
+        while outcomes and outcomes[0][0]:
+            outcomes.popleft()
+            self.summary.delivered += 1
 
     def _pace(self) -> None:
         if self.rate > 0:
@@ -119,13 +134,14 @@ class KafkaWriter:
             queue.clear()
 
     def send(self, message: Message) -> None:
+        delivered = [False]
+        self._outcomes.append(delivered)
         if message.timestamp_ms > time.time() * 1000:
             self.summary.not_due[message.kind] += 1
             return
         if message.kind == TX:
             self._pace()
             self._feedback_delivered_before(message.timestamp_ms)
-        delivered = [False] if message.kind == FEEDBACK else None
         topic = self.topics[FEEDBACK] if message.kind == FEEDBACK else self.topics[TX]
         while True:
             try:
@@ -134,9 +150,10 @@ class KafkaWriter:
                 break
             except BufferError:
                 self.producer.poll(0.1)  # local queue full: let deliveries drain
-        if delivered is not None:
+        if message.kind == FEEDBACK:
             self._feedback_in_flight.append((message.timestamp_ms, delivered))
         self.producer.poll(0)
+        self._count_delivered()
         self.summary.sent[message.kind] += 1
         if message.kind == TX:
             self.progress.update(self.summary)
@@ -144,6 +161,7 @@ class KafkaWriter:
     def close(self, timeout_s: float = 120) -> Summary:
         remaining = self.producer.flush(timeout_s)
         self.progress.close()
+        self._count_delivered()
         self.summary.elapsed_s = time.monotonic() - self.started
         if remaining:
             raise KafkaException(f"{remaining} messages still undelivered after {timeout_s:.0f} s")
