@@ -119,9 +119,12 @@ def after_the_build(build: DbtTaskGroup) -> None:
     check before it passed), so each reports its own model's result.
 
     The build itself is not retried: cosmos skips a second attempt, which would let a run whose source
-    tests failed end green. A model's task retries by rebuilding its model."""
+    tests failed end green. A model's task retries by rebuilding its model. So the results cosmos backs up
+    for a retry of the build, in an Airflow Variable left behind by every failed run, are not kept
+    (also AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False in platform.env)."""
     producer = build.children[f"{build.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
     producer.retries = 0
+    producer.on_failure_callback = producer.on_retry_callback = []
     for first in build.roots:
         if first is not producer:
             producer >> first
