@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -80,8 +81,8 @@ def _record(sent: Sent, message: Message, by_id: dict[str, Labelled]) -> None:
         sent.feedback.add(message.tx_id)
 
 
-def read_topic(topic: str, timeout_s: float = 30.0) -> list[tuple[str, dict]]:
-    """Every committed message of a topic, as (key, JSON value), up to its current end."""
+def read_topic(topic: str, timeout_s: float = 30.0, decode: Callable[[bytes], Any] = json.loads) -> list[tuple[str, Any]]:
+    """Every committed message of a topic, as (key, decoded value: JSON by default), up to its current end."""
     consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": f"reader-{topic}",
                          "isolation.level": "read_committed", "enable.auto.commit": False})
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
@@ -95,7 +96,7 @@ def read_topic(topic: str, timeout_s: float = 30.0) -> list[tuple[str, dict]]:
             break
         for message in consumer.consume(500, timeout=0.5):
             if not message.error():
-                out.append((message.key().decode(), json.loads(message.value())))
+                out.append((message.key().decode(), decode(message.value())))
     consumer.close()
     return out
 

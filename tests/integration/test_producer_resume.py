@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import collections
 
-from confluent_kafka import Consumer, TopicPartition
-
-from include import config, kafka_admin
+from include import kafka_admin
 from producer import files
 from producer.__main__ import main
 from producer.simulator import Simulator
 from producer.timeline import FEEDBACK, messages
+from tests.integration.pipeline import read_topic
 
 START_MS = 1_767_225_600_000  # 2026-01-01
 DAY_MS = 86_400_000
-
-
-def topic_contents(topic: str) -> collections.Counter:
-    """(key, value) of every message of a one-partition topic."""
-    consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": f"reader-{topic}",
-                         "enable.auto.commit": False})
-    end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    out = collections.Counter()
-    while sum(out.values()) < end:
-        for message in consumer.consume(500, timeout=1):
-            if not message.error():
-                out[(message.key(), message.value())] += 1
-    consumer.close()
-    return out
 
 
 def test_a_rerun_resuming_after_n_messages_sends_exactly_the_rest(unique_name, tmp_path):
@@ -49,13 +33,13 @@ def test_a_rerun_resuming_after_n_messages_sends_exactly_the_rest(unique_name, t
                          "--feedback-topic", topics["feedback"], "--resume-after", str(skip)],
                         on_exit=summaries.append)
             assert code == 0 and summaries[0].delivered == len(stream)
-            runs[run] = {kind: topic_contents(name) for kind, name in topics.items()}
+            runs[run] = {kind: collections.Counter(read_topic(name, decode=bytes)) for kind, name in topics.items()}
     finally:
         kafka_admin.delete_topics([f"{unique_name}_{run}_{kind}" for run in ("whole", "rest")
                                    for kind in ("tx", "feedback")])
 
     def expected(part: list) -> dict[str, collections.Counter]:
-        return {kind: collections.Counter((m.key.encode(), m.value) for m in part
+        return {kind: collections.Counter((m.key, m.value) for m in part
                                           if (m.kind == FEEDBACK) == (kind == "feedback"))
                 for kind in ("tx", "feedback")}
 
