@@ -97,13 +97,13 @@ def fraud_scoring_deploy():
 
     @task
     def wait_until_checkpointed(job_id: str) -> dict:
+        """Triggers the new job's first checkpoint as soon as all its tasks run, and waits until it completes."""
         from include import airflow_connections, scoring_job
 
         airflow_connections.export_to_settings()
         rest = scoring_job.flink()
         rest.wait_for_state(job_id, {"RUNNING"}, timeout_s=180)
-        checkpoint = rest.wait_for_checkpoint(job_id, timeout_s=300)
-        return {"job_id": job_id, "checkpoint": checkpoint["id"], "path": checkpoint.get("external_path")}
+        return {"job_id": job_id, "checkpoint": rest.checkpoint(job_id, timeout_s=300)}
 
     @task
     def prune_old_state(checkpointed: dict) -> list[str]:

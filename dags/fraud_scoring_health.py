@@ -62,7 +62,7 @@ def fraud_scoring_health():
         if params["restart_if_down"] and not scoring_job.running(deployment, rest):
             job_id, resume_from = scoring_job.restart(deployment, rest)
             print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
-            rest.wait_for_checkpoint(job_id, timeout_s=300)
+            rest.checkpoint(job_id, timeout_s=300)
             scoring_job.prune_state(deployment, job_id)
         bounds = job_health.Bounds(params["max_checkpoint_age_s"], params["max_new_restarts"],
                                    params["max_consumer_lag"])

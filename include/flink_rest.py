@@ -121,15 +121,23 @@ class FlinkRest:
                 raise FlinkError(f"job {job_id} still {state} after {timeout_s:.0f} s, expected {sorted(states)}")
             time.sleep(1)
 
-    def wait_for_checkpoint(self, job_id: str, after_id: int = 0, timeout_s: float = 180) -> dict:
-        """The first completed checkpoint with an id above `after_id`."""
+    def checkpoint(self, job_id: str, timeout_s: float = 180) -> int:
+        """Triggers a checkpoint now, rather than waiting up to a checkpoint interval for the next periodic one,
+        and returns its id once it has completed (its sinks have committed). A job whose tasks are still
+        starting refuses the trigger: it is tried again each second until the deadline."""
         deadline = time.monotonic() + timeout_s
         while True:
-            completed = self.latest_checkpoint(job_id)
-            if completed and completed["id"] > after_id:
-                return completed
+            trigger = self._post(f"/jobs/{job_id}/checkpoints", {"checkpointType": "CONFIGURED"})["request-id"]
+            while (result := self._get(f"/jobs/{job_id}/checkpoints/{trigger}"))["status"]["id"] != "COMPLETED":
+                if time.monotonic() > deadline:
+                    raise FlinkError(f"job {job_id}: the checkpoint triggered is still running after {timeout_s:.0f} s")
+                time.sleep(0.2)
+            operation = result.get("operation", {})
+            if "checkpointId" in operation:
+                return operation["checkpointId"]
+            refused = failure_summary((operation.get("failureCause") or {}).get("stack-trace", ""))
             if time.monotonic() > deadline:
-                raise FlinkError(f"job {job_id}: no checkpoint completed within {timeout_s:.0f} s")
+                raise FlinkError(f"job {job_id}: no checkpoint completed within {timeout_s:.0f} s ({refused})")
             self.wait_for_state(job_id, {"RUNNING"}, timeout_s=max(1.0, deadline - time.monotonic()))
             time.sleep(1)
 

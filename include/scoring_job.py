@@ -198,7 +198,7 @@ def deploy(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_
     savepoint, replaced = stop_for_upgrade(deployment, rest, from_savepoint)
     job_id = submit(deployment, scoring_config, parallelism, from_savepoint=savepoint)
     rest.wait_for_state(job_id, {"RUNNING"})
-    rest.wait_for_checkpoint(job_id, timeout_s=checkpoint_timeout_s)
+    rest.checkpoint(job_id, timeout_s=checkpoint_timeout_s)
     prune_state(deployment, job_id)
     return Deployed(job_id, savepoint, replaced)
 

@@ -129,7 +129,7 @@ def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) 
 
 
 def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:
-    """Waits until every produced transaction message is in Iceberg (scored or rejected), then for one
+    """Waits until every produced transaction message is in Iceberg (scored or rejected), then takes one
     more checkpoint, after which nothing may change."""
     seen = {}
 
@@ -138,7 +138,4 @@ def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s
         return seen["scored"] + seen["rejected"] >= sent.transaction_messages
 
     wait_until(all_in, timeout_s, lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {seen})")
-    rest = scoring_job.flink()
-    job = scoring_job.running(deployment)[0]
-    latest = rest.latest_checkpoint(job.id)["id"]
-    rest.wait_for_checkpoint(job.id, after_id=latest)
+    scoring_job.flink().checkpoint(scoring_job.running(deployment)[0].id)

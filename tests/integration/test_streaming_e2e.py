@@ -155,7 +155,7 @@ def _stream_through_a_failure(items, fail: Callable[[], None]) -> tuple[scoring_
 
     failing = threading.Thread(target=fail_when_a_third_is_in_iceberg, daemon=True)
     failing.start()
-    sent = pipeline.produce(deployment, items, rate=250, bad_every=1000, bad_limit=12)
+    sent = pipeline.produce(deployment, items, rate=500, bad_every=1000, bad_limit=12)
     failing.join(timeout=300)
     assert failed.is_set(), "the failure never happened"
     wait_until(lambda: rest.job(job_id)["state"] == "RUNNING" and
