@@ -255,6 +255,19 @@ def prepare_airflow() -> None:
     parse_dbt_project()
 
 
+DBT_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+
+
+def dbt_manifest_is_current() -> bool:
+    """Whether dbt_project/target/manifest.json is newer than every file of the dbt project."""
+    project = config.REPO_ROOT / "dbt_project"
+    manifest = project / "target" / "manifest.json"
+    if not manifest.exists():
+        return False
+    sources = [path for name in DBT_SOURCES for path in [project / name, *(project / name).rglob("*")]]
+    return max(path.stat().st_mtime for path in sources if path.exists()) < manifest.stat().st_mtime
+
+
 def parse_dbt_project() -> None:
     """dbt_project/target/manifest.json, from which the marts DAG (cosmos) reads the dbt graph."""
     project = config.REPO_ROOT / "dbt_project"

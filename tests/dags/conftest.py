@@ -7,7 +7,9 @@ os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 
-# The marts DAG reads the dbt graph from the manifest `make up` writes; parse the project if needed.
-from stack.services import parse_dbt_project  # noqa: E402
+# The marts DAG reads the dbt graph from the manifest `make up` writes; parse the project if the manifest
+# is missing or older than a change to the project (a parse takes ~4 s, in every pytest process).
+from stack.services import dbt_manifest_is_current, parse_dbt_project  # noqa: E402
 
-parse_dbt_project()
+if not dbt_manifest_is_current():
+    parse_dbt_project()
