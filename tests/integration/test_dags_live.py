@@ -97,6 +97,7 @@ def test_health_check_passes_on_the_running_job():
     assert "'state': 'RUNNING'" in output
 
 
+@pytest.mark.disruptive(restarts="flink")
 def test_health_check_restarts_a_dead_job_as_it_last_ran(deployed_config, restart_service):
     """With restart_if_down, a job that died mid-stream with its Flink cluster, which forgot it, starts
     again from its newest stored checkpoint, with the parallelism and scoring config it was deployed with,

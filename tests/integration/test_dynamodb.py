@@ -41,6 +41,7 @@ def test_put_get_query(table):
     assert [i["tx_ts"]["N"] for i in result["Items"]] == ["1003", "1004"]
 
 
+@pytest.mark.disruptive
 def test_data_survives_a_restart_of_the_server(table, restart_service):
     _put_history(aws.dynamodb_client(), table)
     restart_service("dynamodb")

@@ -50,6 +50,7 @@ def test_multipart_upload(bucket):
     assert hashlib.sha256(body).hexdigest() == expected
 
 
+@pytest.mark.disruptive
 def test_data_survives_a_restart_of_the_server(bucket, restart_service):
     expected = _multipart(aws.s3_client(), bucket, "kept.bin")
     restart_service("s3")

@@ -23,7 +23,7 @@ from producer.simulator import Simulator
 from tests.integration import pipeline
 from tests.integration.pipeline import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.disruptive]   # the TaskManager killed, DynamoDB stopped
 
 START_MS = 1_767_225_600_000  # 2026-01-01
 EXPECTED_REASON = {0: "malformed_json", 1: "missing_field", 2: "wrong_type", 3: "invalid_amount",
