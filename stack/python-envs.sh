@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Creates or updates the three Python environments from their lock files (requirements/*.lock.txt):
+# Creates the three Python environments from their lock files (requirements/*.lock.txt):
 #   app   - Airflow, producer, tests, stack tool      flink - PyFlink client and UDF workers
 #   dbt   - dbt-core + dbt-trino
-# Idempotent: an environment whose lock file has not changed is left alone (a stamp holds its hash).
+# Each is built once per lock file content under $CACHE_DIR/venvs/<env>-<hash>, and $VENV_DIR/<env> (.venvs/
+# in the checkout) links to it: a second clone, or CI, reuses it instead of spending ~40 s rebuilding it.
+# Nothing writes into a built environment afterwards; a changed lock file gets a new one.
 # uv does the work; its wheel cache (~/.cache/uv) makes a rebuild take seconds.
 # Bytecode is compiled at install: uv does not by default, and with PYTHONDONTWRITEBYTECODE set (as on
 # this machine) every Python process would compile Airflow, PyFlink and dbt from source again, which
@@ -17,15 +19,22 @@ if [ ! -x "$uv" ]; then
   "$CACHE_DIR/uv-$UV_VERSION/bin/pip" install --quiet "uv==$UV_VERSION"
 fi
 
+sync_flags="--compile-bytecode"
+mkdir -p "$VENV_DIR" "$CACHE_DIR/venvs"
 for env in ${PYTHON_ENVS:-app flink dbt}; do
   lock="$REPO_ROOT/requirements/$env.lock.txt"
-  target="$VENV_DIR/$env"
-  want="$(sha256sum "$lock" | cut -d' ' -f1) compiled"
-  if [ "$(cat "$target/.lock-sha256" 2>/dev/null)" = "$want" ]; then
-    continue
+  hash="$( (cat "$lock"; echo "$PYTHON_VERSION $sync_flags") | sha256sum | cut -c1-16)"
+  built="$CACHE_DIR/venvs/$env-$hash"
+  if [ ! -e "$built/.complete" ]; then
+    echo "[install] Python environment '$env' from requirements/$env.lock.txt"
+    rm -rf "$built"
+    "$uv" venv --quiet --python "$PYTHON_VERSION" "$built"
+    "$uv" pip sync --quiet $sync_flags --python "$built/bin/python" "$lock"
+    touch "$built/.complete"
   fi
-  echo "[install] Python environment '$env' from requirements/$env.lock.txt"
-  [ -x "$target/bin/python" ] || "$uv" venv --quiet --python "$PYTHON_VERSION" "$target"
-  "$uv" pip sync --quiet --compile-bytecode --python "$target/bin/python" "$lock"
-  echo "$want" > "$target/.lock-sha256"
+  link="$VENV_DIR/$env"
+  if [ "$(readlink "$link" 2>/dev/null)" != "$built" ]; then
+    rm -rf "$link"   # a link to the environment of an earlier lock file, or an environment built in place
+    ln -s "$built" "$link"
+  fi
 done
