@@ -28,8 +28,11 @@ PLATFORM = scoring_job.Deployment.platform()
 
 
 def dags_test(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
-    """Runs one DAG run in-process (`airflow dags test`); returns its output, fails unless it succeeded."""
-    env = {**os.environ, **config.settings(), "PYTHONPATH": str(config.REPO_ROOT)}
+    """Runs one DAG run in-process (`airflow dags test`); returns its output, fails unless it succeeded.
+    Airflow gets the platform's settings only: not the throwaway home and unit-test mode tests/dags/ put
+    into this process's environment, in which Airflow ignores airflow.cfg (and so its Fernet key)."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("AIRFLOW")}
+    env = {**inherited, **config.settings(), "PYTHONPATH": str(config.REPO_ROOT)}
     cmd = [str(Path(config.get("VENV_DIR")) / "app" / "bin" / "airflow"), "dags", "test", dag_id]
     if conf:
         cmd += ["--conf", json.dumps(conf)]
