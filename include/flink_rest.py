@@ -128,11 +128,8 @@ class FlinkRest:
         deadline = time.monotonic() + timeout_s
         while True:
             trigger = self._post(f"/jobs/{job_id}/checkpoints", {"checkpointType": "CONFIGURED"})["request-id"]
-            while (result := self._get(f"/jobs/{job_id}/checkpoints/{trigger}"))["status"]["id"] != "COMPLETED":
-                if time.monotonic() > deadline:
-                    raise FlinkError(f"job {job_id}: the checkpoint triggered is still running after {timeout_s:.0f} s")
-                time.sleep(0.2)
-            operation = result.get("operation", {})
+            operation = self._operation(f"/jobs/{job_id}/checkpoints/{trigger}", deadline,
+                                        f"the checkpoint triggered in job {job_id} (timeout {timeout_s:.0f} s)", poll_s=0.2)
             if "checkpointId" in operation:
                 return operation["checkpointId"]
             refused = failure_summary((operation.get("failureCause") or {}).get("stack-trace", ""))
@@ -145,16 +142,20 @@ class FlinkRest:
         """Stops the job after a savepoint (sources stop first, sinks commit); returns its path."""
         body = {"drain": False, **({"targetDirectory": target_dir} if target_dir else {})}
         trigger = self._post(f"/jobs/{job_id}/stop", body)["request-id"]
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            result = self._get(f"/jobs/{job_id}/savepoints/{trigger}")
-            if result["status"]["id"] == "COMPLETED":
-                operation = result.get("operation", {})
-                if "failure-cause" in operation:
-                    raise FlinkError(f"savepoint of {job_id} failed: {operation['failure-cause'].get('class')}")
-                return operation["location"]
-            time.sleep(1)
-        raise FlinkError(f"savepoint of {job_id} did not complete within {timeout_s:.0f} s")
+        operation = self._operation(f"/jobs/{job_id}/savepoints/{trigger}", time.monotonic() + timeout_s,
+                                    f"savepoint of {job_id} (timeout {timeout_s:.0f} s)", poll_s=1.0)
+        if "failure-cause" in operation:
+            raise FlinkError(f"savepoint of {job_id} failed: {operation['failure-cause'].get('class')}")
+        return operation["location"]
+
+    def _operation(self, status_path: str, deadline: float, what: str, poll_s: float) -> dict:
+        """The result of an asynchronous operation (savepoint, triggered checkpoint) once it has completed,
+        successfully or not; raises FlinkError if it is still running at the deadline."""
+        while (result := self._get(status_path))["status"]["id"] != "COMPLETED":
+            if time.monotonic() > deadline:
+                raise FlinkError(f"{what} did not complete in time")
+            time.sleep(poll_s)
+        return result.get("operation", {})
 
     def udf_metrics(self, job_id: str, group: str = "fraud") -> dict[str, float]:
         """User metrics of the job's Python operator (flink/udfs.py registers them under `group`),
