@@ -47,19 +47,19 @@ def dags_test(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> 
 
 
 @pytest.fixture(scope="module")
-def deployed_config(tmp_path_factory) -> Path:
-    """A scoring config of its own (the default plus a comment) for the deploy test's upgrade to deploy,
-    so that the restart test can tell the job runs as that upgrade left it."""
+def upgrade(tmp_path_factory) -> dict:
+    """The deploy DAG's params for the deploy test's upgrade: another parallelism and a scoring config of
+    its own (the default plus a comment), so that the restart test can tell the job runs as it left it."""
     path = tmp_path_factory.mktemp("deploy") / "scoring.yaml"
     path.write_text("# deployed by test_dags_live\n" + scoring_job.DEFAULT_SCORING_CONFIG.read_text())
-    return path
+    return {"parallelism": 1, "scoring_config": str(path)}
 
 
 def test_platform_health():
     dags_test("platform_health")
 
 
-def test_deploy_twice_while_streaming_loses_and_doubles_nothing(deployed_config):
+def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
     first = dags_test("fraud_scoring_deploy")
     assert scoring_job.running(PLATFORM), first[-3000:]
     # A seed (and so transaction ids) of its own: on a stack that kept an earlier run's rows, those
@@ -71,7 +71,7 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing(deployed_config)
         "run", pipeline.produce(PLATFORM, items, rate=200, feedback_delay_days=1)), daemon=True)
     streaming.start()
     # Upgrades the running job in the middle of the stream, to another parallelism and scoring config.
-    second = dags_test("fraud_scoring_deploy", {"parallelism": 1, "scoring_config": str(deployed_config)})
+    second = dags_test("fraud_scoring_deploy", upgrade)
     streaming.join(timeout=600)
     assert "stopping fraud-scoring" in second and "savepoint: " in second, second[-3000:]
     # The new run completed a checkpoint: the state of earlier runs is gone, the newest savepoints stay.
@@ -101,15 +101,17 @@ def test_health_check_passes_on_the_running_job():
 
 
 @pytest.mark.disruptive(restarts="flink")
-def test_health_check_restarts_a_dead_job_as_it_last_ran(deployed_config, restart_service):
+def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_service):
     """With restart_if_down, a job that died mid-stream with its Flink cluster, which forgot it, starts
     again from its newest stored checkpoint, with the parallelism and scoring config it was deployed with,
     and the stream loses and doubles nothing."""
     rest = scoring_job.flink()
+    deployed_config = Path(upgrade["scoring_config"])
     last = restore_points.last_run(PLATFORM.job_name)
-    as_upgraded = last and last["parallelism"] == 1 and last["scoring_config"] == deployed_config.read_text()
+    as_upgraded = last and last["parallelism"] == upgrade["parallelism"] and \
+        last["scoring_config"] == deployed_config.read_text()
     if not (as_upgraded and scoring_job.running(PLATFORM, rest)):  # run alone, without the deploy test
-        dags_test("fraud_scoring_deploy", {"parallelism": 1, "scoring_config": str(deployed_config)})
+        dags_test("fraud_scoring_deploy", upgrade)
     assert len(scoring_job.running(PLATFORM, rest)) == 1
 
     seed = random.randrange(100_000, 1_000_000)
