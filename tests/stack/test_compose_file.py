@@ -94,6 +94,14 @@ def test_memory_settings_match_platform_env():
     assert f"-Dtaskmanager.numberOfTaskSlots={S['FLINK_TASK_SLOTS']}" in taskmanager
 
 
+def test_jit_settings_match_platform_env():
+    jit = f"-XX:TieredStopAtLevel={S['LIGHT_JIT_LEVEL']}"
+    assert jit in COMPOSE["s3"]["environment"]["JAVA_TOOL_OPTIONS"]
+    assert jit == COMPOSE["trino"]["environment"]["JAVA_TOOL_OPTIONS"]
+    assert f"-Denv.java.opts.jobmanager={jit}" in COMPOSE["flink-jobmanager"]["command"]
+    assert not any("TieredStopAtLevel" in arg for arg in COMPOSE["flink-taskmanager"]["command"])
+
+
 def test_topics_are_created_with_configured_partitions():
     command = " ".join(COMPOSE["kafka-init"]["command"])
     for topic, (partitions, topic_config) in kafka_topics().items():
