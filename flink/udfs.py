@@ -71,7 +71,7 @@ class ScoreTransactions(ScalarFunction):
         self.config, runtime = job_parameters(function_context)
         dynamodb = aws.dynamodb_client(retries={"total_max_attempts": 1}, max_pool_connections=4)
         ensure_table(dynamodb, runtime["card_table"])
-        self.store = DynamoCardStore(dynamodb, runtime["card_table"])
+        self.store = DynamoCardStore(dynamodb, runtime["card_table"], max_attempts=runtime["dynamodb_max_attempts"])
         self.feedback, self.feed = feedback_side_input(runtime)
         model = model_store.load(self.config.model_uri, aws.s3_client()) if self.config.model_uri else None
         self.scorer = BatchScorer(self.config, self.store, self.feedback, model)

@@ -41,6 +41,7 @@ class Deployment:
     namespace: str
     card_table: str
     alerts_delivery: str = "at-least-once"
+    dynamodb_max_attempts: int | None = None  # None: the platform's DYNAMODB_MAX_ATTEMPTS
 
     @classmethod
     def platform(cls) -> Deployment:
@@ -55,10 +56,11 @@ class Deployment:
                 "ICEBERG_NAMESPACE": self.namespace, "ALERTS_DELIVERY_GUARANTEE": self.alerts_delivery,
                 "UTC_TIMESTAMP_PATTERN": UTC_TIMESTAMP_PATTERN}
 
-    def udf_runtime(self) -> dict[str, str]:
+    def udf_runtime(self) -> dict[str, str | int]:
         """What the UDF needs to know about this instance (endpoints and keys come from its environment)."""
         return {"transactions_topic": self.transactions_topic, "feedback_topic": self.feedback_topic,
-                "card_table": self.card_table}
+                "card_table": self.card_table,
+                "dynamodb_max_attempts": self.dynamodb_max_attempts or config.get_int("DYNAMODB_MAX_ATTEMPTS")}
 
     def table(self, name: str) -> str:
         return f"{self.namespace}.{name}"

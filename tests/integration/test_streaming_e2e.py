@@ -138,10 +138,12 @@ def _kill_taskmanager() -> None:
     os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
-def _stream_through_a_failure(items, fail: Callable[[], None]) -> tuple[scoring_job.Deployment, pipeline.Sent, str]:
+def _stream_through_a_failure(items, fail: Callable[[], None], dynamodb_max_attempts: int | None = None
+                              ) -> tuple[scoring_job.Deployment, pipeline.Sent, str]:
     """Streams `items` (with bad records) through a new exactly-once instance of the job, calls `fail` once a
     third of them is in Iceberg, and returns once everything produced has been consumed."""
-    deployment = pipeline.new_deployment(f"restart_{uuid.uuid4().hex[:8]}", alerts_delivery="exactly-once")
+    deployment = pipeline.new_deployment(f"restart_{uuid.uuid4().hex[:8]}", alerts_delivery="exactly-once",
+                                         dynamodb_max_attempts=dynamodb_max_attempts)
     job_id = scoring_job.submit(deployment, parallelism=1)
     rest = scoring_job.flink()
     rest.wait_for_state(job_id, {"RUNNING"})
@@ -190,13 +192,13 @@ def test_killing_the_taskmanager_mid_stream_loses_and_doubles_nothing_and_scores
 
 def test_a_dynamodb_outage_mid_stream_slows_the_job_and_loses_and_doubles_nothing(items, uninterrupted,
                                                                                  restart_service):
-    """DynamoDB down for 30 s: the UDF's retries run out (after ~14 s here), the task fails with
-    DynamoUnavailable and Flink restarts it from its last checkpoint until DynamoDB answers again; nothing
-    is scored without history."""
+    """DynamoDB down for 10 s, longer than this instance's retries last (6 attempts: at most 3.2 s of
+    backoff; the platform's 10 ride out ~11 s): the task fails with DynamoUnavailable and Flink restarts it
+    from its last checkpoint until DynamoDB answers again; nothing is scored without history."""
     deployment = None
     try:
         deployment, sent, job_id = _stream_through_a_failure(
-            items, lambda: restart_service("dynamodb", down_s=30))
+            items, lambda: restart_service("dynamodb", down_s=10), dynamodb_max_attempts=6)
         assert any("DynamoUnavailable" in failure for failure in scoring_job.flink().exceptions(job_id))
         _assert_same_as_uninterrupted(deployment, sent, uninterrupted[2])
     finally:
