@@ -3,6 +3,7 @@ same SQL and UDF as the platform job (include/scoring_job.py)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
+from pyiceberg.exceptions import NoSuchTableError
 
 from include import aws, config, scoring_job
 from include.lakehouse import iceberg_catalog, trino_query
@@ -106,6 +108,21 @@ def count(deployment: scoring_job.Deployment, table: str) -> int:
     return trino_query(f"select count(*) from {deployment.table(table)}")[0][0]
 
 
+@functools.cache
+def _catalog():
+    return iceberg_catalog()
+
+
+def committed(deployment: scoring_job.Deployment, table: str) -> int:
+    """Rows committed to one of the instance's (append-only) Iceberg tables, from its current snapshot's
+    summary: what waits poll. A Trino count(*) costs Trino ~0.2 s of CPU, this ~0.03 s in the test."""
+    try:
+        snapshot = _catalog().load_table(deployment.table(table)).current_snapshot()
+    except NoSuchTableError:  # the job creates its tables as it starts
+        return 0
+    return int(snapshot.summary["total-records"]) if snapshot else 0
+
+
 def scored_rows(deployment: scoring_job.Deployment) -> dict[str, dict]:
     """tx_id -> row of scored_transactions (all columns); fails on a tx_id present twice."""
     with_columns = iceberg_catalog().load_table(deployment.table("scored_transactions")).scan().to_arrow()
@@ -131,12 +148,17 @@ def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) 
 
 def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:
     """Waits until every produced transaction message is in Iceberg (scored or rejected), then takes one
-    more checkpoint, after which nothing may change."""
-    seen = {}
-
-    def all_in() -> bool:
-        seen.update(scored=count(deployment, "scored_transactions"), rejected=count(deployment, "rejected_transactions"))
-        return seen["scored"] + seen["rejected"] >= sent.transaction_messages
-
-    wait_until(all_in, timeout_s, lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {seen})")
-    scoring_job.flink().checkpoint(scoring_job.running(deployment)[0].id)
+    more checkpoint, after which nothing may change. Iceberg gets what the job has processed when a
+    checkpoint completes: rather than wait up to an interval (10 s) for the next periodic one, this
+    triggers one whenever the count is short."""
+    rest = scoring_job.flink()
+    job_id = scoring_job.running(deployment, rest)[0].id
+    deadline = time.monotonic() + timeout_s
+    while (in_iceberg := committed(deployment, "scored_transactions")
+           + committed(deployment, "rejected_transactions")) < sent.transaction_messages:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for all {sent.transaction_messages} "
+                                 f"transactions in Iceberg (now {in_iceberg})")
+        rest.checkpoint(job_id, timeout_s=max(1.0, deadline - time.monotonic()))
+        time.sleep(0.5)  # the committer commits to the catalog just after the checkpoint completes
+    rest.checkpoint(job_id)

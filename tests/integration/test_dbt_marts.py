@@ -55,7 +55,7 @@ def built():
         items = list(Simulator(700, seed=977, start_ms=START_MS, days=8).transactions())
         sent = pipeline.produce(deployment, items, feedback_delay_days=1, bad_every=2000, bad_limit=4)
         pipeline.run_until_consumed(deployment, sent)
-        pipeline.wait_until(lambda: pipeline.count(deployment, "fraud_feedback") >= len(sent.feedback), 120,
+        pipeline.wait_until(lambda: pipeline.committed(deployment, "fraud_feedback") >= len(sent.feedback), 120,
                             "all confirmations in Iceberg")
         build = dbt(namespace, "build")
         yield namespace, build
@@ -210,11 +210,10 @@ def test_a_backfill_into_a_past_day_reaches_the_incremental_mart(built):
     namespace, _ = built
     deployment = pipeline.new_deployment(namespace)  # the running instance (topics exist: no-op)
     before = marts(namespace, "fct_daily_fraud_kpis").set_index("event_date")
-    in_iceberg = pipeline.count(deployment, "scored_transactions") + pipeline.count(deployment, "rejected_transactions")
+    in_iceberg = pipeline.committed(deployment, "scored_transactions")
     late = list(Simulator(40, seed=978, start_ms=START_MS + 2 * pipeline.DAY_MS, days=1).transactions())
     sent = pipeline.produce(deployment, late, feedback_delay_days=30)  # labels would come later
-    pipeline.wait_until(lambda: pipeline.count(deployment, "scored_transactions")
-                        + pipeline.count(deployment, "rejected_transactions") >= in_iceberg + len(sent.valid),
+    pipeline.wait_until(lambda: pipeline.committed(deployment, "scored_transactions") >= in_iceberg + len(sent.valid),
                         300, "the backfill in Iceberg")
     # The staging views read the sources as of their build: they are rebuilt too, to see the backfill.
     rerun = dbt(namespace, "run", "--select", "+fct_daily_fraud_kpis")

@@ -150,7 +150,7 @@ def _stream_through_a_failure(items, fail: Callable[[], None], dynamodb_max_atte
     failed = threading.Event()
 
     def fail_when_a_third_is_in_iceberg() -> None:
-        wait_until(lambda: pipeline.count(deployment, "scored_transactions") >= len(items) // 3, 240,
+        wait_until(lambda: pipeline.committed(deployment, "scored_transactions") >= len(items) // 3, 240,
                    "a third of the run in Iceberg", every_s=1)
         fail()
         failed.set()
