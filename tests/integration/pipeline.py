@@ -146,19 +146,28 @@ def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) 
     return histories
 
 
+def commit_until(deployment: scoring_job.Deployment, condition: Callable[[], bool], timeout_s: float,
+                 what: str | Callable[[], str]) -> None:
+    """Waits until `condition` holds of what the instance's job has committed. Iceberg gets what the job has
+    processed when a checkpoint completes: rather than wait up to an interval (10 s) for the next periodic
+    one, this triggers one whenever the condition does not hold yet."""
+    rest = scoring_job.flink()
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what() if callable(what) else what}")
+        [job] = scoring_job.running(deployment, rest)
+        rest.checkpoint(job.id, timeout_s=max(1.0, deadline - time.monotonic()))
+        time.sleep(0.5)  # the committers commit just after the checkpoint completes
+
+
 def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:
     """Waits until every produced transaction message is in Iceberg (scored or rejected), then takes one
-    more checkpoint, after which nothing may change. Iceberg gets what the job has processed when a
-    checkpoint completes: rather than wait up to an interval (10 s) for the next periodic one, this
-    triggers one whenever the count is short."""
-    rest = scoring_job.flink()
-    job_id = scoring_job.running(deployment, rest)[0].id
-    deadline = time.monotonic() + timeout_s
-    while (in_iceberg := committed(deployment, "scored_transactions")
-           + committed(deployment, "rejected_transactions")) < sent.transaction_messages:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for all {sent.transaction_messages} "
-                                 f"transactions in Iceberg (now {in_iceberg})")
-        rest.checkpoint(job_id, timeout_s=max(1.0, deadline - time.monotonic()))
-        time.sleep(0.5)  # the committer commits to the catalog just after the checkpoint completes
-    rest.checkpoint(job_id)
+    more checkpoint, after which nothing may change."""
+    def in_iceberg() -> int:
+        return committed(deployment, "scored_transactions") + committed(deployment, "rejected_transactions")
+
+    commit_until(deployment, lambda: in_iceberg() >= sent.transaction_messages, timeout_s,
+                 lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {in_iceberg()})")
+    [job] = scoring_job.running(deployment)
+    scoring_job.flink().checkpoint(job.id)

@@ -83,9 +83,9 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
     produced = sent["run"]
 
     prefix = f"sim{seed}-"
-    pipeline.wait_until(lambda: trino_query(f"select count(*) from {PLATFORM.table('scored_transactions')} "
-                                            f"where tx_id like '{prefix}%'")[0][0] >= len(produced.valid),
-                        300, "every streamed transaction in Iceberg")
+    pipeline.commit_until(PLATFORM, lambda: trino_query(f"select count(*) from {PLATFORM.table('scored_transactions')} "
+                                                        f"where tx_id like '{prefix}%'")[0][0] >= len(produced.valid),
+                          300, "every streamed transaction in Iceberg")
     rows = trino_query(f"select tx_id, decision from {PLATFORM.table('scored_transactions')} where tx_id like '{prefix}%'")
     assert len(rows) == len({tx_id for tx_id, _ in rows}) == len(produced.valid)
     assert {tx_id for tx_id, _ in rows} == set(produced.valid)
@@ -124,8 +124,8 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_servic
     assert halfway.wait(timeout=120)
     prefix = f"sim{seed}-"
     table = PLATFORM.table("scored_transactions")
-    pipeline.wait_until(lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0] > 0,
-                        60, "a checkpoint committing part of the stream")
+    pipeline.commit_until(PLATFORM, lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0] > 0,
+                          60, "a checkpoint committing part of the stream")
     restart_service("flink")   # JobManager and TaskManager go down with the job: no savepoint, no memory of it
     assert rest.jobs(PLATFORM.job_name) == []
     newest_stored = max(restore_points.stored(PLATFORM.job_name))[1]
@@ -141,8 +141,8 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_servic
 
     streaming.join(timeout=600)
     produced = sent["run"]
-    pipeline.wait_until(lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0]
-                        >= len(produced.valid), 300, "every streamed transaction in Iceberg")
+    pipeline.commit_until(PLATFORM, lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0]
+                          >= len(produced.valid), 300, "every streamed transaction in Iceberg")
     rows = trino_query(f"select tx_id, decision from {table} where tx_id like '{prefix}%'")
     assert sorted(tx_id for tx_id, _ in rows) == sorted(produced.valid)   # each exactly once
     # Alerts are at-least-once on the platform (ALERTS_DELIVERY_GUARANTEE): a restart may repeat some.
