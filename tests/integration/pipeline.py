@@ -24,11 +24,15 @@ DAY_MS = 86_400_000
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str | Callable[[], str],
-               every_s: float = 2.0) -> None:
+               every_s: float = 2.0, meanwhile: Callable[[float], None] | None = None) -> None:
+    """Checks `condition` every `every_s` until it holds; fails after `timeout_s`. Between two checks it
+    calls `meanwhile`, if given, with the seconds left."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what() if callable(what) else what}")
+        if meanwhile:
+            meanwhile(deadline - time.monotonic())
         time.sleep(every_s)
 
 
@@ -125,7 +129,7 @@ def committed(deployment: scoring_job.Deployment, table: str) -> int:
 
 def scored_rows(deployment: scoring_job.Deployment) -> dict[str, dict]:
     """tx_id -> row of scored_transactions (all columns); fails on a tx_id present twice."""
-    with_columns = iceberg_catalog().load_table(deployment.table("scored_transactions")).scan().to_arrow()
+    with_columns = _catalog().load_table(deployment.table("scored_transactions")).scan().to_arrow()
     rows = with_columns.to_pylist()
     by_id = {row["tx_id"]: row for row in rows}
     assert len(by_id) == len(rows), f"{len(rows) - len(by_id)} transactions are in Iceberg more than once"
@@ -152,13 +156,13 @@ def commit_until(deployment: scoring_job.Deployment, condition: Callable[[], boo
     processed when a checkpoint completes: rather than wait up to an interval (10 s) for the next periodic
     one, this triggers one whenever the condition does not hold yet."""
     rest = scoring_job.flink()
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what() if callable(what) else what}")
+
+    def take_a_checkpoint(left_s: float) -> None:
         [job] = scoring_job.running(deployment, rest)
-        rest.checkpoint(job.id, timeout_s=max(1.0, deadline - time.monotonic()))
-        time.sleep(0.5)  # the committers commit just after the checkpoint completes
+        rest.checkpoint(job.id, timeout_s=max(1.0, left_s))
+
+    # Checked 0.5 s after each checkpoint: the committers commit just after it completes.
+    wait_until(condition, timeout_s, what, every_s=0.5, meanwhile=take_a_checkpoint)
 
 
 def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:
