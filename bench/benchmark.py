@@ -17,6 +17,8 @@ sources and sinks (Iceberg, fraud_alerts, dead letters). Measured for each:
                        after the first 5 seconds (warm-up); split at the alert's detected_at into
                        sent -> scored and scored -> readable; every alert's three times are kept in
                        bench/results/latency-<design>-<time>.json (for a timeline: checkpoints show)
+  CPU                  cores each service used over the throughput slope (the TaskManager's Python
+                       workers, which run the UDF, apart from its JVM): which part limits throughput
   RSS                  peak resident memory of every service during the design's runs
 Results are printed and written to bench/results/benchmark-<time>.json.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -68,6 +71,8 @@ class DesignResult:
     # at the latency run's offered rate, where batches are small (one log write each)
     dynamodb_requests_per_1000_at_rate: float = 0.0
     alerts_measured: int = 0
+    # cores each service used while the throughput slope was measured (2 = the whole machine)
+    cpu_cores: dict[str, float] = field(default_factory=dict)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
 
 
@@ -97,6 +102,39 @@ class RssSampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+PYTHON_WORKERS = "flink-python-workers"
+
+
+def cpu_seconds_by_service() -> dict[str, float]:
+    """CPU time (user + system) spent so far by each supervisor program's processes and their children.
+    The TaskManager's Python workers count apart, as PYTHON_WORKERS. A process that ended is not
+    counted: take the difference of two calls over a window in which the services keep running."""
+    from stack import supervisor
+
+    parent, ticks = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parent[int(entry.name)], ticks[int(entry.name)] = int(fields[1]), int(fields[11]) + int(fields[12])
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    workers = set(python_workers())
+    hertz = os.sysconf("SC_CLK_TCK")
+    seconds: dict[str, float] = {}
+    for name, info in supervisor.all_programs().items():
+        todo = [info.pid] if info.pid else []
+        while todo:
+            pid = todo.pop()
+            service = PYTHON_WORKERS if pid in workers else name
+            seconds[service] = seconds.get(service, 0.0) + ticks.get(pid, 0) / hertz
+            todo.extend(children.get(pid, []))
+    return seconds
 
 
 def job_files(design: str) -> list[Path]:
@@ -208,15 +246,19 @@ def measure_throughput(design: str, items, max_seconds: float, result: DesignRes
             threading.Timer(10, profiler.start).start()
         samples, began = [], time.monotonic()
         while time.monotonic() - began < max_seconds:
-            samples.append((time.monotonic(), source_records(job_id)))
+            samples.append((time.monotonic(), source_records(job_id), cpu_seconds_by_service()))
             if samples[-1][1] >= total:
                 break
             time.sleep(1)
-        done = samples[-1][1]
-        warm = next(((t, n) for t, n in samples if n >= 0.1 * max(done, 1)), samples[0])
-        elapsed = samples[-1][0] - warm[0]
+        end, done, cpu_end = samples[-1]
+        # the slope starts at the first sample past 10 % of the backlog: job start and warm-up left out
+        warm, warm_done, cpu_warm = next((s for s in samples if s[1] >= 0.1 * max(done, 1)), samples[0])
+        elapsed = end - warm
         result.transactions_measured = done
-        result.sustained_tx_per_s = round((done - warm[1]) / elapsed, 1) if elapsed > 0 else 0.0
+        result.sustained_tx_per_s = round((done - warm_done) / elapsed, 1) if elapsed > 0 else 0.0
+        if elapsed > 0:
+            result.cpu_cores = {service: round((cpu_end[service] - cpu_warm.get(service, 0.0)) / elapsed, 2)
+                                for service in cpu_end}
         result.dynamodb_requests_per_1000 = requests_per_1000(job_id)
         print(f"[bench] {design}: {done:,} of {total:,} transactions in {samples[-1][0] - began:.0f} s, "
               f"sustained {result.sustained_tx_per_s:,.0f} tx/s, "
@@ -318,6 +360,11 @@ def report(results: list[DesignResult]) -> str:
         lines.append(f"batched / naive throughput: {by['batched'].sustained_tx_per_s / by['naive'].sustained_tx_per_s:.1f}x")
     if "no-udf" in by and "batched" in by and by["no-udf"].sustained_tx_per_s:
         lines.append(f"batched / no-udf (ceiling): {by['batched'].sustained_tx_per_s / by['no-udf'].sustained_tx_per_s:.2f}")
+    for r in results:
+        if r.cpu_cores:
+            busiest = sorted(r.cpu_cores.items(), key=lambda item: -item[1])
+            lines.append(f"{r.design}: CPU cores during the throughput slope, {sum(r.cpu_cores.values()):.2f} in all: "
+                         + ", ".join(f"{service} {cores:.2f}" for service, cores in busiest if cores >= 0.01))
     services = sorted({s for r in results for s in r.peak_rss_mib})
     lines.append("peak RSS MiB  " + "  ".join(f"{s}" for s in services))
     for r in results:

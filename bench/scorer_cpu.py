@@ -1,0 +1,100 @@
+"""CPU time per transaction of the scoring code alone: the UDF's work without Flink around it.
+
+  .venvs/flink/bin/python -m bench.scorer_cpu [--transactions 100000] [--batch 2000] [--runs 3] [--profile]
+
+On the cluster the Python workers use about half of the machine's CPU (bench/benchmark.py prints the
+cores of each part), so this figure bounds the job's throughput. It runs what the UDF runs for each
+Arrow batch (parse and validate, card histories from and the history log to DynamoDB, features, rules,
+the result arrays) on the benchmark's simulated transactions, in this process, against the stack's
+DynamoDB, and prints user + system CPU seconds per transaction of each run (the history-log thread
+included). Much steadier than tx/s on the cluster, but this machine's speed itself drifts: the same
+code measured 81-106 us per transaction within ten minutes. Compare code changes by alternating runs.
+--profile prints where the time goes (cProfile, which roughly doubles it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+import uuid
+import zlib
+
+from bench.benchmark import START_MS
+from flink.udfs import to_frame
+from include import aws
+from include.scoring import config as scoring_config
+from include.scoring.card_store import DynamoCardStore, drop_tables, ensure_table
+from include.scoring.feedback import FeedbackIndex
+from include.scoring.scorer import BatchScorer, SourceRecord
+from producer.simulator import Simulator
+from producer.timeline import TX, messages
+
+PARTITIONS = 6
+
+
+def source_records(count: int, cards: int) -> list[SourceRecord]:
+    """The first `count` simulated transactions as the job's Kafka source would hand them over: keyed
+    by card onto PARTITIONS partitions, offsets counted per partition."""
+    simulated = (m for m in messages(Simulator(cards, seed=2026, start_ms=START_MS, days=30).transactions(),
+                                     7 * 86_400_000) if m.kind == TX)
+    offsets: dict[int, int] = {}
+    records = []
+    for message, _ in zip(simulated, range(count)):
+        partition = zlib.crc32(message.key.encode()) % PARTITIONS
+        offsets[partition] = offsets.get(partition, -1) + 1
+        records.append(SourceRecord(message.value.decode(), partition, offsets[partition], message.timestamp_ms))
+    return records
+
+
+def score_all(records: list[SourceRecord], batch: int) -> float:
+    """CPU seconds to score `records` in batches of `batch` with a fresh scorer and card table."""
+    config = scoring_config.load()
+    client = aws.dynamodb_client(retries={"total_max_attempts": 1}, max_pool_connections=4)
+    table = f"bench_scorer_cpu_{uuid.uuid4().hex[:6]}"
+    ensure_table(client, table)
+    scorer = BatchScorer(config, DynamoCardStore(client, table), FeedbackIndex())
+    try:
+        began = time.process_time()
+        for start in range(0, len(records), batch):
+            with scorer.batch(records[start:start + batch]) as results:
+                to_frame(results, scorer.model_version, config.version)
+        scorer.drain()
+        return time.process_time() - began
+    finally:
+        scorer.close()
+        drop_tables(client, table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scorer_cpu", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transactions", type=int, default=100_000)
+    parser.add_argument("--cards", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=2_000, help="records per call, as Arrow batches")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="one run under cProfile instead")
+    args = parser.parse_args(argv)
+
+    records = source_records(args.transactions, args.cards)
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(score_all, records, args.batch)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        return 0
+    per_tx_us = []
+    for run in range(1, args.runs + 1):
+        seconds = score_all(records, args.batch)
+        per_tx_us.append(1e6 * seconds / len(records))
+        print(f"[scorer_cpu] run {run}: {len(records):,} transactions in batches of {args.batch:,}: "
+              f"{seconds:.2f} CPU-s, {per_tx_us[-1]:.1f} us per transaction", file=sys.stderr)
+    print(f"scoring CPU per transaction: min {min(per_tx_us):.1f} us, median {statistics.median(per_tx_us):.1f} us "
+          f"({1e6 / min(per_tx_us):,.0f} transactions per CPU-second at best)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
