@@ -33,5 +33,5 @@ def output_arrays(r: Result, model_version: str, config_version: int) -> tuple[l
     tx, features = r.tx, r.features
     return ([r.status, tx.tx_id, tx.card_id, tx.terminal_id, tx.merchant_category, tx.channel, tx.currency,
              r.decision, r.reasons_json(), model_version, r.alert_json(model_version, config_version), None, None],
-            [tx.amount, tx.lat, tx.lon, r.score, r.rule_score, *(features.get(f) for f in _FEATURES_AFTER_AMOUNT)],
+            [tx.amount, tx.lat, tx.lon, r.score, r.rule_score, *map(features.get, _FEATURES_AFTER_AMOUNT)],
             [tx.event_ms, r.scored_ms, config_version, record.partition, record.offset, record.kafka_ms])

@@ -35,7 +35,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from include.scoring.history import Entry
+from include.scoring.history import COMPRESSION_LEVEL, Entry
 
 TABLE_KEY = "card_id"
 HISTORY_ATTRIBUTE = "history"
@@ -92,7 +92,7 @@ def drop_tables(client, table: str) -> None:
 
 
 def encode_log(entries: list[tuple[str, Entry]]) -> bytes:
-    return zlib.compress(orjson.dumps([[card, *entry] for card, entry in entries]), 6)
+    return zlib.compress(orjson.dumps([[card, *entry] for card, entry in entries]), COMPRESSION_LEVEL)
 
 
 def decode_log(blob: bytes) -> list[tuple[str, Entry]]:

@@ -19,6 +19,11 @@ from typing import NamedTuple
 
 import orjson
 
+# zlib level 1 for history and log items, not the default 6: a full log item (2,000 entries) compresses
+# in ~5 ms of the scorer's CPU instead of ~18 ms and comes out ~8 % larger (112 instead of 104 KiB: the
+# random tx ids barely compress).
+COMPRESSION_LEVEL = 1
+
 
 class Entry(NamedTuple):
     event_ms: int
@@ -109,7 +114,7 @@ class CardHistory:
                 del column[:drop]
 
     def encode(self) -> bytes:
-        return zlib.compress(orjson.dumps([tuple(e) for e in self.entries]), 6)
+        return zlib.compress(orjson.dumps([tuple(e) for e in self.entries]), COMPRESSION_LEVEL)
 
     @classmethod
     def decode(cls, card_id: str, blob: bytes | None) -> CardHistory:
