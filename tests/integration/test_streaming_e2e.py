@@ -1,7 +1,7 @@
 """The streaming pipeline end to end on the real stack: producer -> Kafka -> Flink SQL + Python UDF with
 DynamoDB card history -> Iceberg, fraud_alerts and the dead-letter topic.
 
-One uninterrupted run of ~12,000 simulated transactions (with bad records mixed in) is checked for
+One uninterrupted run of ~13,000 simulated transactions (with bad records mixed in) is checked for
 exactness; runs of the same data through a failure mid-stream (the TaskManager killed, DynamoDB down)
 must end with the same rows, the same alerts and the same scores.
 """
