@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import threading
@@ -89,9 +88,10 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            processes = self.supervisor.process_table()
             for name, info in self.supervisor.all_programs().items():
                 if info.pid:
-                    rss = self.supervisor.process_tree_rss_kib(info.pid) / 1024
+                    rss = self.supervisor.process_tree_rss_kib(info.pid, processes) / 1024
                     self.peaks[name] = max(self.peaks.get(name, 0.0), round(rss, 1))
             self._stop.wait(1.0)
 
@@ -113,27 +113,15 @@ def cpu_seconds_by_service() -> dict[str, float]:
     counted: take the difference of two calls over a window in which the services keep running."""
     from stack import supervisor
 
-    parent, ticks = {}, {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parent[int(entry.name)], ticks[int(entry.name)] = int(fields[1]), int(fields[11]) + int(fields[12])
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parent.items():
-        children.setdefault(ppid, []).append(pid)
+    processes = supervisor.process_table()
     workers = set(python_workers())
-    hertz = os.sysconf("SC_CLK_TCK")
     seconds: dict[str, float] = {}
     for name, info in supervisor.all_programs().items():
-        todo = [info.pid] if info.pid else []
-        while todo:
-            pid = todo.pop()
+        if not info.pid:
+            continue
+        for pid in supervisor.process_tree(info.pid, processes):
             service = PYTHON_WORKERS if pid in workers else name
-            seconds[service] = seconds.get(service, 0.0) + ticks.get(pid, 0) / hertz
-            todo.extend(children.get(pid, []))
+            seconds[service] = seconds.get(service, 0.0) + (processes[pid].cpu_s if pid in processes else 0.0)
     return seconds
 
 

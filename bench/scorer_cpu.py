@@ -8,7 +8,7 @@ Arrow batch (parse and validate, card histories from and the history log to Dyna
 the result arrays) on the benchmark's simulated transactions, in this process, against the stack's
 DynamoDB, and prints user + system CPU seconds per transaction of each run (the history-log thread
 included). Much steadier than tx/s on the cluster, but this machine's speed itself drifts: the same
-code measured 81-106 us per transaction within ten minutes. Compare code changes by alternating runs.
+code measured 106 and 81 us per transaction a minute apart. Compare code changes by alternating runs.
 --profile prints where the time goes (cProfile, which roughly doubles it).
 """
 
@@ -23,7 +23,7 @@ import time
 import uuid
 import zlib
 
-from bench.benchmark import START_MS
+from bench.benchmark import DAY_MS, START_MS
 from flink.udfs import to_frame
 from include import aws
 from include.scoring import config as scoring_config
@@ -40,7 +40,7 @@ def source_records(count: int, cards: int) -> list[SourceRecord]:
     """The first `count` simulated transactions as the job's Kafka source would hand them over: keyed
     by card onto PARTITIONS partitions, offsets counted per partition."""
     simulated = (m for m in messages(Simulator(cards, seed=2026, start_ms=START_MS, days=30).transactions(),
-                                     7 * 86_400_000) if m.kind == TX)
+                                     7 * DAY_MS) if m.kind == TX)
     offsets: dict[int, int] = {}
     records = []
     for message, _ in zip(simulated, range(count)):

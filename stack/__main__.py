@@ -149,6 +149,7 @@ def down(_: argparse.Namespace) -> None:
 
 def status(_: argparse.Namespace) -> None:
     programs = supervisor.all_programs()
+    processes = supervisor.process_table()
     unhealthy = 0
     print(f"{'service':<10} {'processes':<28} {'RSS MiB':>8}  health")
     for service in SERVICES.values():
@@ -157,7 +158,7 @@ def status(_: argparse.Namespace) -> None:
         states = f"{running}/{len(infos)} running" + "".join(
             f", {p} {i.state if i else 'DOWN'}" for p, i in zip(service.programs, infos)
             if not i or i.state != "RUNNING")
-        rss = sum(supervisor.process_tree_rss_kib(i.pid) for i in infos if i and i.pid) / 1024
+        rss = sum(supervisor.process_tree_rss_kib(i.pid, processes) for i in infos if i and i.pid) / 1024
         try:
             health = "ok: " + service.check() if any(i and i.state == "RUNNING" for i in infos) else "down"
         except Exception as error:

@@ -109,24 +109,45 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def process_tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants (a JVM, or Airflow and its workers)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+@dataclass(frozen=True)
+class ProcessStats:
+    ppid: int
+    rss_kib: int
+    cpu_s: float  # user + system time since the process started
+
+
+def process_table() -> dict[int, ProcessStats]:
+    """Parent, resident memory and CPU time of every process, from one pass over /proc/<pid>/stat."""
+    page_kib, hertz = os.sysconf("SC_PAGE_SIZE") // 1024, os.sysconf("SC_CLK_TCK")
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            status = (entry / "status").read_text()
-        except OSError:
+            # after the command name (in parentheses, which may hold spaces): state, ppid, ...
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        child = int(entry.name)
-        children.setdefault(int(fields["PPid"].strip()), []).append(child)
-        rss[child] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, todo = 0, [pid]
+        table[int(entry.name)] = ProcessStats(ppid=int(fields[1]), rss_kib=int(fields[21]) * page_kib,
+                                              cpu_s=(int(fields[11]) + int(fields[12])) / hertz)
+    return table
+
+
+def process_tree(pid: int, table: dict[int, ProcessStats]) -> list[int]:
+    """`pid` and all its descendants in `table` (a JVM, or Airflow and its workers)."""
+    children: dict[int, list[int]] = {}
+    for child, stats in table.items():
+        children.setdefault(stats.ppid, []).append(child)
+    tree, todo = [], [pid]
     while todo:
         current = todo.pop()
-        total += rss.get(current, 0)
+        tree.append(current)
         todo.extend(children.get(current, []))
-    return total
+    return tree
+
+
+def process_tree_rss_kib(pid: int, table: dict[int, ProcessStats] | None = None) -> int:
+    """Resident memory of a process and all its descendants; pass `table` to measure several trees at
+    one moment with one pass over /proc."""
+    table = table if table is not None else process_table()
+    return sum(table[p].rss_kib for p in process_tree(pid, table) if p in table)
