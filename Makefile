@@ -22,15 +22,18 @@ clean:         ## stop everything and delete all data and logs (.stack/)
 demo: up       ## the stack, then the pipeline end to end: job deployed, a week streamed, alerts shown
 	@PYTHONPATH=. .venvs/app/bin/python -m include.demo
 
-# Two runs: the tests that leave every service up, on two workers (each test module on one); then, alone,
-# the `disruptive` ones that stop, kill or restart a service. Both run; either failing fails the target.
-test: up lint  ## all tests (unit, DAG integrity, integration against the running stack)
-	@.venvs/app/bin/python -m pytest -m "not disruptive" -n 2 --dist loadscope $(PYTEST_ARGS); shared=$$?; \
+# Three runs: the UDF driven through PyFlink's Arrow path (tests/udf, the "udf-test" environment); the
+# tests that leave every service up, on two workers (each test module on one); then, alone, the
+# `disruptive` ones that stop, kill or restart a service. All run; any failing fails the target.
+test: up lint  ## all tests (unit, UDF, DAG integrity, integration against the running stack)
+	@.venvs/udf-test/bin/python -m pytest tests/udf $(PYTEST_ARGS); udf=$$?; \
+	 .venvs/app/bin/python -m pytest -m "not disruptive" -n 2 --dist loadscope $(PYTEST_ARGS); shared=$$?; \
 	 .venvs/app/bin/python -m pytest -m disruptive $(PYTEST_ARGS); alone=$$?; \
-	 exit $$(( shared || alone ))
+	 exit $$(( udf || shared || alone ))
 
 lint:          ## ruff over all Python code
 	@PYTHON_ENVS=app stack/run install >/dev/null && .venvs/app/bin/ruff check .
 
 test-unit:     ## only the tests that need no running service (seconds)
-	@PYTHON_ENVS=app stack/run install >/dev/null && .venvs/app/bin/python -m pytest -m "not integration" $(PYTEST_ARGS)
+	@PYTHON_ENVS="app udf-test" stack/run install >/dev/null && .venvs/udf-test/bin/python -m pytest tests/udf $(PYTEST_ARGS) \
+	 && .venvs/app/bin/python -m pytest -m "not integration" $(PYTEST_ARGS)

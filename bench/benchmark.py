@@ -51,8 +51,8 @@ START_MS = 1_767_225_600_000  # 2026-01-01
 SCORING_SQL = config.REPO_ROOT / "flink" / "sql" / "scoring"
 # The files that make the scoring step of each design; the rest of the job is the same for all.
 DESIGNS = {
-    "naive": [BENCH / "sql" / "function_naive.sql", SCORING_SQL / "5_scored_view.sql"],
-    "batched": [SCORING_SQL / "4_function.sql", SCORING_SQL / "5_scored_view.sql"],
+    "naive": [BENCH / "sql" / "function_naive.sql", SCORING_SQL / "5_verdicts_view.sql"],
+    "batched": [SCORING_SQL / "4_function.sql", SCORING_SQL / "5_verdicts_view.sql"],
     "no-udf": [BENCH / "sql" / "scoring_without_udf.sql"],
 }
 
@@ -145,23 +145,26 @@ def start(deployment: Deployment, design: str, parallelism: int | None = None) -
 
 
 def preload(deployment: Deployment, items, rate: float = 0.0) -> int:
+    """Sends the transactions and their confirmations; returns how many records that is."""
     writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
                                                         FEEDBACK: deployment.feedback_topic},
                          rate=rate, progress=False)
     for message in messages(items, 7 * DAY_MS):
         writer.send(message)
-    return writer.close().sent[TX]
+    sent = writer.close().sent
+    return sent[TX] + sent[FEEDBACK]
 
 
 def source_records(job_id: str) -> int:
-    """Records the job's transaction source has emitted (all subtasks)."""
+    """Records the job's Kafka source has emitted (all subtasks; both topics: confirmations are under 1 %
+    of the records)."""
     rest = scoring_job.flink()
     for vertex in rest.job(job_id)["vertices"]:
-        if "transactions_source" not in vertex["name"]:
+        if "kafka_source" not in vertex["name"]:
             continue
         base = f"/jobs/{job_id}/vertices/{vertex['id']}"
         names = sorted({m["id"].split(".", 1)[1] for m in rest._get(f"{base}/metrics")
-                        if "transactions_source" in m["id"] and m["id"].endswith(".numRecordsOut")})
+                        if "kafka_source" in m["id"] and m["id"].endswith(".numRecordsOut")})
         if names:
             summed = rest._get(f"{base}/subtasks/metrics?get={','.join(names)}&agg=sum")
             return int(sum(m["sum"] for m in summed))

@@ -82,7 +82,7 @@ def wait_for(deployment: scoring_job.Deployment, expected: int, timeout_s: float
     deadline, count = time.monotonic() + timeout_s, 0
     while time.monotonic() < deadline:
         count = sum(trino_query(f"select count(*) from {deployment.table(name)}")[0][0]
-                    for name in ("scored_transactions", "rejected_transactions"))
+                    for name in ("scored_transactions", "dead_letters"))
         if count >= expected:
             return
         time.sleep(10)

@@ -1,107 +1,111 @@
-"""The scoring UDF: a vectorized (pandas) Python function over raw Kafka records.
+"""The scoring UDF: a vectorized (pandas) Python function over raw Kafka records of both input topics.
 
-Registered in flink/sql/scoring/4_function.sql as `score_transactions`. It is declared non-deterministic (it
-writes card histories to DynamoDB), which also keeps the planner from copying the call into each
-sink's branch: the job evaluates it once per record, and every sink reads the one result.
+Registered in flink/sql/scoring/4_function.sql as `judge_records`. It gives one verdict per record
+(include/scoring/verdicts.py): a scored transaction, a confirmed fraud, or a rejected record with its
+reason; whatever the bytes, never an exception. It is declared non-deterministic (it writes card
+histories to DynamoDB), which also keeps the planner from copying the call into each sink's branch: the
+job evaluates it once per record, and every sink reads the one result.
 
-The scoring itself lives in include/scoring (plain Python, unit tested); this module only adapts
+The judging itself lives in include/scoring (plain Python, unit tested); this module only adapts
 Arrow batches to it and exposes metrics.
 """
 
 from __future__ import annotations
 
-import base64
 import gc
-import json
 import logging
-import tempfile
-from pathlib import Path
+import math
 
 import pandas as pd
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from flink.udf_output import output_arrays
-from include import aws, config
-from include.scoring import config as scoring_config
+from include import aws
 from include.scoring import model as model_store
-from include.scoring.card_store import DynamoCardStore, ensure_table
-from include.scoring.config import ScoringConfig
-from include.scoring.feedback import FeedbackIndex
-from include.scoring.feedback_feed import FeedbackFeed
-from include.scoring.scorer import ALERT, SCORED, BatchScorer, Result, SourceRecord
-from include.scoring_job import RUNTIME_PARAMETER, SCORING_CONFIG_PARAMETER
+from include.scoring import runtime as worker_runtime
+from include.scoring.scorer import ALERT, CONFIRMED, SCORED, BatchScorer, Result, SourceRecord
+from include.scoring.verdict_layout import output_arrays
+from include.scoring.verdicts import judged
 
 log = logging.getLogger(__name__)
 
-# The result: three arrays, one element per field (why: flink/udf_output.py); the SQL view names them.
+# The result: three arrays, one element per field (include/scoring/verdict_layout.py), and the exact
+# bytes of a rejected record; the SQL view names them.
 OUTPUT_TYPE = DataTypes.ROW([DataTypes.FIELD("strings", DataTypes.ARRAY(DataTypes.STRING())),
                              DataTypes.FIELD("doubles", DataTypes.ARRAY(DataTypes.DOUBLE())),
-                             DataTypes.FIELD("bigints", DataTypes.ARRAY(DataTypes.BIGINT()))])
+                             DataTypes.FIELD("bigints", DataTypes.ARRAY(DataTypes.BIGINT())),
+                             DataTypes.FIELD("payload", DataTypes.BYTES())])
 
 
 def to_frame(results: list[Result], model_version: str, config_version: int) -> pd.DataFrame:
-    """One row per result: the columns strings, doubles and bigints of OUTPUT_TYPE."""
+    """One row per result: the columns of OUTPUT_TYPE."""
     rows = [output_arrays(r, model_version, config_version) for r in results]
-    strings, doubles, bigints = zip(*rows) if rows else ((), (), ())
+    strings, doubles, bigints, payloads = zip(*rows) if rows else ((), (), (), ())
     # Object series: pandas would otherwise look into the lists.
     return pd.DataFrame({"strings": pd.Series(strings, dtype=object), "doubles": pd.Series(doubles, dtype=object),
-                         "bigints": pd.Series(bigints, dtype=object)})
+                         "bigints": pd.Series(bigints, dtype=object), "payload": pd.Series(payloads, dtype=object)})
 
 
-def job_parameters(function_context: FunctionContext) -> tuple[ScoringConfig, dict]:
-    """The scoring config and the instance's names, as include/scoring_job.py submitted them."""
-    runtime = json.loads(base64.b64decode(function_context.get_job_parameter(RUNTIME_PARAMETER, "")))
-    with tempfile.TemporaryDirectory() as tmp:
-        config_file = Path(tmp) / "scoring.yaml"
-        config_file.write_bytes(base64.b64decode(function_context.get_job_parameter(SCORING_CONFIG_PARAMETER, "")))
-        return scoring_config.load(config_file), runtime
+def _optional_int(value) -> int | None:
+    """A nullable BIGINT as pandas hands it over: NaN (float) for NULL."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
 
 
-def feedback_side_input(runtime: dict) -> tuple[FeedbackIndex, FeedbackFeed]:
-    """Every confirmed fraud so far, read before the first record is scored."""
-    index = FeedbackIndex()
-    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), runtime["feedback_topic"], index)
-    feed.catch_up()
-    return index, feed
+def source_records(topic: pd.Series, key: pd.Series, payload: pd.Series, full_length: pd.Series,
+                   full_sha256: pd.Series, partition: pd.Series, offset: pd.Series,
+                   kafka_ts: pd.Series) -> list[SourceRecord]:
+    # Arrow hands timestamps to pandas in their own unit (milliseconds here, as pyarrow >= 13 keeps
+    # it; nanoseconds with older ones): name the unit rather than assume one.
+    kafka_ms = kafka_ts.dt.as_unit("ms").astype("int64").tolist()
+    return [SourceRecord(p, int(part), int(off), ms, t, k, _optional_int(n), s)
+            for t, k, p, n, s, part, off, ms in zip(topic.tolist(), key.tolist(), payload.tolist(),
+                                                    full_length.tolist(), full_sha256.tolist(), partition.tolist(),
+                                                    offset.tolist(), kafka_ms)]
 
 
-class ScoreTransactions(ScalarFunction):
+class JudgeRecords(ScalarFunction):
     def open(self, function_context: FunctionContext) -> None:
-        self.config, runtime = job_parameters(function_context)
-        dynamodb = aws.dynamodb_client(retries={"total_max_attempts": 1}, max_pool_connections=4)
-        ensure_table(dynamodb, runtime["card_table"])
-        self.store = DynamoCardStore(dynamodb, runtime["card_table"], max_attempts=runtime["dynamodb_max_attempts"])
-        self.feedback, self.feed = feedback_side_input(runtime)
+        self.config, runtime = worker_runtime.decode(function_context.get_job_parameter)
+        self.store = worker_runtime.card_store(runtime)
+        self.feedback, self.feed = worker_runtime.feedback_side_input(runtime, self.config)
         model = model_store.load(self.config.model_uri, aws.s3_client()) if self.config.model_uri else None
-        self.scorer = BatchScorer(self.config, self.store, self.feedback, model)
-        self.topic = runtime["transactions_topic"]
+        self.scorer = BatchScorer(self.config, self.store, self.feedback, model,
+                                  cache_bytes=runtime["card_cache_bytes"])
+        self.feedback_topic = runtime["feedback_topic"]
 
         metrics = function_context.get_metric_group().add_group("fraud")
         self.records = metrics.counter("records_scored")
         self.rejected = metrics.counter("records_rejected")
+        self.confirmed = metrics.counter("records_confirmed")
         self.alerts = metrics.counter("alerts")
         self.batches = metrics.counter("batches")
         self.dynamodb_requests = metrics.counter("dynamodb_requests")
         self._requests_reported = 0
         metrics.gauge("feedback_records", lambda: len(self.feedback))
-        log.info("scoring UDF ready: config v%s, model %s, %d feedback records",
-                 self.config.version, self.scorer.model_version, len(self.feedback))
+        metrics.gauge("card_cache_bytes", lambda: self.scorer.cache.bytes)
+        metrics.gauge("card_cache_cards", lambda: len(self.scorer.cache))
+        metrics.gauge("card_cache_hits", lambda: self.scorer.cache.hits)
+        metrics.gauge("card_cache_misses", lambda: self.scorer.cache.misses)
+        log.info("judging UDF ready: config v%s, model %s, %d confirmed frauds (%d from a snapshot), card cache "
+                 "%d MiB", self.config.version, self.scorer.model_version, len(self.feedback), self.feed.restored,
+                 runtime["card_cache_bytes"] >> 20)
 
-    def eval(self, payload: pd.Series, partition: pd.Series, offset: pd.Series, kafka_ts: pd.Series) -> pd.DataFrame:
+    def eval(self, topic: pd.Series, key: pd.Series, payload: pd.Series, full_length: pd.Series,
+             full_sha256: pd.Series, partition: pd.Series, offset: pd.Series, kafka_ts: pd.Series) -> pd.DataFrame:
         self.feed.catch_up()
-        # Arrow hands timestamps to pandas in their own unit (milliseconds here, as pyarrow >= 13 keeps
-        # it; nanoseconds with older ones): name the unit rather than assume one.
-        kafka_ms = kafka_ts.dt.as_unit("ms").astype("int64").tolist()
-        records = [SourceRecord(p, int(part), int(off), ms, self.topic)
-                   for p, part, off, ms in zip(payload.tolist(), partition.tolist(), offset.tolist(), kafka_ms)]
-        with self.scorer.batch(records) as results:  # the block's end waits for the history write
-            frame = to_frame(results, self.scorer.model_version, self.config.version)
+        records = source_records(topic, key, payload, full_length, full_sha256, partition, offset, kafka_ts)
+        with judged(self.scorer, records, self.feedback_topic) as verdicts:  # the end waits for the history write
+            frame = to_frame(verdicts, self.scorer.model_version, self.config.version)
         self.batches.inc()
-        scored = sum(1 for r in results if r.status == SCORED)
-        self.records.inc(scored)
-        self.rejected.inc(len(results) - scored)
-        self.alerts.inc(sum(1 for r in results if r.decision == ALERT))
+        counts = {SCORED: 0, CONFIRMED: 0}
+        alerts = 0
+        for verdict in verdicts:
+            counts[verdict.status] = counts.get(verdict.status, 0) + 1
+            alerts += verdict.decision == ALERT
+        self.records.inc(counts[SCORED])
+        self.confirmed.inc(counts[CONFIRMED])
+        self.rejected.inc(len(verdicts) - counts[SCORED] - counts[CONFIRMED])
+        self.alerts.inc(alerts)
         self.dynamodb_requests.inc(self.store.requests - self._requests_reported)
         self._requests_reported = self.store.requests
         # What survived the batch (card histories, mostly) leaves the garbage collector's view: a full
@@ -118,4 +122,4 @@ class ScoreTransactions(ScalarFunction):
         return False  # it writes card histories; see the module docstring
 
 
-score_transactions = udf(ScoreTransactions(), result_type=OUTPUT_TYPE, func_type="pandas")
+judge_records = udf(JudgeRecords(), result_type=OUTPUT_TYPE, func_type="pandas")

@@ -18,17 +18,16 @@ from pathlib import Path
 from include import aws, config, kafka_admin, restore_points
 from include.flink_jobs import explain_sql, submit_sql
 from include.flink_rest import TERMINAL_STATES, FlinkRest, Job
+from include.messages import MAX_JUDGED_BYTES
+from include.scoring import verdict_layout
 from include.scoring.card_store import drop_tables, ensure_table
-from include.transactions import UTC_TIMESTAMP_PATTERN
+from include.scoring.runtime import RUNTIME_PARAMETER, SCORING_CONFIG_PARAMETER, feedback_snapshots
 
 log = logging.getLogger(__name__)
 
 SQL_DIR = config.REPO_ROOT / "flink" / "sql"
 SQL_FILES = [SQL_DIR / "catalog.sql", *sorted((SQL_DIR / "scoring").glob("*.sql"))]
 DEFAULT_SCORING_CONFIG = config.REPO_ROOT / "include" / "config" / "scoring.yaml"
-# Global job parameters read by flink/udfs.py (base64: Flink's parameter map cannot hold ':' or ',').
-SCORING_CONFIG_PARAMETER = "scoring.config.b64"
-RUNTIME_PARAMETER = "scoring.runtime.b64"
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,7 @@ class Deployment:
     card_table: str
     alerts_delivery: str = "at-least-once"
     dynamodb_max_attempts: int | None = None  # None: the platform's DYNAMODB_MAX_ATTEMPTS
+    iceberg_metadata_versions_kept: int | None = None  # None: the platform's ICEBERG_METADATA_VERSIONS_KEPT
 
     @classmethod
     def platform(cls) -> Deployment:
@@ -54,13 +54,17 @@ class Deployment:
         return {"SCORING_JOB_NAME": self.job_name, "TRANSACTIONS_TOPIC": self.transactions_topic,
                 "FEEDBACK_TOPIC": self.feedback_topic, "ALERTS_TOPIC": self.alerts_topic, "DLQ_TOPIC": self.dlq_topic,
                 "ICEBERG_NAMESPACE": self.namespace, "ALERTS_DELIVERY_GUARANTEE": self.alerts_delivery,
-                "UTC_TIMESTAMP_PATTERN": UTC_TIMESTAMP_PATTERN}
+                "MAX_JUDGED_BYTES": str(MAX_JUDGED_BYTES),
+                **({"ICEBERG_METADATA_VERSIONS_KEPT": str(self.iceberg_metadata_versions_kept)}
+                   if self.iceberg_metadata_versions_kept else {}),
+                **verdict_layout.sql_variables()}
 
     def udf_runtime(self) -> dict[str, str | int]:
         """What the UDF needs to know about this instance (endpoints and keys come from its environment)."""
         return {"transactions_topic": self.transactions_topic, "feedback_topic": self.feedback_topic,
                 "card_table": self.card_table,
-                "dynamodb_max_attempts": self.dynamodb_max_attempts or config.get_int("DYNAMODB_MAX_ATTEMPTS")}
+                "dynamodb_max_attempts": self.dynamodb_max_attempts or config.get_int("DYNAMODB_MAX_ATTEMPTS"),
+                "card_cache_bytes": config.get_int("SCORING_CARD_CACHE_MB") * 2**20}
 
     def table(self, name: str) -> str:
         return f"{self.namespace}.{name}"
@@ -79,6 +83,7 @@ class Deployment:
             rest.cancel(job.id)
             rest.wait_for_state(job.id, set(TERMINAL_STATES))
         restore_points.remove_stored(self.job_name)
+        feedback_snapshots(self.feedback_topic).delete()
         kafka_admin.delete_topics(list(self.topics()))
         catalog = iceberg_catalog()
         if (self.namespace,) in catalog.list_namespaces():
@@ -94,11 +99,15 @@ class Deployment:
         years old in a replay: time-based retention would delete them on arrival, so they are bounded
         by size instead (INPUT_TOPIC_RETENTION_BYTES per partition). The bound must stay above what
         the job may fall behind by: a restore from offsets already deleted would start from the
-        earliest left. The scorer rereads all feedback when it starts (scoring/feedback_feed.py).
+        earliest left. Record timestamps may not lie more than an hour ahead of the broker's clock (the
+        job checks event times against them). Every topic takes records up to KAFKA_MAX_MESSAGE_BYTES,
+        the size every producer of the platform is configured with.
         """
         s = config.settings()
-        by_size = {"retention.ms": "-1", "retention.bytes": s["INPUT_TOPIC_RETENTION_BYTES"]}
-        keep_a_week = {"retention.ms": str(7 * 86_400_000)}
+        sized = {"max.message.bytes": s["KAFKA_MAX_MESSAGE_BYTES"]}
+        by_size = {**sized, "retention.ms": "-1", "retention.bytes": s["INPUT_TOPIC_RETENTION_BYTES"],
+                   "message.timestamp.after.max.ms": str(3_600_000)}
+        keep_a_week = {**sized, "retention.ms": str(7 * 86_400_000)}
         return {
             self.transactions_topic: (int(s["TRANSACTIONS_PARTITIONS"]), by_size),
             self.feedback_topic: (int(s["FEEDBACK_PARTITIONS"]), by_size),

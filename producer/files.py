@@ -46,7 +46,7 @@ def read_project(path: Path) -> Iterator[Labelled]:
             row = json.loads(line)
             is_fraud, pattern = bool(row.pop("is_fraud", False)), row.pop("fraud_pattern", None)
             try:
-                tx = parse(json.dumps(row))
+                tx = parse(json.dumps(row).encode())
             except Rejected as rejected:
                 raise ValueError(f"{path}:{number}: not a valid transaction ({rejected.reason})") from None
             yield Labelled(tx, is_fraud, pattern)

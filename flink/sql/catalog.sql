@@ -1,6 +1,8 @@
 -- The Iceberg catalog every Flink job writes through: the JDBC catalog in PostgreSQL that Trino and
 -- pyiceberg share, with table data in S3 (S3FileIO). The catalog name must equal the shared name, as
--- it is the key of the catalog's rows.
+-- it is the key of the catalog's rows. Every table the job creates gets the table-default properties:
+-- a commit every checkpoint (10 s) would otherwise leave a metadata file behind each time; with them a
+-- table keeps ICEBERG_METADATA_VERSIONS_KEPT old ones (snapshots are expired by dags/iceberg_maintenance.py).
 CREATE CATALOG ${ICEBERG_CATALOG_NAME} WITH (
   'type' = 'iceberg',
   'catalog-impl' = 'org.apache.iceberg.jdbc.JdbcCatalog',
@@ -13,5 +15,8 @@ CREATE CATALOG ${ICEBERG_CATALOG_NAME} WITH (
   's3.path-style-access' = 'true',
   's3.access-key-id' = '${AWS_ACCESS_KEY_ID}',
   's3.secret-access-key' = '${AWS_SECRET_ACCESS_KEY}',
-  'client.region' = '${AWS_REGION}'
+  'client.region' = '${AWS_REGION}',
+  'table-default.format-version' = '2',
+  'table-default.write.metadata.delete-after-commit.enabled' = 'true',
+  'table-default.write.metadata.previous-versions-max' = '${ICEBERG_METADATA_VERSIONS_KEPT}'
 );

@@ -50,6 +50,19 @@ class ScoringConfig:
     def longest_window_ms(self) -> int:
         return max(self.all_windows_ms)
 
+    @property
+    def history_horizon_ms(self) -> int:
+        """How much older than a card's newest transaction a transaction may be and still be scored from
+        a complete history: the history keeps `retention_ms` behind its newest entry, and the windows
+        reach `longest_window_ms` behind the transaction."""
+        return self.retention_ms - self.longest_window_ms
+
+    @property
+    def feedback_keep_ms(self) -> int:
+        """How long confirmed frauds stay in the scorer's index (include/scoring/feedback.py): as long as
+        card histories, plus the margin a confirmation waits before it counts."""
+        return self.retention_ms + self.feedback_margin_ms
+
     @functools.cached_property
     def all_windows_ms(self) -> tuple[int, ...]:
         """Every count and sum window width, narrowest first."""
@@ -84,6 +97,9 @@ def _check(config: ScoringConfig) -> None:
         raise ValueError(f"alert_threshold must be in (0, 1], got {config.alert_threshold}")
     if config.retention_ms < config.longest_window_ms:
         raise ValueError("history.retention_days must cover the longest window")
+    if max(config.feedback_windows_ms.values()) > config.longest_window_ms:
+        raise ValueError("feedback.windows_days may not exceed the longest feature window: the scorer keeps "
+                         "confirmed frauds only as long as card histories (feedback_keep_ms)")
     if not 0 < config.max_entries_used < config.max_entries:
         raise ValueError("history.max_entries_used must be positive and below history.max_entries")
     from include.scoring.features import FEATURES  # features imports this module

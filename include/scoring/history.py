@@ -23,6 +23,11 @@ import orjson
 # in ~5 ms of the scorer's CPU instead of ~18 ms and comes out ~8 % larger (112 instead of 104 KiB: the
 # random tx ids barely compress).
 COMPRESSION_LEVEL = 1
+# What a history costs in the scorer's memory, as an upper bound (CardHistory.approx_bytes): the objects
+# of one entry (the tuple, its two id strings, its numbers, its place in the six columns and the tx_id
+# index) take ~610 bytes for ids of the schema's maximum length (64 characters), the history itself
+# ~1.5 KB. tests/unit/test_history.py checks the bound against tracemalloc.
+HISTORY_BYTES, ENTRY_BYTES = 2_048, 640
 
 
 class Entry(NamedTuple):
@@ -81,6 +86,21 @@ class CardHistory:
 
     def seen(self, tx_id: str) -> Entry | None:
         return self._by_tx.get(tx_id)
+
+    def approx_bytes(self) -> int:
+        """An upper bound of the memory this history holds (see ENTRY_BYTES)."""
+        return HISTORY_BYTES + ENTRY_BYTES * len(self.entries)
+
+    def newest_read_before(self, partition: int, offset: int) -> int | None:
+        """Event time of the newest entry read from Kafka before the record at (partition, offset), or
+        None. Entries read after it (present when a replay finds what the first run stored) do not count,
+        so a replay sees the same value as the first run."""
+        if self._max_offset.get(partition, -1) < offset:
+            return self.entries[-1].event_ms if self.entries else None
+        for entry in reversed(self.entries):
+            if entry.partition != partition or entry.offset < offset:
+                return entry.event_ms
+        return None
 
     def prior(self, event_ms: int, tx_id: str, partition: int, offset: int, limit: int) -> Prior:
         """The history this transaction's score may use: at most `limit` entries (module docstring)."""

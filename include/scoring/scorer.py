@@ -1,6 +1,7 @@
-"""Scores a batch of raw Kafka records: validate, read card histories, compute features, score, log the
-new history entries. The Flink UDF (flink/udfs.py) scores each Arrow batch in a `batch()` block;
-nothing here depends on Flink, so tests and the benchmark run it directly.
+"""Scores a batch of raw Kafka records of the transactions topic: validate, read card histories, compute
+features, score, log the new history entries. The Flink UDF (flink/udfs.py, through verdicts.py) scores
+each Arrow batch in a `batch()` block; nothing here depends on Flink, so tests and the benchmark run it
+directly. Every record ends as one Result, scored or rejected with its reason; none raises.
 
 DynamoDB traffic (see card_store.py): per batch, one BatchGetItem per 100 cards not yet cached and one
 log item per Kafka partition in the batch. The log write starts as soon as the batch's new entries are
@@ -14,6 +15,7 @@ from 50 to 47 per 1,000 transactions (one run each); a restart reads at most tha
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -24,26 +26,38 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from include.dead_letters import DeadLetter
+from include.messages import MAX_JUDGED_BYTES, Rejected
 from include.scoring import features as feature_calc
 from include.scoring import rules as rule_engine
 from include.scoring.card_store import DynamoCardStore
 from include.scoring.config import ScoringConfig
-from include.scoring.feedback import FeedbackIndex
+from include.scoring.feedback import Feedback, FeedbackIndex
 from include.scoring.history import CardHistory, Entry
 from include.scoring.model import Model
-from include.transactions import Rejected, Transaction, format_event_time, parse
+from include.transactions import Transaction, format_event_time, parse
 
 ALERT, PASS = "ALERT", "PASS"
-SCORED, REJECTED = "scored", "rejected"
+SCORED, REJECTED, CONFIRMED = "scored", "rejected", "confirmed"
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
-    payload: str | None
+    """A Kafka record as the job reads it. A value longer than MAX_JUDGED_BYTES arrives as the start of
+    its text only, with its full length and sha256 (computed by the job's SQL, flink/sql/scoring/
+    5_verdicts_view.sql); a long key arrives as the start of its text."""
+    payload: bytes | None
     partition: int
     offset: int
     kafka_ms: int
     topic: str = ""
+    key: bytes | None = None
+    full_length: int | None = None   # set only when `payload` is the start of a longer value
+    full_sha256: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.full_length is not None
 
 
 @dataclass
@@ -58,6 +72,7 @@ class Result:
     reasons: list[dict] = field(default_factory=list)
     reject_reason: str | None = None
     scored_ms: int = 0
+    feedback: Feedback | None = None   # a confirmed fraud from the feedback topic (status CONFIRMED)
 
     def reasons_json(self) -> str:
         return orjson.dumps(self.reasons).decode()
@@ -74,37 +89,100 @@ class Result:
             "detected_at": format_event_time(self.scored_ms),
         }).decode()
 
-    def dead_letter_json(self) -> str | None:
+    def dead_letter(self) -> DeadLetter | None:
         if self.status != REJECTED:
             return None
         r = self.record
-        return orjson.dumps({
-            "reason": self.reject_reason, "topic": r.topic, "partition": r.partition, "offset": r.offset,
-            "kafka_timestamp": format_event_time(r.kafka_ms), "payload": r.payload,
-            "detected_at": format_event_time(self.scored_ms),
-        }).decode()
+        length = r.full_length if r.truncated else (None if r.payload is None else len(r.payload))
+        sha256 = r.full_sha256 if r.truncated else (None if r.payload is None else hashlib.sha256(r.payload).hexdigest())
+        return DeadLetter(self.reject_reason, r.topic, r.partition, r.offset, r.kafka_ms, r.key, length, sha256,
+                          r.payload, self.scored_ms)
 
 
-class LruCache(OrderedDict):
-    def __init__(self, capacity: int):
-        super().__init__()
-        self.capacity = capacity
+def rejected(record: SourceRecord, error: Exception) -> Result:
+    """The Result of a record that failed validation, or raised anything else (an unforeseen record must
+    not stop the job: it is dead-lettered as `unreadable`)."""
+    if isinstance(error, Rejected):
+        return Result(REJECTED, record, reject_reason=error.reason)
+    return Result(REJECTED, record,
+                  reject_reason=Rejected("unreadable", f"{type(error).__name__}: {str(error)[:120]}").reason)
 
-    def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
+
+def parse_record(record: SourceRecord) -> Transaction:
+    """The transaction a record of the transactions topic holds, or Rejected. Beyond the message itself
+    (include/transactions.py), the record must be keyed by the transaction's card: a card's history is
+    kept by whoever reads its partition, so a record in another partition would split it."""
+    if record.truncated:
+        raise Rejected("too_large", f"{record.full_length} bytes, at most {MAX_JUDGED_BYTES}")
+    tx = parse(record.payload, record.kafka_ms)
+    if record.key != tx.card_id.encode():
+        shown = "none" if record.key is None else repr(record.key[:40])
+        raise Rejected("key_mismatch", f"record key {shown} is not the card_id {tx.card_id}")
+    return tx
+
+
+class CardCache:
+    """Card histories, least recently used evicted first, bounded by an estimate of the memory they hold
+    (CardHistory.approx_bytes), not by their number: a card's history ranges from one entry to
+    history.max_entries. A history put in is kept even when it alone exceeds the budget, until the next
+    put; callers hold the histories of their batch themselves, so eviction never loses one in use."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.hits = self.misses = 0
+        self._histories: OrderedDict[str, CardHistory] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._histories)
+
+    def __contains__(self, card: str) -> bool:
+        return card in self._histories
+
+    def get(self, card: str) -> CardHistory | None:
+        """The card's history, now the most recently used, or None (counted as a hit or a miss)."""
+        history = self._histories.get(card)
+        if history is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._histories.move_to_end(card)
+        return history
+
+    def peek(self, card: str) -> CardHistory | None:
+        """The card's history, without touching its place or the hit counts."""
+        return self._histories.get(card)
+
+    def put(self, card: str, history: CardHistory) -> None:
+        self._histories[card] = history
+        self._histories.move_to_end(card)
+        self.resize(card)
+
+    def resize(self, card: str) -> None:
+        """Takes the card's (grown) history into account, evicting others while over budget."""
+        if card not in self._histories:
+            return
+        size = self._histories[card].approx_bytes()
+        self.bytes += size - self._sizes.get(card, 0)
+        self._sizes[card] = size
+        while self.bytes > self.max_bytes and len(self._histories) > 1:
+            evicted, _ = self._histories.popitem(last=False)
+            self.bytes -= self._sizes.pop(evicted)
 
 
 class Compactor:
     """Folds a partition's log into its cards' items on a background thread, so scoring never waits
-    for it: writes every card item of the snapshot, then deletes the log items the snapshot covers.
-    Until it is done, `pending` keeps the folded entries for cards the scorer (re)loads meanwhile.
-    An error is raised in the scoring thread at its next check (the task fails and restarts)."""
+    for it: writes every card item the log touched, then deletes the log items it covered. Cards still
+    in the cache are written from their histories; evicted ones are read back here (one BatchGetItem per
+    100) and merged with their logged entries, so a log touching more cards than the cache holds costs
+    the scorer nothing. Until it is done, `pending` keeps the folded entries for cards the scorer
+    (re)loads meanwhile. An error is raised in the scoring thread at its next check (the task fails and
+    restarts)."""
 
-    def __init__(self, store: DynamoCardStore):
+    def __init__(self, store: DynamoCardStore, config: ScoringConfig):
         self.store = store
+        self.config = config
         self.pending: dict[str, list[Entry]] = {}
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -113,13 +191,22 @@ class Compactor:
     def busy(self) -> bool:
         return self._thread is not None
 
-    def start(self, partition: int, snapshot: dict[str, list[Entry]], logged: dict[str, list[Entry]],
+    def start(self, partition: int, cached: dict[str, list[Entry]], logged: dict[str, list[Entry]],
               keys: set[int]) -> None:
+        """`cached`: the full history of the log's cards still in the cache; `logged`: the log's entries
+        of every card it touched."""
         self.pending = logged
+        evicted = [card for card in logged if card not in cached]
 
         def run() -> None:
             try:
-                blobs = {card: CardHistory(card, entries).encode() for card, entries in snapshot.items()}
+                blobs = {card: CardHistory(card, entries).encode() for card, entries in cached.items()}
+                stored = self.store.load(evicted) if evicted else {}
+                for card in evicted:
+                    history = CardHistory.decode(card, stored.get(card))
+                    for entry in logged[card]:
+                        history.add(entry, self.config.retention_ms, self.config.max_entries)
+                    blobs[card] = history.encode()
                 if blobs:
                     self.store.save(blobs, int(time.time() * 1000))
                 if keys:
@@ -145,13 +232,13 @@ class Compactor:
 
 class BatchScorer:
     def __init__(self, config: ScoringConfig, store: DynamoCardStore, feedback: FeedbackIndex,
-                 model: Model | None = None, cache_cards: int = 200_000, compact_every_s: float = 120.0,
+                 model: Model | None = None, cache_bytes: int = 256 * 2**20, compact_every_s: float = 120.0,
                  compact_max_entries: int = 100_000, clock=time.monotonic):
         self.config = config
         self.store = store
         self.feedback = feedback
         self.model = model
-        self.cache: LruCache = LruCache(cache_cards)
+        self.cache = CardCache(cache_bytes)
         self.compact_every_s = compact_every_s
         self.compact_max_entries = compact_max_entries
         self.clock = clock
@@ -160,7 +247,7 @@ class BatchScorer:
         self.log_sizes: dict[int, int] = {}  # entries in log_entries[partition], kept in step with it
         self.log_keys: dict[int, set[int]] = {}
         self.last_compaction: dict[int, float] = {}
-        self.compactor = Compactor(store)
+        self.compactor = Compactor(store, config)
         self._log_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-log")
 
     @property
@@ -184,9 +271,7 @@ class BatchScorer:
         """The history of every card of `cards` (card -> partition), from the cache or loaded: its item
         plus its logged entries (including those a running compaction is writing into the item right
         now). Loaded ones go into the cache, but callers use the returned dict: the cache may evict."""
-        histories = {card: self.cache[card] for card in cards if card in self.cache}
-        for card in histories:
-            self.cache.move_to_end(card)
+        histories = {card: history for card in cards if (history := self.cache.get(card)) is not None}
         missing = [c for c in cards if c not in histories]
         if missing:
             blobs = self.store.load(missing)
@@ -212,17 +297,23 @@ class BatchScorer:
 
     def _compact_due(self) -> None:
         """Hands one partition's log to the compactor when it is old or large enough (and the
-        compactor is free): a snapshot of the cards' histories, and the log items they cover."""
+        compactor is free): a snapshot of the cards' histories, and the log items they cover.
+
+        The log a partition keeps in memory is bounded: at twice compact_max_entries, when compactions
+        cannot keep up with the stream (DynamoDB takes the card writes slower than cards arrive), scoring
+        waits for the running one. That is the only time compaction holds up scoring."""
         self.compactor.check()
         if self.compactor.busy:
-            return
+            if max(self.log_sizes.values(), default=0) < 2 * self.compact_max_entries:
+                return
+            self.compactor.wait()
         for partition, cards in self.log_entries.items():
             size = self.log_sizes[partition]
             if size >= self.compact_max_entries or (
                     size and self.clock() - self.last_compaction[partition] >= self.compact_every_s):
-                histories = self._histories(dict.fromkeys(cards, partition))
-                snapshot = {card: list(history.entries) for card, history in histories.items()}
-                self.compactor.start(partition, snapshot, cards, self.log_keys[partition])
+                cached = {card: list(history.entries) for card in cards
+                          if (history := self.cache.peek(card)) is not None}
+                self.compactor.start(partition, cached, cards, self.log_keys[partition])
                 self.log_entries[partition], self.log_sizes[partition], self.log_keys[partition] = {}, 0, set()
                 self.last_compaction[partition] = self.clock()
                 return
@@ -244,12 +335,9 @@ class BatchScorer:
         results: list[Result] = []
         for record in records:
             try:
-                results.append(Result(SCORED, record, tx=parse(record.payload, record.kafka_ms)))
-            except Rejected as rejected:
-                results.append(Result(REJECTED, record, reject_reason=rejected.reason))
-            except Exception as error:  # noqa: BLE001 - a message no check foresaw must not stop the job
-                reason = Rejected("unreadable", f"{type(error).__name__}: {str(error)[:120]}").reason
-                results.append(Result(REJECTED, record, reject_reason=reason))
+                results.append(Result(SCORED, record, tx=parse_record(record)))
+            except Exception as error:  # noqa: BLE001 - whatever a record holds, it must not stop the job
+                results.append(rejected(record, error))
         valid = [r for r in results if r.status == SCORED]
         self._read_log({r.record.partition for r in valid})
         histories = self._histories({r.tx.card_id: r.record.partition for r in valid})
@@ -268,18 +356,36 @@ class BatchScorer:
             yield results
         finally:
             self._logged(new_entries, written)
+        for card in histories:
+            self.cache.resize(card)
         self._compact_due()
 
     def _accept(self, valid: list[Result], histories: dict[str, CardHistory]) -> list[tuple[Result, Entry]]:
-        """Every transaction to score, with its history entry. A tx_id already read for the same card
-        at another position (earlier, or before in this batch) is rejected as a duplicate; the same
-        record read again (a replay) is scored again, and its entry written again. Duplicates are found
-        per card, the unit of a card's history (and of a Kafka partition): the same tx_id on two cards
-        is not detected here, whichever batches they fall into."""
+        """Every transaction to score, with its history entry.
+
+        A transaction older than the card's history horizon (its newest transaction read before it, minus
+        `ScoringConfig.history_horizon_ms`) is rejected as `too_old`: its windows would reach past what
+        the history keeps, and a repeat of its tx_id could no longer be recognised. A tx_id already read
+        for the same card at another position (earlier, or before in this batch) is rejected as a
+        duplicate; the same record read again (a replay) is scored again, and its entry written again.
+        Duplicates are found per card, the unit of a card's history (and of a Kafka partition): the same
+        tx_id on two cards, or repeated beyond the horizon with a newer event time, is scored again;
+        the staging model of scored_transactions keeps the first (dbt_project, stg_scored_transactions)."""
         accepted: list[tuple[Result, Entry]] = []
         in_batch: dict[tuple[str, str], tuple[int, int]] = {}
+        newest_in_batch: dict[str, int] = {}  # the batch's entries join the histories only once scored
+        horizon_ms = self.config.history_horizon_ms
         for result in valid:
             tx, record = result.tx, result.record
+            read_before = (histories[tx.card_id].newest_read_before(record.partition, record.offset),
+                           newest_in_batch.get(tx.card_id))
+            newest = max((ms for ms in read_before if ms is not None), default=None)
+            if newest is not None and tx.event_ms < newest - horizon_ms:
+                result.status = REJECTED
+                result.reject_reason = (f"too_old: event_time {format_event_time(tx.event_ms)} is more than "
+                                        f"{horizon_ms // 86_400_000} days before the card's newest transaction "
+                                        f"({format_event_time(newest)})")
+                continue
             first = histories[tx.card_id].seen(tx.tx_id)
             key = (tx.card_id, tx.tx_id)
             position = (first.partition, first.offset) if first is not None else in_batch.get(key)
@@ -289,6 +395,7 @@ class BatchScorer:
                                         f"{position[0]} offset {position[1]}")
                 continue
             in_batch[key] = (record.partition, record.offset)
+            newest_in_batch[tx.card_id] = max(tx.event_ms, newest_in_batch.get(tx.card_id, tx.event_ms))
             accepted.append((result, Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
                                            record.partition, record.offset)))
         return accepted

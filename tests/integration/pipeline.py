@@ -166,12 +166,17 @@ def commit_until(deployment: scoring_job.Deployment, condition: Callable[[], boo
 
 
 def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:
-    """Waits until every produced transaction message is in Iceberg (scored or rejected), then takes one
-    more checkpoint, after which nothing may change."""
+    """Waits until every produced transaction message is in Iceberg (scored or dead-lettered), then takes
+    one more checkpoint, after which nothing may change."""
     def in_iceberg() -> int:
-        return committed(deployment, "scored_transactions") + committed(deployment, "rejected_transactions")
+        return committed(deployment, "scored_transactions") + committed(deployment, "dead_letters")
 
     commit_until(deployment, lambda: in_iceberg() >= sent.transaction_messages, timeout_s,
                  lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {in_iceberg()})")
     [job] = scoring_job.running(deployment)
     scoring_job.flink().checkpoint(job.id)
+
+
+def dead_letter_rows(deployment: scoring_job.Deployment) -> list[dict]:
+    """Every row of the instance's dead_letters table."""
+    return _catalog().load_table(deployment.table("dead_letters")).scan().to_arrow().to_pylist()

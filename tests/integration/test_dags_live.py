@@ -189,5 +189,9 @@ def test_fraud_marts_builds_every_model_and_the_report():
     assert trino_query(f"select count(*) from {PLATFORM.namespace}_marts.fct_daily_fraud_kpis")[0][0] > 0
 
 
-def test_iceberg_maintenance_compacts_and_expires():
+def test_iceberg_maintenance_compacts_and_ages_out():
     dags_test("iceberg_maintenance")
+
+
+def test_iceberg_snapshot_expiry():
+    dags_test("iceberg_snapshot_expiry")

@@ -1,6 +1,8 @@
 """dbt on Trino over what the pipeline wrote: `dbt build` passes, the marts' numbers equal an independent
 computation over the same Iceberg data (pyiceberg + pandas), a second incremental run adds no row, and
-the report page built from the marts renders in a real browser (Chromium)."""
+the report page built from the marts renders in a real browser (Chromium). The data holds the
+duplicate transaction ids the job cannot reject (a rollback's replay, the same id on another card, an id
+repeated beyond the card's history horizon): they must not break the build, and count once."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import http.server
 import os
 import subprocess
 import threading
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from include import config, report
@@ -57,6 +62,7 @@ def built():
         pipeline.run_until_consumed(deployment, sent)
         pipeline.wait_until(lambda: pipeline.committed(deployment, "fraud_feedback") >= len(sent.feedback), 120,
                             "all confirmations in Iceberg")
+        add_duplicates(namespace)
         build = dbt(namespace, "build")
         yield namespace, build
     finally:
@@ -70,13 +76,41 @@ def built():
         subprocess.run(["rm", "-rf", str(DBT_PROJECT / f"target-{namespace}")], check=False)
 
 
+def add_duplicates(namespace: str) -> None:
+    """Rows with a tx_id already in the table, written an hour after the first: 20 copies (a rollback to
+    an old savepoint scores them again), 10 on another card, 5 with an event time 45 days later (beyond
+    the card's history horizon, where the job no longer knows the id)."""
+    table = iceberg_catalog().load_table(f"{namespace}.scored_transactions")
+    rows = table.scan().to_arrow().to_pylist()[:35]
+    for i, row in enumerate(rows):
+        row["scored_at"] += timedelta(hours=1)
+        if 20 <= i < 30:
+            row["card_id"] = f"C9{row['card_id'][2:]}"
+        elif i >= 30:
+            row["event_time"] += timedelta(days=45)
+            row["event_date"] = row["event_time"].date()
+    duplicates = pa.Table.from_pylist(rows, schema=table.schema().as_arrow())
+    for _ in range(5):   # the running job may commit meanwhile
+        try:
+            table.append(duplicates)
+            return
+        except Exception:  # noqa: BLE001 - a concurrent commit: reload and retry
+            time.sleep(1)
+            table = iceberg_catalog().load_table(f"{namespace}.scored_transactions")
+    raise AssertionError("could not append the duplicates")
+
+
 @pytest.fixture(scope="module")
 def truth(built):
     """The same numbers, computed with pandas from the Iceberg tables the marts read."""
     namespace, _ = built
     catalog = iceberg_catalog()
     scored = catalog.load_table(f"{namespace}.scored_transactions").scan(
-        selected_fields=("tx_id", "card_id", "terminal_id", "amount", "event_time", "score", "decision")).to_pandas()
+        selected_fields=("tx_id", "card_id", "terminal_id", "amount", "event_time", "score", "decision", "scored_at",
+                         "kafka_partition", "kafka_offset")).to_pandas()
+    assert scored["tx_id"].duplicated().sum() == 35
+    # of rows with one tx_id, the first scored counts (stg_scored_transactions)
+    scored = scored.sort_values(["scored_at", "kafka_partition", "kafka_offset"]).drop_duplicates("tx_id")
     feedback = catalog.load_table(f"{namespace}.fraud_feedback").scan(
         selected_fields=("tx_id", "fraud_pattern")).to_pandas().drop_duplicates("tx_id")
     frame = scored.merge(feedback, on="tx_id", how="left")

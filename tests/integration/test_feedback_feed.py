@@ -1,17 +1,24 @@
-"""The scorer's feedback side input: catch_up() reads fraud_feedback up to the end it had when called,
-every time, however few records arrived since the last call."""
+"""The scorer's feedback side input against real Kafka and S3: catch_up() reads fraud_feedback up to the
+end it had when called, every time, however few records arrived; a long read is limited by progress,
+not by a deadline; and a worker that starts from the stored snapshot reads only what came after it and
+ends with exactly the index of one that read everything."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from confluent_kafka import Producer
 
-from include import config, kafka_admin
+from include import aws, config, kafka_admin
 from include.scoring.feedback import Feedback, FeedbackIndex, encode_feedback
-from include.scoring.feedback_feed import FeedbackFeed
+from include.scoring.feedback_feed import FeedbackFeed, FeedbackSnapshots
 
 DAY_MS = 86_400_000
-START_MS = 1_767_225_600_000  # 2026-01-01: the feedback schema takes times from 2000 to 2100
+# 2014-01-01: 100,000 hourly confirmations later it is still the past (the broker refuses future timestamps),
+# and within the feedback schema's 2000-2100
+START_MS = 1_388_534_400_000
+KEEP_MS = 61 * DAY_MS
 
 
 @pytest.fixture
@@ -21,22 +28,34 @@ def feedback_topic(unique_name):
     kafka_admin.delete_topics([unique_name])
 
 
-def produce(topic: str, payloads: list[tuple[str, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True})
-    for key, value in payloads:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0
+@pytest.fixture
+def snapshots(feedback_topic):
+    store = FeedbackSnapshots(aws.s3_client(), config.get("SCORING_STATE_BUCKET"), config.get("SCORING_STATE_PREFIX"),
+                              feedback_topic)
+    yield store
+    store.delete()
 
 
-def feedback(i: int) -> tuple[str, bytes]:
+def produce(topic: str, payloads: list[tuple[str, bytes, int]]) -> None:
+    producer = Producer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True,
+                         "linger.ms": 20, "queue.buffering.max.messages": 500_000})
+    for key, value, timestamp in payloads:
+        producer.produce(topic, key=key, value=value, timestamp=timestamp)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def feedback(i: int, step_ms: int = 3_600_000) -> tuple[str, bytes, int]:
+    """The i-th confirmation: `step_ms` after the previous one, so the index's age bound drops the oldest."""
     card = f"C{i % 5:09d}"
-    return card, encode_feedback(Feedback(f"tx-{i}", card, f"T{i % 3}", START_MS + i * 1000,
-                                          START_MS + i * 1000 + 7 * DAY_MS, "card_testing"))
+    confirmed = START_MS + i * step_ms
+    return card, encode_feedback(Feedback(f"tx-{i}", card, f"T{i % 3}", confirmed - 7 * DAY_MS, confirmed,
+                                          "card_testing")), confirmed
 
 
 def test_catch_up_reads_to_the_end_each_time(feedback_topic):
     index = FeedbackIndex()
-    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, index, timeout_s=20)
+    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=20)
     try:
         assert feed.catch_up() == 0 and len(index) == 0  # empty topic: returns at once
 
@@ -46,10 +65,60 @@ def test_catch_up_reads_to_the_end_each_time(feedback_topic):
         # A few records at a time, one of them not feedback at all: each call reads exactly them.
         for round_ in range(3):
             first = 2_500 + 2 * round_
-            produce(feedback_topic, [feedback(first), feedback(first + 1), ("C000000001", b"not json")])
+            produce(feedback_topic, [feedback(first), feedback(first + 1), ("C000000001", b"not json", START_MS)])
             assert feed.catch_up() == 3
             assert len(index) == first + 2
         assert feed.skipped == 3
         assert index.card_frauds("C000000000", 10**13, 10**13) == sum(1 for i in range(2_506) if i % 5 == 0)
+    finally:
+        feed.close()
+
+
+def test_a_long_read_is_bounded_by_progress_not_by_a_deadline(feedback_topic):
+    """250,000 confirmations take longer to read than the 1 s the feed may go without progress."""
+    produce(feedback_topic, [feedback(i, step_ms=60_000) for i in range(250_000)])
+    index = FeedbackIndex(keep_ms=KEEP_MS)
+    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=1.0)
+    try:
+        started = time.monotonic()
+        assert feed.catch_up() == 250_000
+        assert time.monotonic() - started > 1.0, "too fast to show anything: read more"
+        # bounded by age: 61 days of confirmations a minute apart, out of 174 days
+        assert len(index) == 61 * 24 * 60 + 1
+    finally:
+        feed.close()
+
+
+def test_a_worker_starts_from_the_snapshot_and_reads_only_the_rest(feedback_topic, snapshots):
+    produce(feedback_topic, [feedback(i) for i in range(3_000)])
+    first_index = FeedbackIndex(keep_ms=KEEP_MS)
+    first = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, first_index, snapshots, snapshot_every_s=0)
+    try:
+        assert first.catch_up() == 3_000
+        first._upload.join(30)            # the snapshot is written on a thread
+        first.snapshot_every_s = 1e9      # ...and no other after it
+        produce(feedback_topic, [feedback(i) for i in range(3_000, 3_500)])
+        assert first.catch_up() == 500
+    finally:
+        first.close()
+
+    second_index = FeedbackIndex(keep_ms=KEEP_MS)
+    second = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, second_index, snapshots, snapshot_every_s=1e9)
+    try:
+        assert second.restored == 61 * 24 + 1      # what the index kept of the first 3,000
+        assert second.catch_up() == 500           # and only what came after the snapshot
+    finally:
+        second.close()
+    assert second_index.confirmations() == first_index.confirmations()
+
+
+def test_a_snapshot_of_another_topic_generation_is_ignored(feedback_topic, snapshots):
+    """A snapshot whose offsets lie beyond the topic's end (the topic was recreated) is not used."""
+    snapshots.save(FeedbackSnapshots.encode(KEEP_MS, {0: 10_000, 1: 10_000, 2: 10_000}, [["x", "C000000001", "T1", 1]]))
+    produce(feedback_topic, [feedback(i) for i in range(10)])
+    index = FeedbackIndex(keep_ms=KEEP_MS)
+    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, index, snapshots)
+    try:
+        assert feed.restored == 0 and feed.catch_up() == 10 and len(index) == 10
     finally:
         feed.close()

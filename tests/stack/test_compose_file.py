@@ -109,6 +109,7 @@ def test_topics_are_created_with_configured_partitions():
                             command)
         assert created, topic
         assert sorted(created.group(1).split(" --config ")[1:]) == sorted(f"{k}={v}" for k, v in topic_config.items())
+    assert COMPOSE["kafka"]["environment"]["KAFKA_MESSAGE_MAX_BYTES"] == S["KAFKA_MAX_MESSAGE_BYTES"]
 
 
 def test_credentials_and_catalog_match_platform_env():

@@ -1,5 +1,16 @@
+-- Where tx_id uniqueness is enforced: the job rejects a repeated tx_id per card within the card's history
+-- horizon (include/scoring/scorer.py), but the same tx_id on two cards, one repeated beyond the horizon
+-- with a newer event time, or rows written again by a rollback to an old savepoint reach the table.
+-- The first one scored counts.
 with source as (
     select * from {{ source_as_of('fraud', 'scored_transactions') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by tx_id order by scored_at, kafka_partition, kafka_offset) as nth
+    from source
 ),
 
 final as (
@@ -35,7 +46,8 @@ final as (
         date_diff('millisecond', event_time, scored_at) as detection_latency_ms,
         kafka_partition,
         kafka_offset
-    from source
+    from ranked
+    where nth = 1
 )
 
 select * from final

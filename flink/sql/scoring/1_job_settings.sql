@@ -2,11 +2,13 @@
 -- One statement set: every INSERT of 6_inserts.sql shares one consistent checkpoint.
 -- ${NAME} comes from include/config/platform.env, or from include/scoring_job.py for one instance.
 --
---   credit_card_transactions --> score_transactions (Python UDF, once per record)
---        |-- scored   --> lakehouse.fraud.scored_transactions   (Iceberg, committed on checkpoints)
---        |-- ALERT    --> fraud_alerts                           (Kafka, key tx_id)
---        '-- rejected --> transactions_dlq + lakehouse.fraud.rejected_transactions
---   fraud_feedback --> lakehouse.fraud.fraud_feedback (malformed feedback --> transactions_dlq)
+--   credit_card_transactions --+--> judge_records (Python UDF, one verdict per record, bytes in)
+--   fraud_feedback ------------'      |-- scored    --> lakehouse.fraud.scored_transactions (Iceberg,
+--                                     |                 committed on checkpoints)
+--                                     |-- ALERT     --> fraud_alerts (Kafka, key tx_id)
+--                                     |-- confirmed --> lakehouse.fraud.fraud_feedback
+--                                     '-- rejected  --> transactions_dlq + lakehouse.fraud.dead_letters
+--   values over MAX_JUDGED_BYTES, as they are      --> lakehouse.fraud.oversized_records
 
 -- 1. Job configuration -----------------------------------------------------------------------------------
 SET 'pipeline.name' = '${SCORING_JOB_NAME}';

@@ -1,62 +1,45 @@
--- 2. Sources ----------------------------------------------------------------------------------------------
--- The raw value is kept as a string: the UDF validates it, so bad input is dead-lettered, never dropped.
--- Event time is the record timestamp, which the producer sets to the transaction's event_time.
-CREATE TEMPORARY TABLE transactions_source (
-  payload STRING,
+-- 2. The source -------------------------------------------------------------------------------------------
+-- One Kafka source reads both input topics: transactions, and the confirmed frauds (chargebacks) that
+-- arrive days after them. One source means one call of the UDF for both (the planner would copy a call
+-- over a UNION into each input, and each copy runs its own Python workers). The scorer's features read
+-- the feedback topic on their own as well (a broadcast side input, include/scoring/feedback_feed.py);
+-- here its records are judged like transactions, for the Iceberg table of labels and the dead letters.
+--
+-- Key and value are read as bytes, exactly as Kafka holds them: decoding is part of the UDF's
+-- validation, so a record that is not UTF-8 JSON is dead-lettered with a reason like any other bad
+-- message (a STRING column would copy invalid bytes unchecked, and PyFlink's Arrow conversion would fail
+-- on them before any UDF code runs). Headers are not read. The record timestamp comes as it is (any
+-- int64); the producer sets it to the event time, and the UDF checks the two agree.
+CREATE TEMPORARY TABLE kafka_source (
+  record_key BYTES,
+  payload BYTES,
+  topic STRING METADATA FROM 'topic' VIRTUAL,
   kafka_partition INT METADATA FROM 'partition' VIRTUAL,
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-  kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  WATERMARK FOR kafka_ts AS kafka_ts - INTERVAL '5' SECOND
+  kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
 ) WITH (
   'connector' = 'kafka',
-  'topic' = '${TRANSACTIONS_TOPIC}',
+  'topic' = '${TRANSACTIONS_TOPIC};${FEEDBACK_TOPIC}',
   'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
   'properties.group.id' = '${SCORING_JOB_NAME}',
   'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'group-offsets',
   'properties.auto.offset.reset' = 'earliest',
-  'format' = 'raw'
+  'key.format' = 'raw',
+  'key.fields' = 'record_key',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY'
 );
 
-CREATE TEMPORARY TABLE feedback_source (
-  payload STRING,
-  kafka_partition INT METADATA FROM 'partition' VIRTUAL,
-  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-  kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  WATERMARK FOR kafka_ts AS kafka_ts - INTERVAL '5' SECOND
-) WITH (
-  'connector' = 'kafka',
-  'topic' = '${FEEDBACK_TOPIC}',
-  'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
-  'properties.group.id' = '${SCORING_JOB_NAME}-feedback',
-  'scan.startup.mode' = 'group-offsets',
-  'properties.auto.offset.reset' = 'earliest',
-  'format' = 'raw'
+-- Every record, with the length of its value. Flink SQL has no length function for BYTES: it comes from
+-- the base64 text (4 characters per 3 bytes, '=' padding the last group). A value longer than
+-- MAX_JUDGED_BYTES (include/messages.py) is `oversized`: it reaches the UDF as a prefix only (see
+-- 5_verdicts_view.sql), and its exact bytes go to the Iceberg table oversized_records.
+CREATE TEMPORARY VIEW kafka_records AS
+SELECT topic, record_key, payload, kafka_partition, kafka_offset, kafka_ts, payload_length,
+       COALESCE(payload_length > ${MAX_JUDGED_BYTES}, FALSE) AS oversized
+FROM (
+  SELECT *, CAST(CHAR_LENGTH(b64) AS BIGINT) / 4 * 3
+            - (CHAR_LENGTH(b64) - CHAR_LENGTH(TRIM(TRAILING '=' FROM b64))) AS payload_length
+  FROM (SELECT *, TO_BASE64(payload) AS b64 FROM kafka_source)
 );
-
--- Feedback parsed in SQL, with the checks of include/scoring/feedback.py parse_feedback (the scoring
--- UDF's own reading of the topic): schema version 1, non-empty ids, UTC timestamps ending in Z
--- (UTC_TIMESTAMP_PATTERN: the schema's pattern, from include/transactions.py).
--- A record that fails them is dead-lettered.
-CREATE TEMPORARY VIEW feedback_fields AS
-SELECT
-  TRY_CAST(JSON_VALUE(payload, '$.schema_version') AS INT) AS schema_version,
-  JSON_VALUE(payload, '$.tx_id') AS tx_id,
-  JSON_VALUE(payload, '$.card_id') AS card_id,
-  JSON_VALUE(payload, '$.terminal_id') AS terminal_id,
-  CASE WHEN REGEXP(JSON_VALUE(payload, '$.tx_event_time'), '^${UTC_TIMESTAMP_PATTERN}$')
-       THEN TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.tx_event_time'), 'T', ' '), 'Z', '') AS TIMESTAMP(3))
-  END AS tx_event_time,
-  CASE WHEN REGEXP(JSON_VALUE(payload, '$.confirmed_at'), '^${UTC_TIMESTAMP_PATTERN}$')
-       THEN TRY_CAST(REPLACE(REPLACE(JSON_VALUE(payload, '$.confirmed_at'), 'T', ' '), 'Z', '') AS TIMESTAMP(3))
-  END AS confirmed_at,
-  JSON_VALUE(payload, '$.fraud_pattern') AS fraud_pattern,
-  TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) AS amount,
-  payload, kafka_partition, kafka_offset, kafka_ts
-FROM feedback_source;
-
-CREATE TEMPORARY VIEW feedback_parsed AS
-SELECT *,
-  COALESCE(schema_version = 1 AND tx_id <> '' AND card_id <> '' AND terminal_id <> ''
-           AND tx_event_time IS NOT NULL AND confirmed_at IS NOT NULL, FALSE) AS is_valid
-FROM feedback_fields;

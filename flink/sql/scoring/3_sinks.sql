@@ -13,31 +13,8 @@ CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.scored_t
   event_time TIMESTAMP_LTZ(3),
   lat DOUBLE,
   lon DOUBLE,
-  card_tx_count_10m DOUBLE,
-  card_tx_count_1h DOUBLE,
-  card_tx_count_24h DOUBLE,
-  card_tx_count_7d DOUBLE,
-  card_tx_count_30d DOUBLE,
-  card_amount_sum_1h DOUBLE,
-  card_amount_sum_24h DOUBLE,
-  card_amount_mean_30d DOUBLE,
-  card_amount_std_30d DOUBLE,
-  amount_ratio_to_mean_30d DOUBLE,
-  amount_zscore_30d DOUBLE,
-  card_amount_sum_24h_ratio DOUBLE,
-  card_tiny_amount_count_1h DOUBLE,
-  seconds_since_prev DOUBLE,
-  distance_from_prev_km DOUBLE,
-  speed_from_prev_kmh DOUBLE,
-  is_new_terminal DOUBLE,
-  new_terminal_at_night DOUBLE,
-  card_history_count DOUBLE,
-  hour_of_day DOUBLE,
-  is_night DOUBLE,
-  is_weekend DOUBLE,
-  terminal_fraud_count_7d DOUBLE,
-  terminal_fraud_count_30d DOUBLE,
-  card_fraud_count_30d DOUBLE,
+  -- the features of include/scoring/features.py (after amount), in its order
+  ${FEATURE_COLUMNS},
   score DOUBLE,
   -- the rules' own score; equals score when no model is configured
   rule_score DOUBLE,
@@ -50,20 +27,38 @@ CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.scored_t
   scored_at TIMESTAMP_LTZ(3),
   event_date DATE
 ) PARTITIONED BY (event_date) WITH (
-  'format-version' = '2',
   'write.format.default' = 'parquet',
   'write.parquet.compression-codec' = 'zstd'
 );
 
-CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.rejected_transactions (
+-- Every rejected record of both topics, once, with its reason: what the dead-letter topic says
+-- (include/dead_letters.py), and the exact bytes of a value up to MAX_JUDGED_BYTES (longer ones are in
+-- oversized_records, same topic, partition and offset).
+CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.dead_letters (
   topic STRING,
   kafka_partition INT,
   kafka_offset BIGINT,
+  -- NULL when the record's timestamp is outside years 1-9999 (kafka_timestamp_ms has it as it was)
   kafka_ts TIMESTAMP_LTZ(3),
+  kafka_timestamp_ms BIGINT,
   reason STRING,
-  payload STRING,
+  -- NULL for a record without a value (a tombstone)
+  payload_length BIGINT,
+  payload_sha256 STRING,
+  payload BYTES,
+  letter STRING,
   detected_at TIMESTAMP_LTZ(3)
-) WITH ('format-version' = '2');
+);
+
+-- The exact bytes of values longer than MAX_JUDGED_BYTES (up to KAFKA_MAX_MESSAGE_BYTES): each also has
+-- its row in dead_letters. Written straight from the source; such a value never reaches Python whole.
+CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.oversized_records (
+  topic STRING,
+  kafka_partition INT,
+  kafka_offset BIGINT,
+  payload BYTES,
+  received_at TIMESTAMP_LTZ(3)
+);
 
 -- Confirmed frauds as they arrive (the labels, days after the transaction).
 CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_feedback (
@@ -78,7 +73,18 @@ CREATE TABLE IF NOT EXISTS ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_fe
   kafka_offset BIGINT,
   -- when the pipeline received it (freshness checks); confirmed_at may be a replay's old time
   ingested_at TIMESTAMP_LTZ(3)
-) WITH ('format-version' = '2');
+);
+
+-- CREATE TABLE IF NOT EXISTS leaves an existing table as it is: the tables created before their metadata
+-- was bounded (catalog.sql) get the same properties here.
+ALTER TABLE ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.scored_transactions SET (
+  'write.metadata.delete-after-commit.enabled' = 'true',
+  'write.metadata.previous-versions-max' = '${ICEBERG_METADATA_VERSIONS_KEPT}'
+);
+ALTER TABLE ${ICEBERG_CATALOG_NAME}.${ICEBERG_NAMESPACE}.fraud_feedback SET (
+  'write.metadata.delete-after-commit.enabled' = 'true',
+  'write.metadata.previous-versions-max' = '${ICEBERG_METADATA_VERSIONS_KEPT}'
+);
 
 CREATE TEMPORARY TABLE alerts_sink (
   tx_id STRING,
@@ -95,12 +101,14 @@ CREATE TEMPORARY TABLE alerts_sink (
   'sink.delivery-guarantee' = '${ALERTS_DELIVERY_GUARANTEE}',
   'sink.transactional-id-prefix' = '${SCORING_JOB_NAME}-alerts',
   'properties.transaction.timeout.ms' = '900000',
+  'properties.max.request.size' = '${KAFKA_MAX_MESSAGE_BYTES}',
   'properties.linger.ms' = '0'
 );
 
 -- The dead-letter topic is transactional: it holds each rejected record exactly once. Its own task
 -- (sink.parallelism differs from the job's), so opening and committing transactions at each
--- checkpoint does not hold up scoring.
+-- checkpoint does not hold up scoring. A letter is at most 64 KiB (include/dead_letters.py), far below
+-- the producer's and the topic's maximum.
 CREATE TEMPORARY TABLE dead_letter_sink (
   source_key STRING,
   dead_letter STRING
@@ -115,5 +123,6 @@ CREATE TEMPORARY TABLE dead_letter_sink (
   'sink.delivery-guarantee' = 'exactly-once',
   'sink.transactional-id-prefix' = '${SCORING_JOB_NAME}-dead-letters',
   'sink.parallelism' = '1',
-  'properties.transaction.timeout.ms' = '900000'
+  'properties.transaction.timeout.ms' = '900000',
+  'properties.max.request.size' = '${KAFKA_MAX_MESSAGE_BYTES}'
 );

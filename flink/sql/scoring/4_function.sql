@@ -1,2 +1,3 @@
--- 4. The scoring UDF (flink/udfs.py): vectorized, batched DynamoDB reads and writes. ----------------
-CREATE TEMPORARY FUNCTION score_transactions AS 'flink.udfs.score_transactions' LANGUAGE PYTHON;
+-- 4. The judging UDF (flink/udfs.py): one verdict per record of either topic; vectorized, batched
+-- DynamoDB reads and writes. -------------------------------------------------------------------------
+CREATE TEMPORARY FUNCTION judge_records AS 'flink.udfs.judge_records' LANGUAGE PYTHON;
