@@ -45,8 +45,11 @@ RETRYABLE_CODES = {
     "InternalServerError", "ServiceUnavailable", "LimitExceededException",
 }
 GET_BATCH, PUT_BATCH = 100, 25
-# A log item stays well below DynamoDB's 400 KB item limit.
+# A log item holds at most this many entries (~112 KiB compressed for the simulator's ids, ~320 KB for ids
+# of the schema's maximum length) and this many bytes: DynamoDB refuses items over 400 KB (log_items
+# splits a chunk that would not fit).
 LOG_ITEM_ENTRIES = 2_000
+LOG_ITEM_MAX_BYTES = 350_000
 
 
 class DynamoUnavailable(RuntimeError):
@@ -93,6 +96,22 @@ def drop_tables(client, table: str) -> None:
 
 def encode_log(entries: list[tuple[str, Entry]]) -> bytes:
     return zlib.compress(orjson.dumps([[card, *entry] for card, entry in entries]), COMPRESSION_LEVEL)
+
+
+def log_items(entries: list[tuple[str, Entry]]) -> list[tuple[int, bytes]]:
+    """Entries sorted by offset, as (first offset, encoded) items of at most LOG_ITEM_ENTRIES entries and
+    LOG_ITEM_MAX_BYTES bytes. The same entries always give the same items (a replay writes the same keys)."""
+    items: list[tuple[int, bytes]] = []
+    pending = list(_chunks(entries, LOG_ITEM_ENTRIES))
+    while pending:
+        chunk = pending.pop(0)
+        blob = encode_log(chunk)
+        if len(blob) > LOG_ITEM_MAX_BYTES and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending[:0] = [chunk[:half], chunk[half:]]
+        else:
+            items.append((chunk[0][1].offset, blob))
+    return items
 
 
 def decode_log(blob: bytes) -> list[tuple[str, Entry]]:
@@ -181,12 +200,10 @@ class DynamoCardStore:
         keys: dict[int, list[int]] = {}
         requests = []
         for partition, entries in sorted(entries_by_partition.items()):
-            for chunk in _chunks(sorted(entries, key=lambda item: item[1].offset), LOG_ITEM_ENTRIES):
-                seq = chunk[0][1].offset
+            for seq, blob in log_items(sorted(entries, key=lambda item: item[1].offset)):
                 keys.setdefault(partition, []).append(seq)
                 requests.append({"PutRequest": {"Item": {
-                    LOG_STREAM: {"S": f"p{partition}"}, LOG_SEQ: {"N": str(seq)},
-                    LOG_ENTRIES: {"B": encode_log(chunk)}}}})
+                    LOG_STREAM: {"S": f"p{partition}"}, LOG_SEQ: {"N": str(seq)}, LOG_ENTRIES: {"B": blob}}}})
         self._batch_write(self.log_table, requests)
         return keys
 

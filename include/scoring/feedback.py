@@ -116,37 +116,37 @@ class FeedbackIndex:
         self.keep_ms = keep_ms
         self._terminal: dict[str, list[int]] = {}
         self._card: dict[str, list[int]] = {}
-        self._kept: dict[str, tuple[int, str, str]] = {}  # tx_id -> (confirmed_ms, card, terminal)
-        self._by_age: list[tuple[int, str]] = []            # heap of (confirmed_ms, tx_id)
+        self._seen: set[str] = set()                       # tx_ids indexed: a repeat counts once
+        self._by_age: list[tuple[int, str, str, str]] = []  # heap of (confirmed_ms, tx_id, card, terminal)
         self.newest_ms: int | None = None
 
     def __len__(self) -> int:
-        return len(self._kept)
+        return len(self._seen)
 
     def add(self, fb: Feedback) -> bool:
         """Indexes a confirmation; False if the same tx_id is indexed already or it is too old to keep."""
         return self.add_confirmation(fb.tx_id, fb.card_id, fb.terminal_id, fb.confirmed_ms)
 
     def add_confirmation(self, tx_id: str, card_id: str, terminal_id: str, confirmed_ms: int) -> bool:
-        if tx_id in self._kept or (self.keep_ms is not None and self.newest_ms is not None
+        if tx_id in self._seen or (self.keep_ms is not None and self.newest_ms is not None
                                    and confirmed_ms < self.newest_ms - self.keep_ms):
             return False
         # Interned: thousands of confirmations share a terminal, and the index keys hold the same strings.
         card_id, terminal_id = sys.intern(card_id), sys.intern(terminal_id)
-        self._kept[tx_id] = (confirmed_ms, card_id, terminal_id)
+        self._seen.add(tx_id)
         bisect.insort(self._terminal.setdefault(terminal_id, []), confirmed_ms)
         bisect.insort(self._card.setdefault(card_id, []), confirmed_ms)
-        if self.keep_ms is not None:
-            heapq.heappush(self._by_age, (confirmed_ms, tx_id))
-            if self.newest_ms is None or confirmed_ms > self.newest_ms:
-                self.newest_ms = confirmed_ms
+        heapq.heappush(self._by_age, (confirmed_ms, tx_id, card_id, terminal_id))
+        if self.newest_ms is None or confirmed_ms > self.newest_ms:
+            self.newest_ms = confirmed_ms
+            if self.keep_ms is not None:
                 self._evict(confirmed_ms - self.keep_ms)
         return True
 
     def _evict(self, older_than_ms: int) -> None:
         while self._by_age and self._by_age[0][0] < older_than_ms:
-            confirmed_ms, tx_id = heapq.heappop(self._by_age)
-            _, card_id, terminal_id = self._kept.pop(tx_id)
+            confirmed_ms, tx_id, card_id, terminal_id = heapq.heappop(self._by_age)
+            self._seen.discard(tx_id)
             for index, key in ((self._terminal, terminal_id), (self._card, card_id)):
                 times = index[key]
                 del times[bisect.bisect_left(times, confirmed_ms)]
@@ -156,8 +156,7 @@ class FeedbackIndex:
     def confirmations(self) -> list[tuple[str, str, str, int]]:
         """Everything indexed, as (tx_id, card_id, terminal_id, confirmed_ms), oldest first: a snapshot
         that add_confirmation() restores."""
-        return sorted(((tx_id, card, terminal, confirmed) for tx_id, (confirmed, card, terminal)
-                       in self._kept.items()), key=lambda row: (row[3], row[0]))
+        return [(tx_id, card, terminal, confirmed) for confirmed, tx_id, card, terminal in sorted(self._by_age)]
 
     @staticmethod
     def _count(times: list[int] | None, as_of_ms: int, window_ms: int) -> int:

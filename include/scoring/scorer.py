@@ -37,6 +37,9 @@ from include.scoring.history import CardHistory, Entry
 from include.scoring.model import Model
 from include.transactions import Transaction, format_event_time, parse
 
+# Cards a compaction encodes or loads at once (card_store: 25 per BatchWriteItem, 100 per BatchGetItem).
+COMPACTION_CHUNK_CARDS = 1_000
+
 ALERT, PASS = "ALERT", "PASS"
 SCORED, REJECTED, CONFIRMED = "scored", "rejected", "confirmed"
 
@@ -198,17 +201,26 @@ class Compactor:
         self.pending = logged
         evicted = [card for card in logged if card not in cached]
 
+        def merged(card: str, blob: bytes | None) -> bytes:
+            history = CardHistory.decode(card, blob)
+            for entry in logged[card]:
+                history.add(entry, self.config.retention_ms, self.config.max_entries)
+            return history.encode()
+
         def run() -> None:
+            # In chunks, so what is encoded and loaded at once stays small however many cards the log
+            # touched; the log items go only once every card item is written (a crash in between
+            # leaves them, and writing the same entries again changes nothing).
             try:
-                blobs = {card: CardHistory(card, entries).encode() for card, entries in cached.items()}
-                stored = self.store.load(evicted) if evicted else {}
-                for card in evicted:
-                    history = CardHistory.decode(card, stored.get(card))
-                    for entry in logged[card]:
-                        history.add(entry, self.config.retention_ms, self.config.max_entries)
-                    blobs[card] = history.encode()
-                if blobs:
-                    self.store.save(blobs, int(time.time() * 1000))
+                now = int(time.time() * 1000)
+                in_cache = sorted(cached)
+                for start in range(0, len(in_cache), COMPACTION_CHUNK_CARDS):
+                    chunk = in_cache[start:start + COMPACTION_CHUNK_CARDS]
+                    self.store.save({card: CardHistory(card, cached[card]).encode() for card in chunk}, now)
+                for start in range(0, len(evicted), COMPACTION_CHUNK_CARDS):
+                    chunk = evicted[start:start + COMPACTION_CHUNK_CARDS]
+                    stored = self.store.load(chunk)
+                    self.store.save({card: merged(card, stored.get(card)) for card in chunk}, now)
                 if keys:
                     self.store.delete_log(partition, keys)
             except BaseException as error:  # handed to the scoring thread
@@ -299,12 +311,13 @@ class BatchScorer:
         """Hands one partition's log to the compactor when it is old or large enough (and the
         compactor is free): a snapshot of the cards' histories, and the log items they cover.
 
-        The log a partition keeps in memory is bounded: at twice compact_max_entries, when compactions
-        cannot keep up with the stream (DynamoDB takes the card writes slower than cards arrive), scoring
-        waits for the running one. That is the only time compaction holds up scoring."""
+        The log the scorer keeps in memory is bounded: at twice compact_max_entries over all its
+        partitions, when compactions cannot keep up with the stream (DynamoDB takes the card writes slower
+        than cards arrive), scoring waits for the running one. That is the only time compaction holds up
+        scoring."""
         self.compactor.check()
         if self.compactor.busy:
-            if max(self.log_sizes.values(), default=0) < 2 * self.compact_max_entries:
+            if sum(self.log_sizes.values()) < 2 * self.compact_max_entries:
                 return
             self.compactor.wait()
         for partition, cards in self.log_entries.items():
@@ -356,8 +369,8 @@ class BatchScorer:
             yield results
         finally:
             self._logged(new_entries, written)
-        for card in histories:
-            self.cache.resize(card)
+        for result, _ in accepted:   # their histories grew
+            self.cache.resize(result.tx.card_id)
         self._compact_due()
 
     def _accept(self, valid: list[Result], histories: dict[str, CardHistory]) -> list[tuple[Result, Entry]]:
@@ -377,9 +390,10 @@ class BatchScorer:
         horizon_ms = self.config.history_horizon_ms
         for result in valid:
             tx, record = result.tx, result.record
-            read_before = (histories[tx.card_id].newest_read_before(record.partition, record.offset),
-                           newest_in_batch.get(tx.card_id))
-            newest = max((ms for ms in read_before if ms is not None), default=None)
+            newest = histories[tx.card_id].newest_read_before(record.partition, record.offset)
+            batch_newest = newest_in_batch.get(tx.card_id)
+            if batch_newest is not None and (newest is None or batch_newest > newest):
+                newest = batch_newest
             if newest is not None and tx.event_ms < newest - horizon_ms:
                 result.status = REJECTED
                 result.reject_reason = (f"too_old: event_time {format_event_time(tx.event_ms)} is more than "
@@ -395,7 +409,8 @@ class BatchScorer:
                                         f"{position[0]} offset {position[1]}")
                 continue
             in_batch[key] = (record.partition, record.offset)
-            newest_in_batch[tx.card_id] = max(tx.event_ms, newest_in_batch.get(tx.card_id, tx.event_ms))
+            if batch_newest is None or tx.event_ms > batch_newest:
+                newest_in_batch[tx.card_id] = tx.event_ms
             accepted.append((result, Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
                                            record.partition, record.offset)))
         return accepted

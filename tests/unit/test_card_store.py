@@ -119,3 +119,31 @@ def test_the_log_is_written_per_partition_read_back_and_deleted():
     assert s.read_log(1) == {}
     s.delete_log(2, keys)
     assert s.read_log(2) == {}
+
+
+def test_a_log_item_never_exceeds_dynamodbs_item_limit_whatever_the_ids(monkeypatch):
+    """Entries with ids of the schema's maximum length (64 random characters) and full-precision numbers:
+    2,000 of them fit one item (~320 KB); a chunk that does not fit is split until each item does."""
+    import random
+    import string
+
+    from include.scoring import card_store
+    from include.scoring.card_store import LOG_ITEM_MAX_BYTES, decode_log, log_items
+    from include.scoring.history import Entry
+
+    rng = random.Random(5)
+
+    def an_id() -> str:
+        return "".join(rng.choices(string.ascii_letters + string.digits + "._:-", k=64))
+
+    entries = [(f"C{rng.randrange(10**9):09d}", Entry(1_767_225_600_000 + i, an_id(), rng.uniform(0, 100_000), an_id(),
+                                                     rng.uniform(-90, 90), rng.uniform(-180, 180), 2**31 - 1, 2**62 + i))
+               for i in range(4_000)]
+    items = log_items(entries)
+    assert len(items) == 2 and all(len(blob) <= LOG_ITEM_MAX_BYTES for _, blob in items)
+    monkeypatch.setattr(card_store, "LOG_ITEM_MAX_BYTES", 100_000)
+    items = log_items(entries)
+    assert len(items) >= 8 and all(len(blob) <= 100_000 for _, blob in items)
+    assert [entry for _, blob in items for entry in decode_log(blob)] == entries
+    assert [seq for seq, _ in items] == [decode_log(blob)[0][1].offset for _, blob in items]
+    assert log_items(entries) == items
