@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from include.scoring.feature_names import FEATURES
+
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "scoring.yaml"
 
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
@@ -102,8 +104,6 @@ def _check(config: ScoringConfig) -> None:
                          "confirmed frauds only as long as card histories (feedback_keep_ms)")
     if not 0 < config.max_entries_used < config.max_entries:
         raise ValueError("history.max_entries_used must be positive and below history.max_entries")
-    from include.scoring.features import FEATURES  # features imports this module
-
     windows = [f"card_tx_count_{name}" for name in config.count_windows_ms]
     windows += [f"card_amount_sum_{name}" for name in config.sum_windows_ms]
     if unknown := [name for name in windows if name not in FEATURES]:

@@ -1,7 +1,7 @@
 """Features of one transaction, from the card's prior history and the confirmed-fraud feedback.
 
-Every feature is a float or None (not computable: no history, no location). FEATURES lists them in a
-fixed order: the model's input, the Iceberg columns and the dbt marts all use these names.
+Every feature is a float or None (not computable: no history, no location), named and ordered as
+feature_names.FEATURES lists them.
 """
 
 from __future__ import annotations
@@ -11,22 +11,10 @@ import math
 import operator
 
 from include.scoring.config import ScoringConfig
+from include.scoring.feature_names import FEATURES
 from include.scoring.feedback import FeedbackIndex
 from include.scoring.history import Prior
 from include.transactions import Transaction
-
-FEATURES: tuple[str, ...] = (
-    "amount",
-    "card_tx_count_10m", "card_tx_count_1h", "card_tx_count_24h", "card_tx_count_7d", "card_tx_count_30d",
-    "card_amount_sum_1h", "card_amount_sum_24h",
-    "card_amount_mean_30d", "card_amount_std_30d",
-    "amount_ratio_to_mean_30d", "amount_zscore_30d", "card_amount_sum_24h_ratio",
-    "card_tiny_amount_count_1h",
-    "seconds_since_prev", "distance_from_prev_km", "speed_from_prev_kmh",
-    "is_new_terminal", "new_terminal_at_night", "card_history_count",
-    "hour_of_day", "is_night", "is_weekend",
-    "terminal_fraud_count_7d", "terminal_fraud_count_30d", "card_fraud_count_30d",
-)
 
 _DAY_MS = 86_400_000
 _EARTH_RADIUS_KM = 6371.0088

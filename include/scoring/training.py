@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 
-from include.scoring.features import FEATURES
+from include.scoring.feature_names import FEATURES
 from include.scoring.model import Model
 
 MODEL_FEATURES = FEATURES

@@ -15,7 +15,7 @@ it without PyFlink.
 
 from __future__ import annotations
 
-from include.scoring.features import FEATURES
+from include.scoring.feature_names import FEATURES
 from include.scoring.scorer import CONFIRMED, SCORED, Result
 
 STRING_FIELDS = ("status", "topic", "tx_id", "card_id", "terminal_id", "merchant_category", "channel", "currency",

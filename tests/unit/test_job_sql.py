@@ -11,7 +11,7 @@ import pytest
 
 from flink.sql_runner import plan
 from include import config
-from include.scoring.features import FEATURES
+from include.scoring.feature_names import FEATURES
 from include.scoring.verdict_layout import BIGINT_FIELDS, DOUBLE_FIELDS, STRING_FIELDS, TIME_COLUMNS
 from include.scoring_job import SQL_DIR, SQL_FILES, Deployment
 
