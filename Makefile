@@ -20,7 +20,7 @@ clean:         ## stop everything and delete all data and logs (.stack/)
 	@stack/run clean
 
 demo: up       ## the stack, then the pipeline end to end: job deployed, a week streamed, alerts shown
-	@PYTHONPATH=. .venvs/app/bin/python -m include.demo
+	@PYTHONPATH=. .venvs/app/bin/python -m stack.demo
 
 # Three runs: the UDF driven through PyFlink's Arrow path (tests/udf, the "udf-test" environment); the
 # tests that leave every service up, on two workers (each test module on one); then, alone, the

@@ -25,9 +25,9 @@ import zlib
 
 from bench.benchmark import DAY_MS, START_MS
 from flink.udfs import to_frame
-from include import aws
 from include.scoring import config as scoring_config
-from include.scoring.card_store import DynamoCardStore, drop_tables, ensure_table
+from include.scoring import runtime as worker_runtime
+from include.scoring.card_store import drop_tables
 from include.scoring.feedback import FeedbackIndex
 from include.scoring.scorer import BatchScorer, SourceRecord
 from producer.simulator import Simulator
@@ -46,17 +46,17 @@ def source_records(count: int, cards: int) -> list[SourceRecord]:
     for message, _ in zip(simulated, range(count)):
         partition = zlib.crc32(message.key.encode()) % PARTITIONS
         offsets[partition] = offsets.get(partition, -1) + 1
-        records.append(SourceRecord(message.value.decode(), partition, offsets[partition], message.timestamp_ms))
+        records.append(SourceRecord(message.value, partition, offsets[partition], message.timestamp_ms,
+                                    key=message.key.encode()))
     return records
 
 
 def score_all(records: list[SourceRecord], batch: int) -> float:
     """CPU seconds to score `records` in batches of `batch` with a fresh scorer and card table."""
     config = scoring_config.load()
-    client = aws.dynamodb_client(retries={"total_max_attempts": 1}, max_pool_connections=4)
     table = f"bench_scorer_cpu_{uuid.uuid4().hex[:6]}"
-    ensure_table(client, table)
-    scorer = BatchScorer(config, DynamoCardStore(client, table), FeedbackIndex())
+    store = worker_runtime.card_store({"card_table": table, "dynamodb_max_attempts": 10})  # as the UDF builds it
+    scorer = BatchScorer(config, store, FeedbackIndex())
     try:
         began = time.process_time()
         for start in range(0, len(records), batch):
@@ -66,7 +66,7 @@ def score_all(records: list[SourceRecord], batch: int) -> float:
         return time.process_time() - began
     finally:
         scorer.close()
-        drop_tables(client, table)
+        drop_tables(store.client, table)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,7 +51,7 @@ def producer_backfill():
         from airflow.sdk import Variable, get_current_context
 
         from include import airflow_connections
-        from producer.__main__ import main
+        from producer.cli import main
 
         airflow_connections.export_to_settings()
         context = get_current_context()

@@ -46,13 +46,14 @@ def seed_dynamodb():
         from airflow.sdk import get_current_context
 
         from include import airflow_connections, seed
+        from producer import files
 
         airflow_connections.export_to_settings()
         params = get_current_context()["params"]
         if params["source"] == "file":
             if not params["path"]:
                 raise ValueError("source = file needs a path")
-            cards = seed.from_file(Path(params["path"]), params["format"])
+            cards = seed.from_transactions(item.tx for item in files.read(Path(params["path"]), params["format"]))
         else:
             cards = seed.from_iceberg(params["namespace"])
         summary = seed.write(params["card_table"], cards)

@@ -1,4 +1,5 @@
-"""Seeding DynamoDB with card histories: from a transaction file, or rebuilt from the Iceberg table.
+"""Seeding DynamoDB with card histories: from transactions (a file the caller reads), or rebuilt from the
+Iceberg table.
 
 Histories are written as compacted card items with batch writes (25 per request). Entries from a seed
 carry no Kafka position (partition -1), so every later transaction counts them as earlier history.
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from include import aws
 from include.scoring import config as scoring_config
 from include.scoring.card_store import DynamoCardStore, ensure_table
 from include.scoring.history import CardHistory, Entry
+from include.transactions import Transaction
 
 SEEDED = -1  # partition and offset of entries that did not come from Kafka
 
@@ -31,11 +32,9 @@ def histories(rows: Iterable[tuple]) -> dict[str, CardHistory]:
     return cards
 
 
-def from_file(path: Path, file_format: str) -> dict[str, CardHistory]:
-    from producer import files
-
-    return histories((i.tx.card_id, i.tx.event_ms, i.tx.tx_id, i.tx.amount, i.tx.terminal_id, i.tx.lat, i.tx.lon)
-                     for i in files.read(path, file_format))
+def from_transactions(transactions: Iterable[Transaction]) -> dict[str, CardHistory]:
+    return histories((tx.card_id, tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon)
+                     for tx in transactions)
 
 
 def from_iceberg(namespace: str) -> dict[str, CardHistory]:

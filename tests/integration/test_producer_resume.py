@@ -7,7 +7,7 @@ import collections
 
 from include import kafka_admin
 from producer import files
-from producer.__main__ import main
+from producer.cli import main
 from producer.simulator import Simulator
 from producer.timeline import FEEDBACK, messages
 from tests.integration.pipeline import read_topic
