@@ -176,13 +176,14 @@ def test_seed_dynamodb_loads_card_histories_and_can_rerun(tmp_path):
 
 
 def test_fraud_marts_builds_every_model_and_the_report():
-    """One `dbt build` runs every model and every test of the dbt project; each model's run and test tasks
-    take their result from it."""
+    """One `dbt build` runs every model, data test and unit test of the dbt project (exposures count as
+    NO-OP); each model's run and test tasks take their result from it."""
     output = dags_test("fraud_marts", timeout_s=1500)
     manifest = json.loads((config.REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
     nodes = manifest["nodes"].values()
-    expected = sum(node["resource_type"] in ("model", "test") for node in nodes)
-    assert f"Done. PASS={expected} WARN=0 ERROR=0 SKIP=0" in output
+    expected = sum(node["resource_type"] in ("model", "test") for node in nodes) + len(manifest["unit_tests"])
+    assert manifest["unit_tests"] and manifest["exposures"]
+    assert f"Done. PASS={expected} WARN=0 ERROR=0 SKIP=0 NO-OP={len(manifest['exposures'])}" in output
     for model in (node["name"] for node in nodes if node["resource_type"] == "model"):
         for kind in ("run", "test"):
             assert f"end task task_id=dbt_build.{model}.{kind} " in output, f"no task {model}.{kind}"

@@ -16,7 +16,7 @@ final as (
         feedback.ingested_at as label_ingested_at,
         date_diff('hour', transactions.event_time, feedback.confirmed_at) as label_delay_hours
     from transactions
-    left join feedback on feedback.tx_id = transactions.tx_id
+    left join feedback on transactions.tx_id = feedback.tx_id
 )
 
 select * from final

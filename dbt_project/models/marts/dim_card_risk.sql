@@ -1,5 +1,5 @@
--- Each card's profile and current risk tier: high if a fraud was confirmed or a score reached 0.8,
--- medium if it was alerted, low otherwise.
+-- Each card's profile and current risk tier: high if a fraud was confirmed or a score reached
+-- var high_risk_score, medium if it was alerted, low otherwise.
 with labelled as (
     select * from {{ ref('int_transactions_labelled') }}
 ),
@@ -23,9 +23,11 @@ profiles as (
 final as (
     select
         *,
-        case when confirmed_frauds > 0 or max_score >= 0.8 then 'high'
-             when alerts > 0 then 'medium'
-             else 'low' end as risk_tier
+        case
+            when confirmed_frauds > 0 or max_score >= {{ var('high_risk_score') }} then 'high'
+            when alerts > 0 then 'medium'
+            else 'low'
+        end as risk_tier
     from profiles
 )
 

@@ -16,23 +16,24 @@ with labelled as (
 built as (
     select
         coalesce(max(last_scored_at), timestamp '1970-01-01 00:00:00 UTC')
-            - interval '{{ var("arrival_margin_minutes") }}' minute as scored_after,
+        - interval '{{ var("arrival_margin_minutes") }}' minute as scored_after,
         coalesce(max(last_label_ingested_at), timestamp '1970-01-01 00:00:00 UTC')
-            - interval '{{ var("arrival_margin_minutes") }}' minute as labelled_after
+        - interval '{{ var("arrival_margin_minutes") }}' minute as labelled_after
     from {{ this }}
 ),
 
 changed_days as (
-    select distinct event_date
+    select distinct labelled.event_date
     from labelled
     cross join built
-    where labelled.scored_at > built.scored_after
-       or labelled.label_ingested_at > built.labelled_after
+    where
+        labelled.scored_at > built.scored_after
+        or labelled.label_ingested_at > built.labelled_after
 ),
 
 to_build as (
     select * from labelled
-    where event_date in (select event_date from changed_days)
+    where event_date in (select changed_days.event_date from changed_days)
 ),
 {% else %}
 to_build as (

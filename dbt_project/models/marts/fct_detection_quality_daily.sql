@@ -13,7 +13,7 @@ card_days as (
 ranked as (
     select
         *,
-        row_number() over (partition by event_date order by max_score desc, card_id) as card_rank
+        row_number() over (partition by event_date order by max_score desc, card_id asc) as card_rank
     from card_days
 ),
 
@@ -40,11 +40,11 @@ daily as (
 final as (
     select
         daily.*,
-        case when alerts > 0 then cast(true_positives as double) / alerts end as precision,
-        case when frauds > 0 then cast(true_positives as double) / frauds end as recall,
+        case when daily.alerts > 0 then cast(daily.true_positives as double) / daily.alerts end as precision,
+        case when daily.frauds > 0 then cast(daily.true_positives as double) / daily.frauds end as recall,
         card_precision.card_precision_at_k
     from daily
-    left join card_precision on card_precision.event_date = daily.event_date
+    left join card_precision on daily.event_date = card_precision.event_date
 )
 
 select * from final

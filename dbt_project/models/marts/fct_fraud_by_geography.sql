@@ -6,8 +6,10 @@ with labelled as (
 located as (
     select
         *,
-        case when lat is null then 'unknown'
-             else format('%.0f,%.0f', floor(lat), floor(lon)) end as grid_cell
+        case
+            when lat is null then 'unknown'
+            else format('%.0f,%.0f', floor(lat), floor(lon))
+        end as grid_cell
     from labelled
 ),
 
