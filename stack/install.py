@@ -8,6 +8,7 @@ before this module runs, by stack/python-envs.sh.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -110,13 +111,42 @@ def flink_connectors() -> None:
     _stamp(target, key)
 
 
+FUNCTIONS_SOURCE = config.REPO_ROOT / "flink" / "functions"
+
+
+def flink_functions() -> Path:
+    """The job's Java SQL functions (flink/functions/*.java), compiled against the wheel's Flink into a jar,
+    once per source and Flink version; returns its directory."""
+    dist = Path(config.get("FLINK_DIST"))
+    sources = sorted(FUNCTIONS_SOURCE.glob("*.java"))
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + config.get("FLINK_VERSION").encode()).hexdigest()
+    target = Path(config.get("CACHE_DIR")) / f"flink-functions-{key[:16]}"
+    if _stamped(target, key):
+        return target
+    _log("Flink SQL functions (flink/functions, javac)")
+    shutil.rmtree(target, ignore_errors=True)
+    classes = target / "classes"
+    classes.mkdir(parents=True)
+    java_bin = Path(config.get("JAVA17_HOME")) / "bin"
+    classpath = ":".join(str(jar) for jar in (dist / "lib").glob("flink-table-api-java-uber-*.jar"))
+    _run("Flink SQL functions", [str(java_bin / "javac"), "--release", "17", "-cp", classpath, "-d", str(classes),
+                                 *map(str, sources)])
+    _run("Flink SQL functions", [str(java_bin / "jar"), "cf", str(target / "fraud-flink-functions.jar"),
+                                 "-C", str(classes), "."])
+    shutil.rmtree(classes)
+    _stamp(target, key)
+    return target
+
+
 def flink_lib() -> None:
-    """The session cluster's lib/: links to the wheel's runtime jars, flink-python, and the connectors.
-    Left alone when it already links exactly those (a running cluster may be reading it)."""
+    """The session cluster's lib/: links to the wheel's runtime jars, flink-python, the connectors and the
+    job's own functions. Left alone when it already links exactly those (a running cluster may be reading
+    it; a changed jar needs `make restart SERVICE=flink`)."""
     dist = Path(config.get("FLINK_DIST"))
     lib = Path(config.get("FLINK_LIB_DIR"))
     jars = [*(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar"),
-            *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar")]
+            *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar"),
+            *flink_functions().glob("*.jar")]
     wanted = {jar.name: jar for jar in jars}
     if lib.is_dir() and {link.name: link.readlink() for link in lib.iterdir()} == wanted:
         return

@@ -9,8 +9,8 @@ known and runs while the batch is scored and its results converted; leaving the 
 for it, so all a checkpoint covers is durable before the results leave the UDF. Every
 `compact_every_s` seconds (or `compact_max_entries` entries) a partition's log is folded into its
 cards' items: one put per card touched in that time. Every 2 minutes rather than every 30 s: an active
-card is rewritten once instead of four times, which took the job's DynamoDB requests at 1,000 tx/s
-from 50 to 47 per 1,000 transactions (one run each); a restart reads at most that much log back.
+card is rewritten once instead of four times (bench/README.md has the measured difference); a restart
+reads at most that much log back.
 """
 
 from __future__ import annotations
@@ -46,16 +46,16 @@ SCORED, REJECTED, CONFIRMED = "scored", "rejected", "confirmed"
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
-    """A Kafka record as the job reads it. A value longer than MAX_JUDGED_BYTES arrives as the start of
-    its text only, with its full length and sha256 (computed by the job's SQL, flink/sql/scoring/
-    5_verdicts_view.sql); a long key arrives as the start of its text."""
+    """A Kafka record as the job reads it. A value longer than MAX_JUDGED_BYTES arrives as its first
+    4,096 bytes only, with its full length and sha256 (computed by the job's SQL, flink/sql/scoring/
+    5_verdicts_view.sql); a key as its first 256 bytes."""
     payload: bytes | None
     partition: int
     offset: int
     kafka_ms: int
     topic: str = ""
     key: bytes | None = None
-    full_length: int | None = None   # set only when `payload` is the start of a longer value
+    full_length: int | None = None   # set only when `payload` is the first bytes of a longer value
     full_sha256: str | None = None
 
     @property

@@ -8,9 +8,9 @@ come from `sql_variables()` here, so a new feature is an edit of features.FEATUR
 SQL and the Python side cannot disagree on a position.
 
 Why arrays and not a column per field: PyFlink converts a pandas UDF's result column by column
-(pandas -> Arrow), at a fixed ~0.1 ms per column and batch: with a column per field (25) that was most
-of the UDF's time at 1,000 tx/s, with a few columns it is a fraction. Plain Python, so unit tests import
-it without PyFlink.
+(pandas -> Arrow) at a fixed cost per column and batch: with a column per field (25) that was most of
+the UDF's time at a steady rate, with a few columns it is a fraction (bench/README.md). Plain Python, so
+unit tests import it without PyFlink.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_a_rejected_record_carries_its_letter_and_exact_bytes():
 
 
 def test_an_oversized_record_is_described_by_the_length_and_hash_it_came_with():
-    prefix = b"x" * 16_384
+    prefix = b"x" * 4096
     [result] = verdicts(SourceRecord(prefix, 0, 1, T0, FEEDBACK_TOPIC, None, full_length=1_000_000,
                                      full_sha256="ab" * 32))
     row = named(result)

@@ -19,6 +19,11 @@ SET 'table.local-time-zone' = 'UTC';
 -- parallelism cannot restore the savepoint of the running job. The planner's operators get uids here; the
 -- Iceberg writers, which get none from their connector, run at a fixed parallelism (6_inserts.sql).
 SET 'table.exec.uid.generation' = 'ALWAYS';
+-- The UDF's result feeds five sinks' branches chained in one task: without object reuse Flink copies
+-- each result row (arrays of every field) for all but one of them; the A/B is in bench/README.md.
+-- Safe here: the planner's operators do not hold on to a record, the Python operator forwards no input
+-- column, and every sink serializes what it is given.
+SET 'pipeline.object-reuse' = 'true';
 -- Iceberg commits and Kafka transactions happen on checkpoints: this is also the freshness of the table.
 SET 'execution.checkpointing.interval' = '10s';
 SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
@@ -32,10 +37,9 @@ SET 'restart-strategy.exponential-delay.initial-backoff' = '2s';
 SET 'restart-strategy.exponential-delay.max-backoff' = '1min';
 -- Python batches: the UDF sees up to 2,000 records at once, or what arrived since the last batch ended
 -- plus up to 20 ms. Shorter waits lower the median alert latency, but each batch also costs fixed work
--- (one DynamoDB log write, Arrow conversion, the Python worker's round trip): on 2 cores at 1,000 tx/s,
--- 20 ms against 10 ms gave alert p50/p99 58/150 instead of 50/169 ms and 50 instead of 66 DynamoDB
--- requests per 1,000 transactions (bench/benchmark.py, one run each). Under load batches fill up and
--- requests fall to ~2 per 1,000.
+-- (one DynamoDB log write, Arrow conversion, the Python worker's round trip), so 20 ms rather than 10 ms
+-- trades a few ms of median latency for fewer DynamoDB requests (bench/README.md). Under load batches
+-- fill up and the fixed work is shared by 2,000 records.
 SET 'python.fn-execution.arrow.batch.size' = '2000';
 SET 'python.fn-execution.bundle.size' = '2000';
 SET 'python.fn-execution.bundle.time' = '20';

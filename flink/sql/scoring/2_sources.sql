@@ -31,15 +31,15 @@ CREATE TEMPORARY TABLE kafka_source (
   'value.fields-include' = 'EXCEPT_KEY'
 );
 
--- Every record, with the length of its value. Flink SQL has no length function for BYTES: it comes from
--- the base64 text (4 characters per 3 bytes, '=' padding the last group). A value longer than
--- MAX_JUDGED_BYTES (include/messages.py) is `oversized`: it reaches the UDF as a prefix only (see
--- 5_verdicts_view.sql), and its exact bytes go to the Iceberg table oversized_records.
+-- Byte-level functions Flink SQL lacks for BYTES (Java, flink/functions/, on the cluster's classpath):
+-- CAST to VARBINARY(n) pads shorter values with zeros, and there is no length function for BYTES.
+CREATE TEMPORARY SYSTEM FUNCTION byte_length AS 'fraud.flink.ByteLength' LANGUAGE JAVA;
+CREATE TEMPORARY SYSTEM FUNCTION bytes_prefix AS 'fraud.flink.BytesPrefix' LANGUAGE JAVA;
+
+-- Every record, with the length of its value. A value longer than MAX_JUDGED_BYTES (include/messages.py)
+-- is `oversized`: it reaches the UDF as a prefix only (see 5_verdicts_view.sql), and its exact bytes go
+-- to the Iceberg table oversized_records.
 CREATE TEMPORARY VIEW kafka_records AS
 SELECT topic, record_key, payload, kafka_partition, kafka_offset, kafka_ts, payload_length,
        COALESCE(payload_length > ${MAX_JUDGED_BYTES}, FALSE) AS oversized
-FROM (
-  SELECT *, CAST(CHAR_LENGTH(b64) AS BIGINT) / 4 * 3
-            - (CHAR_LENGTH(b64) - CHAR_LENGTH(TRIM(TRAILING '=' FROM b64))) AS payload_length
-  FROM (SELECT *, TO_BASE64(payload) AS b64 FROM kafka_source)
-);
+FROM (SELECT *, byte_length(payload) AS payload_length FROM kafka_source);
