@@ -126,9 +126,14 @@ def cpu_seconds_by_service() -> dict[str, float]:
 
 
 def job_files(design: str) -> list[Path]:
-    return [config.REPO_ROOT / "flink" / "sql" / "catalog.sql", SCORING_SQL / "1_job_settings.sql",
-            SCORING_SQL / "2_sources.sql", SCORING_SQL / "3_sinks.sql", *DESIGNS[design],
-            SCORING_SQL / "6_inserts.sql"]
+    return [
+        config.REPO_ROOT / "flink" / "sql" / "catalog.sql",
+        SCORING_SQL / "1_job_settings.sql",
+        SCORING_SQL / "2_sources.sql",
+        SCORING_SQL / "3_sinks.sql",
+        *DESIGNS[design],
+        SCORING_SQL / "6_inserts.sql",
+    ]
 
 
 def new_deployment(design: str, phase: str) -> Deployment:
@@ -146,9 +151,12 @@ def start(deployment: Deployment, design: str, parallelism: int | None = None) -
 
 def preload(deployment: Deployment, items, rate: float = 0.0) -> int:
     """Sends the transactions and their confirmations; returns how many records that is."""
-    writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
-                                                        FEEDBACK: deployment.feedback_topic},
-                         rate=rate, progress=False)
+    writer = KafkaWriter(
+        config.get("KAFKA_BOOTSTRAP"),
+        {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
+        rate=rate,
+        progress=False,
+    )
     for message in messages(items, 7 * DAY_MS):
         writer.send(message)
     sent = writer.close().sent
@@ -163,8 +171,13 @@ def source_records(job_id: str) -> int:
         if "kafka_source" not in vertex["name"]:
             continue
         base = f"/jobs/{job_id}/vertices/{vertex['id']}"
-        names = sorted({m["id"].split(".", 1)[1] for m in rest._get(f"{base}/metrics")
-                        if "kafka_source" in m["id"] and m["id"].endswith(".numRecordsOut")})
+        names = sorted(
+            {
+                m["id"].split(".", 1)[1]
+                for m in rest._get(f"{base}/metrics")
+                if "kafka_source" in m["id"] and m["id"].endswith(".numRecordsOut")
+            }
+        )
         if names:
             summed = rest._get(f"{base}/subtasks/metrics?get={','.join(names)}&agg=sum")
             return int(sum(m["sum"] for m in summed))
@@ -209,9 +222,26 @@ def profile_python(design: str, seconds: int) -> str:
         return "no Python worker found"
     out = BENCH / "results" / f"profile-{design}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.txt"
     out.parent.mkdir(exist_ok=True)
-    subprocess.run([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(min(pids)), "--subprocesses",
-                    "--duration", str(seconds), "--rate", "100", "--nonblocking", "--format", "raw",
-                    "--output", str(out)], capture_output=True, check=False)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(min(pids)),
+            "--subprocesses",
+            "--duration",
+            str(seconds),
+            "--rate",
+            "100",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        check=False,
+    )
     if not out.exists():
         return "py-spy recorded nothing"
     on_stack: collections.Counter = collections.Counter()
@@ -225,15 +255,24 @@ def profile_python(design: str, seconds: int) -> str:
     return f"{total} samples ({out.name}); share of samples with the function on the stack:\n{busiest}"
 
 
-def measure_throughput(design: str, items, max_seconds: float, result: DesignResult,
-                       profile_seconds: int = 0, parallelism: int | None = None) -> None:
+def measure_throughput(
+    design: str,
+    items,
+    max_seconds: float,
+    result: DesignResult,
+    profile_seconds: int = 0,
+    parallelism: int | None = None,
+) -> None:
     deployment = new_deployment(design, "throughput")
     try:
         total = preload(deployment, items)
         job_id = start(deployment, design, parallelism)
         if profile_seconds:
-            profiler = threading.Thread(target=lambda: print(
-                f"[bench] {design}: profile in {profile_python(design, profile_seconds)}", file=sys.stderr))
+            profiler = threading.Thread(
+                target=lambda: print(
+                    f"[bench] {design}: profile in {profile_python(design, profile_seconds)}", file=sys.stderr
+                )
+            )
             threading.Timer(10, profiler.start).start()
         samples, began = [], time.monotonic()
         while time.monotonic() - began < max_seconds:
@@ -248,18 +287,23 @@ def measure_throughput(design: str, items, max_seconds: float, result: DesignRes
         result.transactions_measured = done
         result.sustained_tx_per_s = round((done - warm_done) / elapsed, 1) if elapsed > 0 else 0.0
         if elapsed > 0:
-            result.cpu_cores = {service: round((cpu_end[service] - cpu_warm.get(service, 0.0)) / elapsed, 2)
-                                for service in cpu_end}
+            result.cpu_cores = {
+                service: round((cpu_end[service] - cpu_warm.get(service, 0.0)) / elapsed, 2) for service in cpu_end
+            }
         result.dynamodb_requests_per_1000 = requests_per_1000(job_id)
-        print(f"[bench] {design}: {done:,} of {total:,} transactions in {samples[-1][0] - began:.0f} s, "
-              f"sustained {result.sustained_tx_per_s:,.0f} tx/s, "
-              f"{result.dynamodb_requests_per_1000} DynamoDB requests per 1,000", file=sys.stderr)
+        print(
+            f"[bench] {design}: {done:,} of {total:,} transactions in {samples[-1][0] - began:.0f} s, "
+            f"sustained {result.sustained_tx_per_s:,.0f} tx/s, "
+            f"{result.dynamodb_requests_per_1000} DynamoDB requests per 1,000",
+            file=sys.stderr,
+        )
     finally:
         deployment.remove()
 
 
-def measure_latency(design: str, items, rate: float, seconds: float, result: DesignResult,
-                    parallelism: int | None = None) -> None:
+def measure_latency(
+    design: str, items, rate: float, seconds: float, result: DesignResult, parallelism: int | None = None
+) -> None:
     deployment = new_deployment(design, "latency")
     sent_at: dict[str, float] = {}
     read_at: dict[str, float] = {}
@@ -267,9 +311,16 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
     stop = threading.Event()
 
     def read_alerts() -> None:
-        consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": deployment.job_name,
-                             "isolation.level": "read_uncommitted"})
-        partitions = consumer.list_topics(deployment.alerts_topic, timeout=10).topics[deployment.alerts_topic].partitions
+        consumer = Consumer(
+            {
+                "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+                "group.id": deployment.job_name,
+                "isolation.level": "read_uncommitted",
+            }
+        )
+        partitions = (
+            consumer.list_topics(deployment.alerts_topic, timeout=10).topics[deployment.alerts_topic].partitions
+        )
         consumer.assign([TopicPartition(deployment.alerts_topic, p, 0) for p in partitions])
         while not stop.is_set():
             # poll(), not consume(n): consume waits for n messages or its whole timeout, which would
@@ -288,12 +339,15 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
     to_send = [m for m, _ in zip(messages(items, 7 * DAY_MS), range(due))]
     try:
         job_id = start(deployment, design, parallelism)
-        scoring_job.flink().checkpoint(job_id)   # every task runs
+        scoring_job.flink().checkpoint(job_id)  # every task runs
         reader = threading.Thread(target=read_alerts, daemon=True)
         reader.start()
-        writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
-                                                            FEEDBACK: deployment.feedback_topic},
-                             rate=rate, progress=False)
+        writer = KafkaWriter(
+            config.get("KAFKA_BOOTSTRAP"),
+            {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
+            rate=rate,
+            progress=False,
+        )
         deadline = time.monotonic() + seconds
         for message in to_send:
             if time.monotonic() > deadline:
@@ -310,15 +364,19 @@ def measure_latency(design: str, items, rate: float, seconds: float, result: Des
         warm = min(sent_at.values()) + WARM_UP_S if sent_at else 0
         measured = [k for k in read_at if sent_at.get(k, 0) >= warm]
         samples = BENCH / "results" / f"latency-{design}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-        samples.write_text(json.dumps([[sent_at[k], scored_at[k], read_at[k]] for k in sorted(measured, key=sent_at.get)]))
+        samples.write_text(
+            json.dumps([[sent_at[k], scored_at[k], read_at[k]] for k in sorted(measured, key=sent_at.get)])
+        )
         result.alerts_measured = len(measured)
         result.latency_ms = percentiles([read_at[k] - sent_at[k] for k in measured])
         result.latency_to_scored_ms = percentiles([scored_at[k] - sent_at[k] for k in measured])
         result.latency_after_scored_ms = percentiles([read_at[k] - scored_at[k] for k in measured])
-        print(f"[bench] {design}: {len(measured)} alerts at {rate:.0f} tx/s "
-              f"({result.dynamodb_requests_per_1000_at_rate} DynamoDB requests per 1,000), latency {result.latency_ms}; "
-              f"sent -> scored {result.latency_to_scored_ms}, scored -> read {result.latency_after_scored_ms}",
-              file=sys.stderr)
+        print(
+            f"[bench] {design}: {len(measured)} alerts at {rate:.0f} tx/s "
+            f"({result.dynamodb_requests_per_1000_at_rate} DynamoDB requests per 1,000), latency {result.latency_ms}; "
+            f"sent -> scored {result.latency_to_scored_ms}, scored -> read {result.latency_after_scored_ms}",
+            file=sys.stderr,
+        )
     finally:
         stop.set()
         deployment.remove()
@@ -338,24 +396,34 @@ def report(results: list[DesignResult]) -> str:
     lines = [f"{'design':<9} {'tx/s':>9} {'DDB req/1k tx':>14} {'alerts':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
     for r in results:
         lat = r.latency_ms
-        lines.append(f"{r.design:<9} {r.sustained_tx_per_s:>9,.0f} {r.dynamodb_requests_per_1000:>14.1f} "
-                     f"{r.alerts_measured:>7} {lat.get('p50', float('nan')):>8.1f} {lat.get('p95', float('nan')):>8.1f} "
-                     f"{lat.get('p99', float('nan')):>8.1f}")
+        lines.append(
+            f"{r.design:<9} {r.sustained_tx_per_s:>9,.0f} {r.dynamodb_requests_per_1000:>14.1f} "
+            f"{r.alerts_measured:>7} {lat.get('p50', float('nan')):>8.1f} {lat.get('p95', float('nan')):>8.1f} "
+            f"{lat.get('p99', float('nan')):>8.1f}"
+        )
     for r in results:
         if r.latency_to_scored_ms:
             before, after = r.latency_to_scored_ms, r.latency_after_scored_ms
-            lines.append(f"{r.design}: sent -> scored p50/p99 {before['p50']:.0f}/{before['p99']:.0f} ms, "
-                         f"scored -> readable p50/p99 {after['p50']:.0f}/{after['p99']:.0f} ms, "
-                         f"{r.dynamodb_requests_per_1000_at_rate} DynamoDB requests per 1,000 at that rate")
+            lines.append(
+                f"{r.design}: sent -> scored p50/p99 {before['p50']:.0f}/{before['p99']:.0f} ms, "
+                f"scored -> readable p50/p99 {after['p50']:.0f}/{after['p99']:.0f} ms, "
+                f"{r.dynamodb_requests_per_1000_at_rate} DynamoDB requests per 1,000 at that rate"
+            )
     if "naive" in by and "batched" in by and by["naive"].sustained_tx_per_s:
-        lines.append(f"batched / naive throughput: {by['batched'].sustained_tx_per_s / by['naive'].sustained_tx_per_s:.1f}x")
+        lines.append(
+            f"batched / naive throughput: {by['batched'].sustained_tx_per_s / by['naive'].sustained_tx_per_s:.1f}x"
+        )
     if "no-udf" in by and "batched" in by and by["no-udf"].sustained_tx_per_s:
-        lines.append(f"batched / no-udf (ceiling): {by['batched'].sustained_tx_per_s / by['no-udf'].sustained_tx_per_s:.2f}")
+        lines.append(
+            f"batched / no-udf (ceiling): {by['batched'].sustained_tx_per_s / by['no-udf'].sustained_tx_per_s:.2f}"
+        )
     for r in results:
         if r.cpu_cores:
             busiest = sorted(r.cpu_cores.items(), key=lambda item: -item[1])
-            lines.append(f"{r.design}: CPU cores during the throughput slope, {sum(r.cpu_cores.values()):.2f} in all: "
-                         + ", ".join(f"{service} {cores:.2f}" for service, cores in busiest if cores >= 0.01))
+            lines.append(
+                f"{r.design}: CPU cores during the throughput slope, {sum(r.cpu_cores.values()):.2f} in all: "
+                + ", ".join(f"{service} {cores:.2f}" for service, cores in busiest if cores >= 0.01)
+            )
     services = sorted({s for r in results for s in r.peak_rss_mib})
     lines.append("peak RSS MiB  " + "  ".join(f"{s}" for s in services))
     for r in results:
@@ -364,8 +432,9 @@ def report(results: list[DesignResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--designs", default="naive,batched,no-udf")
     parser.add_argument("--cards", type=int, default=20_000)
     parser.add_argument("--transactions", type=int, default=300_000, help="backlog for the throughput run")
@@ -374,8 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-seconds", type=float, default=150, help="at most 160 (the simulated data)")
     parser.add_argument("--phases", default="throughput,latency", help="which measurements to run")
     parser.add_argument("--parallelism", type=int, help="job parallelism (default: the SQL's)")
-    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
-                        help="sample the Python worker with py-spy during the throughput run (flame graph)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="sample the Python worker with py-spy during the throughput run (flame graph)",
+    )
     args = parser.parse_args(argv)
 
     items = []
@@ -392,8 +466,9 @@ def main(argv: list[str] | None = None) -> int:
             if "throughput" in args.phases:
                 measure_throughput(design, items, args.max_seconds, result, args.profile, args.parallelism)
             if "latency" in args.phases and args.latency_seconds:
-                measure_latency(design, latency_items, args.latency_rate, args.latency_seconds, result,
-                                args.parallelism)
+                measure_latency(
+                    design, latency_items, args.latency_rate, args.latency_seconds, result, args.parallelism
+                )
         result.peak_rss_mib = rss.peaks
         results.append(result)
 
@@ -401,8 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     out = BENCH / "results" / f"benchmark-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"arguments": vars(args), "results": [asdict(r) for r in results],
-                               "report": text}, indent=2))
+    out.write_text(
+        json.dumps({"arguments": vars(args), "results": [asdict(r) for r in results], "report": text}, indent=2)
+    )
     print(f"[bench] results in {out}", file=sys.stderr)
     return 0
 

@@ -50,15 +50,25 @@ class Start:
 def produce_confirmations(topic: str, count: int, days: int) -> None:
     """`count` confirmations spread evenly over the `days` before now, keyed by card, timestamped when
     confirmed (as the producer does)."""
-    producer = Producer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True,
-                         "linger.ms": 50, "compression.type": "lz4", "queue.buffering.max.messages": 1_000_000})
+    producer = Producer(
+        {
+            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "enable.idempotence": True,
+            "linger.ms": 50,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
     end = int(time.time() * 1000) - DAY_MS
     step = days * DAY_MS // count
     for i in range(count):
         confirmed = end - (count - i) * step
         card = f"C{i % 400_000:09d}"
-        value = encode_feedback(Feedback(f"bench-fb-{i}", card, f"T{i % 20_000:06d}", confirmed - 7 * DAY_MS,
-                                         confirmed, "card_testing", 12.5))
+        value = encode_feedback(
+            Feedback(
+                f"bench-fb-{i}", card, f"T{i % 20_000:06d}", confirmed - 7 * DAY_MS, confirmed, "card_testing", 12.5
+            )
+        )
         while True:
             try:
                 producer.produce(topic, key=card, value=value, timestamp=confirmed)
@@ -88,11 +98,14 @@ def timed_start(deployment: scoring_job.Deployment, case: str, on_topic: int) ->
         worker_peak = max(worker_peak, _workers_rss_mib())
     rest.cancel(job_id)
     rest.wait_for_state(job_id, {"CANCELED"})
-    result = Start(case, on_topic, round(elapsed, 1), held, round(worker_peak, 1),
-                   rss.peaks.get("flink-taskmanager", 0.0))
-    print(f"[bench] {case}: first checkpoint {result.seconds_to_first_checkpoint} s after submitting, "
-          f"{held:,.0f} confirmations held by the workers in all, Python workers {result.python_workers_peak_rss_mib:,.0f} MiB",
-          file=sys.stderr)
+    result = Start(
+        case, on_topic, round(elapsed, 1), held, round(worker_peak, 1), rss.peaks.get("flink-taskmanager", 0.0)
+    )
+    print(
+        f"[bench] {case}: first checkpoint {result.seconds_to_first_checkpoint} s after submitting, "
+        f"{held:,.0f} confirmations held by the workers in all, Python workers {result.python_workers_peak_rss_mib:,.0f} MiB",
+        file=sys.stderr,
+    )
     return result
 
 
@@ -102,15 +115,19 @@ def _workers_rss_mib() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.feedback_startup", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.feedback_startup",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--confirmations", type=int, default=2_000_000)
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args(argv)
 
     name = f"bench_feedback_{uuid.uuid4().hex[:6]}"
-    deployment = scoring_job.Deployment(name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq",
-                                        name, name)
+    deployment = scoring_job.Deployment(
+        name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name
+    )
     deployment.create_topics()
     try:
         starts = [timed_start(deployment, "empty", 0)]
@@ -121,17 +138,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         deployment.remove()
 
-    lines = [f"{'start':<10} {'on topic':>10} {'s to 1st checkpoint':>20} {'held (all)':>12} "
-             f"{'workers MiB':>12} {'TaskManager MiB':>16}"]
-    lines += [f"{s.case:<10} {s.confirmations_on_topic:>10,} {s.seconds_to_first_checkpoint:>20.1f} "
-              f"{s.confirmations_held_by_all_workers:>12,.0f} {s.python_workers_peak_rss_mib:>12,.0f} {s.taskmanager_peak_rss_mib:>16,.0f}"
-              for s in starts]
+    lines = [
+        f"{'start':<10} {'on topic':>10} {'s to 1st checkpoint':>20} {'held (all)':>12} "
+        f"{'workers MiB':>12} {'TaskManager MiB':>16}"
+    ]
+    lines += [
+        f"{s.case:<10} {s.confirmations_on_topic:>10,} {s.seconds_to_first_checkpoint:>20.1f} "
+        f"{s.confirmations_held_by_all_workers:>12,.0f} {s.python_workers_peak_rss_mib:>12,.0f} {s.taskmanager_peak_rss_mib:>16,.0f}"
+        for s in starts
+    ]
     text = "\n".join(lines)
     print(text)
     out = BENCH / "results" / f"feedback-startup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"arguments": vars(args), "starts": [asdict(s) for s in starts], "report": text},
-                              indent=2))
+    out.write_text(
+        json.dumps({"arguments": vars(args), "starts": [asdict(s) for s in starts], "report": text}, indent=2)
+    )
     print(f"[bench] results in {out}", file=sys.stderr)
     return 0
 

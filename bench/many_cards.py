@@ -61,9 +61,19 @@ def stream(cards: int, transactions: int, seed: int = 7):
     i = 0
     while i < transactions:
         rng.shuffle(order)
-        for card in order[:transactions - i]:
-            tx = Transaction(f"mc-{i}", card, f"T{rng.randrange(20_000):06d}", round(rng.uniform(1, 300), 2), "EUR",
-                             START_MS + i * step, "grocery", "pos", 48 + rng.random(), 11 + rng.random())
+        for card in order[: transactions - i]:
+            tx = Transaction(
+                f"mc-{i}",
+                card,
+                f"T{rng.randrange(20_000):06d}",
+                round(rng.uniform(1, 300), 2),
+                "EUR",
+                START_MS + i * step,
+                "grocery",
+                "pos",
+                48 + rng.random(),
+                11 + rng.random(),
+            )
             yield Message(TX, card, encode(tx), tx.event_ms, tx.tx_id)
             i += 1
 
@@ -81,7 +91,9 @@ class Sampler:
             processes = supervisor.process_table()
             pid = supervisor.program_info("flink-taskmanager").pid
             self.taskmanager = max(self.taskmanager, supervisor.process_tree_rss_kib(pid, processes) / 1024)
-            self.workers = max(self.workers, sum(processes[p].rss_kib for p in python_workers() if p in processes) / 1024)
+            self.workers = max(
+                self.workers, sum(processes[p].rss_kib for p in python_workers() if p in processes) / 1024
+            )
             self._stop.wait(1.0)
 
     def __enter__(self) -> Sampler:
@@ -95,21 +107,27 @@ class Sampler:
 
 def run(cards: int, transactions: int, rate: float) -> Run:
     name = f"bench_cards_{cards}_{uuid.uuid4().hex[:6]}"
-    deployment = scoring_job.Deployment(name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq",
-                                        name, name)
+    deployment = scoring_job.Deployment(
+        name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name
+    )
     deployment.create_topics()
-    result = Run(cards, transactions, rate,
-                 taskmanager_budget_mib=float(config.get("FLINK_TASKMANAGER_MEMORY").removesuffix("m")))
+    result = Run(
+        cards,
+        transactions,
+        rate,
+        taskmanager_budget_mib=float(config.get("FLINK_TASKMANAGER_MEMORY").removesuffix("m")),
+    )
     rest = scoring_job.flink()
     try:
         job_id = scoring_job.submit(deployment)
         rest.wait_for_state(job_id, {"RUNNING"})
-        rest.checkpoint(job_id)   # every task runs
+        rest.checkpoint(job_id)  # every task runs
         with Sampler() as sampler:
             cache_peak = 0.0
             started = time.monotonic()
-            writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic}, rate=rate,
-                                 progress=False)
+            writer = KafkaWriter(
+                config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic}, rate=rate, progress=False
+            )
             for n, message in enumerate(stream(cards, transactions)):
                 writer.send(message)
                 if n % 50_000 == 0:
@@ -140,20 +158,26 @@ def run(cards: int, transactions: int, rate: float) -> Run:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.many_cards", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.many_cards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cards", default="20000,1000000")
     parser.add_argument("--transactions", type=int, default=1_100_000)
     parser.add_argument("--rate", type=float, default=2500)
     args = parser.parse_args(argv)
 
     runs = [run(int(cards), args.transactions, args.rate) for cards in args.cards.split(",")]
-    lines = [f"{'cards':>10} {'tx/s':>8} {'DDB req/1k':>11} {'cache MiB':>10} {'hit rate':>9} "
-             f"{'TaskManager MiB (budget)':>25} {'Python workers MiB':>19}"]
-    lines += [f"{r.cards:>10,} {r.scored_tx_per_s:>8,.0f} {r.dynamodb_requests_per_1000:>11.1f} "
-              f"{r.cache_peak_mib:>10.0f} {r.cache_hit_rate:>9.3f} "
-              f"{f'{r.taskmanager_peak_rss_mib:,.0f} ({r.taskmanager_budget_mib:,.0f})':>25} "
-              f"{r.python_workers_peak_rss_mib:>19,.0f}" for r in runs]
+    lines = [
+        f"{'cards':>10} {'tx/s':>8} {'DDB req/1k':>11} {'cache MiB':>10} {'hit rate':>9} "
+        f"{'TaskManager MiB (budget)':>25} {'Python workers MiB':>19}"
+    ]
+    lines += [
+        f"{r.cards:>10,} {r.scored_tx_per_s:>8,.0f} {r.dynamodb_requests_per_1000:>11.1f} "
+        f"{r.cache_peak_mib:>10.0f} {r.cache_hit_rate:>9.3f} "
+        f"{f'{r.taskmanager_peak_rss_mib:,.0f} ({r.taskmanager_budget_mib:,.0f})':>25} "
+        f"{r.python_workers_peak_rss_mib:>19,.0f}"
+        for r in runs
+    ]
     text = "\n".join(lines)
     print(text)
     out = BENCH / "results" / f"many-cards-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

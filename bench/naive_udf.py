@@ -42,17 +42,23 @@ class NaiveJudge(ScalarFunction):
             tx = parse_record(record)
         except Exception as error:  # noqa: BLE001 - as flink/udfs.py: a record must not stop the job
             return rejected(record, error)
-        item = self.dynamodb.get_item(TableName=self.table, Key={TABLE_KEY: {"S": tx.card_id}},
-                                      ConsistentRead=True).get("Item")
+        item = self.dynamodb.get_item(
+            TableName=self.table, Key={TABLE_KEY: {"S": tx.card_id}}, ConsistentRead=True
+        ).get("Item")
         history = CardHistory.decode(tx.card_id, item[HISTORY_ATTRIBUTE]["B"] if item else None)
-        prior = history.prior(tx.event_ms, tx.tx_id, record.partition, record.offset,
-                              self.config.max_entries_used)
+        prior = history.prior(tx.event_ms, tx.tx_id, record.partition, record.offset, self.config.max_entries_used)
         result = Result(SCORED, record, tx=tx, features=feature_calc.compute(tx, prior, self.feedback, self.config))
-        history.add(Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon, record.partition,
-                          record.offset), self.config.retention_ms, self.config.max_entries)
-        self.dynamodb.update_item(TableName=self.table, Key={TABLE_KEY: {"S": tx.card_id}},
-                                  UpdateExpression=f"SET {HISTORY_ATTRIBUTE} = :h",
-                                  ExpressionAttributeValues={":h": {"B": history.encode()}})
+        history.add(
+            Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon, record.partition, record.offset),
+            self.config.retention_ms,
+            self.config.max_entries,
+        )
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key={TABLE_KEY: {"S": tx.card_id}},
+            UpdateExpression=f"SET {HISTORY_ATTRIBUTE} = :h",
+            ExpressionAttributeValues={":h": {"B": history.encode()}},
+        )
         self.requests.inc(2)
         fired = rule_engine.fired(self.config.rules, result.features)
         result.reasons = rule_engine.reasons(fired, result.features)
@@ -62,8 +68,9 @@ class NaiveJudge(ScalarFunction):
 
     def eval(self, topic, key, payload, full_length, full_sha256, partition, offset, kafka_ts):
         self.feed.catch_up()
-        record = SourceRecord(payload, int(partition), int(offset), int(kafka_ts.timestamp() * 1000), topic, key,
-                              full_length, full_sha256)
+        record = SourceRecord(
+            payload, int(partition), int(offset), int(kafka_ts.timestamp() * 1000), topic, key, full_length, full_sha256
+        )
         result = confirmation(record) if topic == self.feedback_topic else self._score(record)
         result.scored_ms = int(time.time() * 1000)
         if result.status == SCORED:

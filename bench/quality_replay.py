@@ -35,7 +35,9 @@ from producer.simulator import Simulator
 from producer.timeline import FEEDBACK, TX, messages
 
 BENCH = Path(__file__).resolve().parent
-HANDBOOK = config.REPO_ROOT.parent / "shared" / "datasets" / "fraud-handbook" / "transactions_2018-04-01_2018-05-31.parquet"
+HANDBOOK = (
+    config.REPO_ROOT.parent / "shared" / "datasets" / "fraud-handbook" / "transactions_2018-04-01_2018-05-31.parquet"
+)
 DAY = timedelta(days=1)
 FEEDBACK_DELAY = 7 * DAY
 
@@ -46,10 +48,20 @@ def utc(text: str) -> datetime:
 
 DATASETS = {
     # first day, cut-off (model deployed), evaluation window [from, to)
-    "handbook": dict(first=utc("2018-04-01"), cut=utc("2018-05-11"), eval_from=utc("2018-05-18"), eval_to=utc("2018-06-01"),
-                     train_from=utc("2018-04-15")),
-    "simulator": dict(first=utc("2026-01-01"), cut=utc("2026-02-10"), eval_from=utc("2026-02-17"), eval_to=utc("2026-03-03"),
-                      train_from=utc("2026-01-15")),
+    "handbook": dict(
+        first=utc("2018-04-01"),
+        cut=utc("2018-05-11"),
+        eval_from=utc("2018-05-18"),
+        eval_to=utc("2018-06-01"),
+        train_from=utc("2018-04-15"),
+    ),
+    "simulator": dict(
+        first=utc("2026-01-01"),
+        cut=utc("2026-02-10"),
+        eval_from=utc("2026-02-17"),
+        eval_to=utc("2026-03-03"),
+        train_from=utc("2026-01-15"),
+    ),
 }
 
 
@@ -57,20 +69,26 @@ def items(dataset: str, cards: int):
     if dataset == "handbook":
         return files.read_handbook(HANDBOOK)
     days = (DATASETS["simulator"]["eval_to"] - DATASETS["simulator"]["first"]).days
-    return Simulator(cards, seed=4242, start_ms=int(DATASETS["simulator"]["first"].timestamp() * 1000),
-                     days=days).transactions()
+    return Simulator(
+        cards, seed=4242, start_ms=int(DATASETS["simulator"]["first"].timestamp() * 1000), days=days
+    ).transactions()
 
 
 def _ms(moment: datetime | None) -> int | None:
     return int(moment.timestamp() * 1000) if moment else None
 
 
-def send(deployment: scoring_job.Deployment, dataset: str, cards: int, start: datetime | None,
-         end: datetime | None) -> int:
-    writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
-                                                        FEEDBACK: deployment.feedback_topic}, progress=True)
-    for message in messages(items(dataset, cards), int(FEEDBACK_DELAY.total_seconds() * 1000),
-                            start_ms=_ms(start), end_ms=_ms(end)):
+def send(
+    deployment: scoring_job.Deployment, dataset: str, cards: int, start: datetime | None, end: datetime | None
+) -> int:
+    writer = KafkaWriter(
+        config.get("KAFKA_BOOTSTRAP"),
+        {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
+        progress=True,
+    )
+    for message in messages(
+        items(dataset, cards), int(FEEDBACK_DELAY.total_seconds() * 1000), start_ms=_ms(start), end_ms=_ms(end)
+    ):
         writer.send(message)
     summary = writer.close()
     print(f"[quality] {summary}", file=sys.stderr)
@@ -81,8 +99,10 @@ def wait_for(deployment: scoring_job.Deployment, expected: int, timeout_s: float
     """Until every transaction sent is in Iceberg, scored or rejected."""
     deadline, count = time.monotonic() + timeout_s, 0
     while time.monotonic() < deadline:
-        count = sum(trino_query(f"select count(*) from {deployment.table(name)}")[0][0]
-                    for name in ("scored_transactions", "dead_letters"))
+        count = sum(
+            trino_query(f"select count(*) from {deployment.table(name)}")[0][0]
+            for name in ("scored_transactions", "dead_letters")
+        )
         if count >= expected:
             return
         time.sleep(10)
@@ -108,16 +128,18 @@ def evaluate(deployment: scoring_job.Deployment, window: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality_replay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.quality_replay", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument("--cards", type=int, default=5000, help="simulator only")
     parser.add_argument("--keep", action="store_true", help="keep the job, topics and tables afterwards")
     args = parser.parse_args(argv)
     window = DATASETS[args.dataset]
     name = f"quality_{args.dataset}"
-    deployment = scoring_job.Deployment(name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq",
-                                        name, name)
+    deployment = scoring_job.Deployment(
+        name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name
+    )
     deployment.remove()
     deployment.create_topics()
     began = time.monotonic()
@@ -126,14 +148,20 @@ def main(argv: list[str] | None = None) -> int:
         part1 = send(deployment, args.dataset, args.cards, None, window["cut"])
         wait_for(deployment, part1)
         version = f"{args.dataset}-{datetime.now(UTC):%Y%m%d%H%M%S}"
-        uri = train_and_publish(deployment.namespace, window["train_from"], window["cut"] - FEEDBACK_DELAY,
-                                window["cut"], version)
+        uri = train_and_publish(
+            deployment.namespace, window["train_from"], window["cut"] - FEEDBACK_DELAY, window["cut"], version
+        )
         upgraded = scoring_job.deploy(deployment, scoring_config=model_config(uri))
         print(f"[quality] model {version} deployed from savepoint {upgraded.savepoint}", file=sys.stderr)
         part2 = send(deployment, args.dataset, args.cards, window["cut"], None)
         wait_for(deployment, part1 + part2)
-        result = {"dataset": args.dataset, "model_uri": uri, "transactions": part1 + part2,
-                  "minutes": round((time.monotonic() - began) / 60, 1), **evaluate(deployment, window)}
+        result = {
+            "dataset": args.dataset,
+            "model_uri": uri,
+            "transactions": part1 + part2,
+            "minutes": round((time.monotonic() - began) / 60, 1),
+            **evaluate(deployment, window),
+        }
     finally:
         if not args.keep:
             deployment.remove()

@@ -39,15 +39,19 @@ PARTITIONS = 6
 def source_records(count: int, cards: int) -> list[SourceRecord]:
     """The first `count` simulated transactions as the job's Kafka source would hand them over: keyed
     by card onto PARTITIONS partitions, offsets counted per partition."""
-    simulated = (m for m in messages(Simulator(cards, seed=2026, start_ms=START_MS, days=30).transactions(),
-                                     7 * DAY_MS) if m.kind == TX)
+    simulated = (
+        m
+        for m in messages(Simulator(cards, seed=2026, start_ms=START_MS, days=30).transactions(), 7 * DAY_MS)
+        if m.kind == TX
+    )
     offsets: dict[int, int] = {}
     records = []
     for message, _ in zip(simulated, range(count)):
         partition = zlib.crc32(message.key.encode()) % PARTITIONS
         offsets[partition] = offsets.get(partition, -1) + 1
-        records.append(SourceRecord(message.value, partition, offsets[partition], message.timestamp_ms,
-                                    key=message.key.encode()))
+        records.append(
+            SourceRecord(message.value, partition, offsets[partition], message.timestamp_ms, key=message.key.encode())
+        )
     return records
 
 
@@ -60,7 +64,7 @@ def score_all(records: list[SourceRecord], batch: int) -> float:
     try:
         began = time.process_time()
         for start in range(0, len(records), batch):
-            with scorer.batch(records[start:start + batch]) as results:
+            with scorer.batch(records[start : start + batch]) as results:
                 to_frame(results, scorer.model_version, config.version)
         scorer.drain()
         return time.process_time() - began
@@ -70,8 +74,9 @@ def score_all(records: list[SourceRecord], batch: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scorer_cpu", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scorer_cpu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--transactions", type=int, default=100_000)
     parser.add_argument("--cards", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=2_000, help="records per call, as Arrow batches")
@@ -89,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     for run in range(1, args.runs + 1):
         seconds = score_all(records, args.batch)
         per_tx_us.append(1e6 * seconds / len(records))
-        print(f"[scorer_cpu] run {run}: {len(records):,} transactions in batches of {args.batch:,}: "
-              f"{seconds:.2f} CPU-s, {per_tx_us[-1]:.1f} us per transaction", file=sys.stderr)
-    print(f"scoring CPU per transaction: min {min(per_tx_us):.1f} us, median {statistics.median(per_tx_us):.1f} us "
-          f"({1e6 / min(per_tx_us):,.0f} transactions per CPU-second at best)")
+        print(
+            f"[scorer_cpu] run {run}: {len(records):,} transactions in batches of {args.batch:,}: "
+            f"{seconds:.2f} CPU-s, {per_tx_us[-1]:.1f} us per transaction",
+            file=sys.stderr,
+        )
+    print(
+        f"scoring CPU per transaction: min {min(per_tx_us):.1f} us, median {statistics.median(per_tx_us):.1f} us "
+        f"({1e6 / min(per_tx_us):,.0f} transactions per CPU-second at best)"
+    )
     return 0
 
 

@@ -48,30 +48,42 @@ AS_OF = "{{ dag_run.start_date.isoformat(sep=' ') }}"
 
 
 # dbt reaches Trino through the trino_default connection: templated, so each task resolves it when it runs.
-TRINO_FROM_CONNECTION = {"TRINO_HOST": "{{ conn.trino_default.host }}", "TRINO_PORT": "{{ conn.trino_default.port }}",
-                         "TRINO_USER": "{{ conn.trino_default.login }}"}
+TRINO_FROM_CONNECTION = {
+    "TRINO_HOST": "{{ conn.trino_default.host }}",
+    "TRINO_PORT": "{{ conn.trino_default.port }}",
+    "TRINO_USER": "{{ conn.trino_default.login }}",
+}
 
 
 def dbt_environment() -> dict[str, str]:
     """What profiles.yml and the models read besides the Trino endpoint."""
     s = config.settings()
-    return {"ICEBERG_CATALOG_NAME": s["ICEBERG_CATALOG_NAME"], "ICEBERG_NAMESPACE": s["ICEBERG_NAMESPACE"],
-            "DBT_SCHEMA": s["ICEBERG_NAMESPACE"]}
+    return {
+        "ICEBERG_CATALOG_NAME": s["ICEBERG_CATALOG_NAME"],
+        "ICEBERG_NAMESPACE": s["ICEBERG_NAMESPACE"],
+        "DBT_SCHEMA": s["ICEBERG_NAMESPACE"],
+    }
 
 
 def run_dbt(args: list[str], trino: dict[str, str]) -> None:
     """Runs the dbt CLI on the project, printing its output; fails when dbt does."""
     env = {**os.environ, **dbt_environment(), **trino}
-    result = subprocess.run([str(DBT), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)],
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(DBT), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     print(result.stdout[-5000:])
     if result.returncode != 0:
         raise RuntimeError(f"dbt {args[0]} failed:\n{(result.stdout + result.stderr)[-2000:]}")
 
 
 @dag(
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
-                                 assets=[SCORED_TRANSACTIONS]),
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"), assets=[SCORED_TRANSACTIONS]
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -88,14 +100,17 @@ def fraud_marts():
 
     build = DbtTaskGroup(
         group_id="dbt_build",
-        project_config=ProjectConfig(DBT_PROJECT, manifest_path=MANIFEST,
-                                     env_vars={**dbt_environment(), **TRINO_FROM_CONNECTION}),
-        profile_config=ProfileConfig(profile_name="fraud_platform", target_name="local",
-                                     profiles_yml_filepath=DBT_PROJECT / "profiles.yml"),
+        project_config=ProjectConfig(
+            DBT_PROJECT, manifest_path=MANIFEST, env_vars={**dbt_environment(), **TRINO_FROM_CONNECTION}
+        ),
+        profile_config=ProfileConfig(
+            profile_name="fraud_platform", target_name="local", profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
+        ),
         # One `dbt build` of the whole project (dbt's own threads, one process) instead of a dbt process
         # per model: a run of this DAG 136 -> 57 s (same data, same session).
-        execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER, dbt_executable_path=DBT,
-                                         invocation_mode=InvocationMode.SUBPROCESS),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER, dbt_executable_path=DBT, invocation_mode=InvocationMode.SUBPROCESS
+        ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH),
         operator_args={"install_deps": False, "vars": {"as_of": AS_OF}},
     )

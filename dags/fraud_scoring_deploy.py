@@ -89,9 +89,12 @@ def fraud_scoring_deploy():
         if running:
             print(f"already running: {running[0].id}")
             return running[0].id
-        job_id = scoring_job.submit(scoring_config=params["scoring_config"], parallelism=params["parallelism"],
-                                    from_savepoint=savepoint,
-                                    allow_non_restored_state=params["allow_non_restored_state"])
+        job_id = scoring_job.submit(
+            scoring_config=params["scoring_config"],
+            parallelism=params["parallelism"],
+            from_savepoint=savepoint,
+            allow_non_restored_state=params["allow_non_restored_state"],
+        )
         print(f"submitted {job_id} (from savepoint {savepoint})")
         return job_id
 

@@ -64,11 +64,13 @@ def fraud_scoring_health():
             print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
             rest.checkpoint(job_id, timeout_s=300)
             scoring_job.prune_state(deployment, job_id)
-        bounds = job_health.Bounds(params["max_checkpoint_age_s"], params["max_new_restarts"],
-                                   params["max_consumer_lag"])
+        bounds = job_health.Bounds(
+            params["max_checkpoint_age_s"], params["max_new_restarts"], params["max_consumer_lag"]
+        )
         seen = Variable.get(RESTARTS_SEEN, default=None)
-        problems, figures = job_health.problems(rest, deployment.job_name, deployment.transactions_topic, bounds,
-                                                int(seen) if seen is not None else None)
+        problems, figures = job_health.problems(
+            rest, deployment.job_name, deployment.transactions_topic, bounds, int(seen) if seen is not None else None
+        )
         if "restarts" in figures:
             Variable.set(RESTARTS_SEEN, str(figures["restarts"]))
         print(f"figures: {figures}")
@@ -97,8 +99,9 @@ def fraud_scoring_health():
             raise AirflowSkipException("no snapshot since the last check")
         # Walks back from the current snapshot to the one seen (all of them if that one expired or none was).
         new_snapshots = ancestors_between_ids(int(seen) if seen else None, current.snapshot_id, table.metadata)
-        added = sum(int(s.summary.get("added-records") or 0) for s in new_snapshots
-                    if s.summary.operation != Operation.REPLACE)
+        added = sum(
+            int(s.summary.get("added-records") or 0) for s in new_snapshots if s.summary.operation != Operation.REPLACE
+        )
         Variable.set(SNAPSHOT_SEEN, str(current.snapshot_id))
         if not added:
             raise AirflowSkipException("only empty or compaction snapshots since the last check")

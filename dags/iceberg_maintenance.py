@@ -58,7 +58,8 @@ def iceberg_snapshot_expiry():
     for table in TABLES:
         SQLExecuteQueryOperator(
             task_id=f"expire_snapshots_{table}",
-            sql=f"ALTER TABLE {NAMESPACE}.{table} EXECUTE expire_snapshots(retention_threshold => '{retention}')")
+            sql=f"ALTER TABLE {NAMESPACE}.{table} EXECUTE expire_snapshots(retention_threshold => '{retention}')",
+        )
 
 
 @dag(schedule="30 2 * * *", **COMMON)
@@ -68,14 +69,24 @@ def iceberg_maintenance():
         name = f"{NAMESPACE}.{table}"
         steps = []
         if table in AGED_OUT:
-            steps.append(SQLExecuteQueryOperator(
-                task_id=f"age_out_{table}",
-                sql=f"DELETE FROM {name} WHERE {AGED_OUT[table]} < current_timestamp - INTERVAL '{days}' DAY"))
-        steps.append(SQLExecuteQueryOperator(
-            task_id=f"compact_{table}", sql=f"ALTER TABLE {name} EXECUTE optimize(file_size_threshold => '64MB') {where}"))
-        steps.append(SQLExecuteQueryOperator(
-            task_id=f"remove_orphan_files_{table}",
-            sql=f"ALTER TABLE {name} EXECUTE remove_orphan_files(retention_threshold => '{ORPHAN_RETENTION}')"))
+            steps.append(
+                SQLExecuteQueryOperator(
+                    task_id=f"age_out_{table}",
+                    sql=f"DELETE FROM {name} WHERE {AGED_OUT[table]} < current_timestamp - INTERVAL '{days}' DAY",
+                )
+            )
+        steps.append(
+            SQLExecuteQueryOperator(
+                task_id=f"compact_{table}",
+                sql=f"ALTER TABLE {name} EXECUTE optimize(file_size_threshold => '64MB') {where}",
+            )
+        )
+        steps.append(
+            SQLExecuteQueryOperator(
+                task_id=f"remove_orphan_files_{table}",
+                sql=f"ALTER TABLE {name} EXECUTE remove_orphan_files(retention_threshold => '{ORPHAN_RETENTION}')",
+            )
+        )
         for before, after in zip(steps, steps[1:]):
             before >> after
 

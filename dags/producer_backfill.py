@@ -65,8 +65,14 @@ def producer_backfill():
             # Without a start, the simulated days end when the run was scheduled: every try sends the same stream.
             start = p["start"] or (context["dag_run"].run_after - timedelta(days=p["days"])).isoformat()
             argv += ["--start", start]
-        argv += ["--rate", str(p["rate"]), "--feedback-delay-days", str(p["feedback_delay_days"]),
-                 "--bad-records", str(p["bad_records"])]
+        argv += [
+            "--rate",
+            str(p["rate"]),
+            "--feedback-delay-days",
+            str(p["feedback_delay_days"]),
+            "--bad-records",
+            str(p["bad_records"]),
+        ]
         argv += ["--count", str(p["count"])] if p["count"] else []
         argv += ["--resume-after", Variable.get(progress, default="0")]
         if main(argv, on_exit=lambda summary: Variable.set(progress, str(summary.delivered))) != 0:

@@ -30,6 +30,7 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def render(sql: str, variables: dict[str, str]) -> str:
     """Replaces ${NAME} (only that form: JSON paths such as '$.tx_id' stay as they are)."""
+
     def value(match: re.Match) -> str:
         if match.group(1) not in variables:
             raise SystemExit(f"SQL uses ${{{match.group(1)}}}, which is not set in the environment")
@@ -38,7 +39,9 @@ def render(sql: str, variables: dict[str, str]) -> str:
     return _VARIABLE.sub(value, sql)
 
 
-def plan(files: list[Path], overrides: dict[str, str], variables: dict[str, str]) -> tuple[dict[str, str], list[str], list[str]]:
+def plan(
+    files: list[Path], overrides: dict[str, str], variables: dict[str, str]
+) -> tuple[dict[str, str], list[str], list[str]]:
     """(job settings, other statements in order, INSERT statements) for the given files."""
     settings: dict[str, str] = {}
     statements: list[str] = []
@@ -69,11 +72,21 @@ def encode_job_parameters(items: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="job setting overriding the SQL's SET statements (e.g. parallelism.default=2)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="job setting overriding the SQL's SET statements (e.g. parallelism.default=2)",
+    )
     parser.add_argument("--explain", action="store_true", help="print the optimized plan instead of running it")
-    parser.add_argument("--job-param", action="append", default=[], metavar="KEY=@FILE",
-                        help="a file's content, base64-encoded, as a global job parameter the UDFs read")
+    parser.add_argument(
+        "--job-param",
+        action="append",
+        default=[],
+        metavar="KEY=@FILE",
+        help="a file's content, base64-encoded, as a global job parameter the UDFs read",
+    )
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
     if args.job_param:

@@ -31,10 +31,14 @@ log = logging.getLogger(__name__)
 
 # The result: three arrays, one element per field (include/scoring/verdict_layout.py), and the exact
 # bytes of a rejected record; the SQL view names them.
-OUTPUT_TYPE = DataTypes.ROW([DataTypes.FIELD("strings", DataTypes.ARRAY(DataTypes.STRING())),
-                             DataTypes.FIELD("doubles", DataTypes.ARRAY(DataTypes.DOUBLE())),
-                             DataTypes.FIELD("bigints", DataTypes.ARRAY(DataTypes.BIGINT())),
-                             DataTypes.FIELD("payload", DataTypes.BYTES())])
+OUTPUT_TYPE = DataTypes.ROW(
+    [
+        DataTypes.FIELD("strings", DataTypes.ARRAY(DataTypes.STRING())),
+        DataTypes.FIELD("doubles", DataTypes.ARRAY(DataTypes.DOUBLE())),
+        DataTypes.FIELD("bigints", DataTypes.ARRAY(DataTypes.BIGINT())),
+        DataTypes.FIELD("payload", DataTypes.BYTES()),
+    ]
+)
 
 
 def to_frame(results: list[Result], model_version: str, config_version: int) -> pd.DataFrame:
@@ -42,8 +46,14 @@ def to_frame(results: list[Result], model_version: str, config_version: int) -> 
     rows = [output_arrays(r, model_version, config_version) for r in results]
     strings, doubles, bigints, payloads = zip(*rows) if rows else ((), (), (), ())
     # Object series: pandas would otherwise look into the lists.
-    return pd.DataFrame({"strings": pd.Series(strings, dtype=object), "doubles": pd.Series(doubles, dtype=object),
-                         "bigints": pd.Series(bigints, dtype=object), "payload": pd.Series(payloads, dtype=object)})
+    return pd.DataFrame(
+        {
+            "strings": pd.Series(strings, dtype=object),
+            "doubles": pd.Series(doubles, dtype=object),
+            "bigints": pd.Series(bigints, dtype=object),
+            "payload": pd.Series(payloads, dtype=object),
+        }
+    )
 
 
 def _optional_int(value) -> int | None:
@@ -51,16 +61,32 @@ def _optional_int(value) -> int | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
 
 
-def source_records(topic: pd.Series, key: pd.Series, payload: pd.Series, full_length: pd.Series,
-                   full_sha256: pd.Series, partition: pd.Series, offset: pd.Series,
-                   kafka_ts: pd.Series) -> list[SourceRecord]:
+def source_records(
+    topic: pd.Series,
+    key: pd.Series,
+    payload: pd.Series,
+    full_length: pd.Series,
+    full_sha256: pd.Series,
+    partition: pd.Series,
+    offset: pd.Series,
+    kafka_ts: pd.Series,
+) -> list[SourceRecord]:
     # Arrow hands timestamps to pandas in their own unit (milliseconds here, as pyarrow >= 13 keeps
     # it; nanoseconds with older ones): name the unit rather than assume one.
     kafka_ms = kafka_ts.dt.as_unit("ms").astype("int64").tolist()
-    return [SourceRecord(p, int(part), int(off), ms, t, k, _optional_int(n), s)
-            for t, k, p, n, s, part, off, ms in zip(topic.tolist(), key.tolist(), payload.tolist(),
-                                                    full_length.tolist(), full_sha256.tolist(), partition.tolist(),
-                                                    offset.tolist(), kafka_ms)]
+    return [
+        SourceRecord(p, int(part), int(off), ms, t, k, _optional_int(n), s)
+        for t, k, p, n, s, part, off, ms in zip(
+            topic.tolist(),
+            key.tolist(),
+            payload.tolist(),
+            full_length.tolist(),
+            full_sha256.tolist(),
+            partition.tolist(),
+            offset.tolist(),
+            kafka_ms,
+        )
+    ]
 
 
 class JudgeRecords(ScalarFunction):
@@ -69,8 +95,9 @@ class JudgeRecords(ScalarFunction):
         self.store = worker_runtime.card_store(runtime)
         self.feedback, self.feed = worker_runtime.feedback_side_input(runtime, self.config)
         model = model_store.load(self.config.model_uri, aws.s3_client()) if self.config.model_uri else None
-        self.scorer = BatchScorer(self.config, self.store, self.feedback, model,
-                                  cache_bytes=runtime["card_cache_bytes"])
+        self.scorer = BatchScorer(
+            self.config, self.store, self.feedback, model, cache_bytes=runtime["card_cache_bytes"]
+        )
         self.feedback_topic = runtime["feedback_topic"]
 
         metrics = function_context.get_metric_group().add_group("fraud")
@@ -86,12 +113,26 @@ class JudgeRecords(ScalarFunction):
         metrics.gauge("card_cache_cards", lambda: len(self.scorer.cache))
         metrics.gauge("card_cache_hits", lambda: self.scorer.cache.hits)
         metrics.gauge("card_cache_misses", lambda: self.scorer.cache.misses)
-        log.info("judging UDF ready: config v%s, model %s, %d confirmed frauds (%d from a snapshot), card cache "
-                 "%d MiB", self.config.version, self.scorer.model_version, len(self.feedback), self.feed.restored,
-                 runtime["card_cache_bytes"] >> 20)
+        log.info(
+            "judging UDF ready: config v%s, model %s, %d confirmed frauds (%d from a snapshot), card cache %d MiB",
+            self.config.version,
+            self.scorer.model_version,
+            len(self.feedback),
+            self.feed.restored,
+            runtime["card_cache_bytes"] >> 20,
+        )
 
-    def eval(self, topic: pd.Series, key: pd.Series, payload: pd.Series, full_length: pd.Series,
-             full_sha256: pd.Series, partition: pd.Series, offset: pd.Series, kafka_ts: pd.Series) -> pd.DataFrame:
+    def eval(
+        self,
+        topic: pd.Series,
+        key: pd.Series,
+        payload: pd.Series,
+        full_length: pd.Series,
+        full_sha256: pd.Series,
+        partition: pd.Series,
+        offset: pd.Series,
+        kafka_ts: pd.Series,
+    ) -> pd.DataFrame:
         self.feed.catch_up()
         records = source_records(topic, key, payload, full_length, full_sha256, partition, offset, kafka_ts)
         with judged(self.scorer, records, self.feedback_topic) as verdicts:  # the end waits for the history write

@@ -15,14 +15,20 @@ import os
 from include import config
 
 KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG = (
-    "kafka_default", "flink_default", "trino_default", "aws_default", "iceberg_catalog")
+    "kafka_default",
+    "flink_default",
+    "trino_default",
+    "aws_default",
+    "iceberg_catalog",
+)
 
 
 def settings_from_connections() -> dict[str, str]:
     from airflow.sdk import BaseHook
 
-    kafka, flink, trino, aws, catalog = (BaseHook.get_connection(conn_id)
-                                         for conn_id in (KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG))
+    kafka, flink, trino, aws, catalog = (
+        BaseHook.get_connection(conn_id) for conn_id in (KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG)
+    )
     endpoints = aws.extra_dejson.get("service_config", {})
     return {
         "KAFKA_BOOTSTRAP": kafka.extra_dejson["bootstrap.servers"],

@@ -28,7 +28,9 @@ def settings() -> dict[str, str]:
     env = {**os.environ, "REPO_ROOT": os.environ.get("REPO_ROOT", str(REPO_ROOT))}
     out = subprocess.run(
         ["bash", "-c", _DUMP, "bash", str(PLATFORM_ENV), *names],
-        env=env, capture_output=True, check=True,
+        env=env,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     fields = out.split("\0")[:-1]
     return {"REPO_ROOT": env["REPO_ROOT"], **dict(zip(fields[::2], fields[1::2]))}

@@ -51,19 +51,26 @@ class DeadLetter:
     partition: int
     offset: int
     kafka_ms: int
-    key: bytes | None            # as read (the job passes at most a prefix of a long key)
-    payload_length: int | None   # None: the record had no value (a tombstone)
+    key: bytes | None  # as read (the job passes at most a prefix of a long key)
+    payload_length: int | None  # None: the record had no value (a tombstone)
     payload_sha256: str | None
     payload_prefix: bytes | None
     detected_ms: int
 
     def json(self) -> str:
-        return orjson.dumps({
-            "reason": self.reason.encode("utf-8", "backslashreplace").decode()[:REASON_CHARS], "topic": self.topic, "partition": self.partition,
-            "offset": self.offset, "kafka_timestamp": iso_time(self.kafka_ms), "kafka_timestamp_ms": self.kafka_ms,
-            "key_prefix": escaped_prefix(self.key, KEY_PREFIX_BYTES), "payload_length": self.payload_length,
-            "payload_sha256": self.payload_sha256,
-            "payload_prefix": escaped_prefix(self.payload_prefix, PAYLOAD_PREFIX_BYTES),
-            "payload_truncated": (self.payload_length or 0) > PAYLOAD_PREFIX_BYTES,
-            "detected_at": iso_time(self.detected_ms),
-        }).decode()
+        return orjson.dumps(
+            {
+                "reason": self.reason.encode("utf-8", "backslashreplace").decode()[:REASON_CHARS],
+                "topic": self.topic,
+                "partition": self.partition,
+                "offset": self.offset,
+                "kafka_timestamp": iso_time(self.kafka_ms),
+                "kafka_timestamp_ms": self.kafka_ms,
+                "key_prefix": escaped_prefix(self.key, KEY_PREFIX_BYTES),
+                "payload_length": self.payload_length,
+                "payload_sha256": self.payload_sha256,
+                "payload_prefix": escaped_prefix(self.payload_prefix, PAYLOAD_PREFIX_BYTES),
+                "payload_truncated": (self.payload_length or 0) > PAYLOAD_PREFIX_BYTES,
+                "detected_at": iso_time(self.detected_ms),
+            }
+        ).decode()

@@ -26,7 +26,8 @@ def cli_environment() -> dict[str, str]:
     log_dir = Path(s["LOG_DIR"]) / "flink"
     log_dir.mkdir(parents=True, exist_ok=True)
     return {
-        **os.environ, **s,
+        **os.environ,
+        **s,
         "JAVA_HOME": s["JAVA17_HOME"],
         "FLINK_OPT_DIR": f"{s['FLINK_DIST']}/opt",
         "FLINK_LOG_DIR": str(log_dir),
@@ -34,10 +35,20 @@ def cli_environment() -> dict[str, str]:
     }
 
 
-def _command(sql_files: list[Path], settings: dict[str, str] | None, from_savepoint: str | None,
-             job_files: dict[str, Path] | None, allow_non_restored_state: bool = False) -> list[str]:
-    cmd = [f"{config.get('FLINK_DIST')}/bin/flink", "run", "--detached",
-           "--jobmanager", config.get("FLINK_REST_URL").removeprefix("http://")]
+def _command(
+    sql_files: list[Path],
+    settings: dict[str, str] | None,
+    from_savepoint: str | None,
+    job_files: dict[str, Path] | None,
+    allow_non_restored_state: bool = False,
+) -> list[str]:
+    cmd = [
+        f"{config.get('FLINK_DIST')}/bin/flink",
+        "run",
+        "--detached",
+        "--jobmanager",
+        config.get("FLINK_REST_URL").removeprefix("http://"),
+    ]
     if from_savepoint:
         cmd += ["--fromSavepoint", from_savepoint]
         cmd += ["--allowNonRestoredState"] if allow_non_restored_state else []
@@ -54,25 +65,37 @@ def _run(cmd: list[str], variables: dict[str, str] | None, timeout_s: float) -> 
     env = {**cli_environment(), **(variables or {})}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
     if result.returncode != 0:
-        lines = [line for line in (result.stdout + result.stderr).splitlines()
-                 if not line.lstrip().startswith(("at ", "..."))]  # Java stack frames say little here
+        lines = [
+            line
+            for line in (result.stdout + result.stderr).splitlines()
+            if not line.lstrip().startswith(("at ", "..."))
+        ]  # Java stack frames say little here
         tail = "\n".join(lines[-40:])
         raise SubmitError(f"flink run failed (exit {result.returncode}):\n{tail}")
     return result.stdout
 
 
-def explain_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
-                variables: dict[str, str] | None = None, job_files: dict[str, Path] | None = None,
-                timeout_s: float = 300) -> str:
+def explain_sql(
+    sql_files: list[Path],
+    settings: dict[str, str] | None = None,
+    variables: dict[str, str] | None = None,
+    job_files: dict[str, Path] | None = None,
+    timeout_s: float = 300,
+) -> str:
     """The optimized plan of the SQL files' statement set (nothing is submitted)."""
     cmd = _command(sql_files, settings, None, job_files) + ["--explain"]
     return _run(cmd, variables, timeout_s)
 
 
-def submit_sql(sql_files: list[Path], settings: dict[str, str] | None = None,
-               from_savepoint: str | None = None, variables: dict[str, str] | None = None,
-               job_files: dict[str, Path] | None = None, allow_non_restored_state: bool = False,
-               timeout_s: float = 300) -> str:
+def submit_sql(
+    sql_files: list[Path],
+    settings: dict[str, str] | None = None,
+    from_savepoint: str | None = None,
+    variables: dict[str, str] | None = None,
+    job_files: dict[str, Path] | None = None,
+    allow_non_restored_state: bool = False,
+    timeout_s: float = 300,
+) -> str:
     """Submits the SQL files as one detached job; returns its job id.
 
     settings: job configuration overriding the files' SET statements; variables: values for ${NAME}

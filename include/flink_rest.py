@@ -27,12 +27,20 @@ def failure_summary(stacktrace: str) -> str:
     if start is None:
         return lines[0] if lines else ""
     error = lines[0]
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith(("\tat ", "Caused by:")):
             break
-        if line and not line[0].isspace() and not line.startswith(
-                ("Traceback (most recent call last):", "During handling of the above exception",
-                 "The above exception was the direct cause")):
+        if (
+            line
+            and not line[0].isspace()
+            and not line.startswith(
+                (
+                    "Traceback (most recent call last):",
+                    "During handling of the above exception",
+                    "The above exception was the direct cause",
+                )
+            )
+        ):
             error = line
     return error
 
@@ -64,8 +72,11 @@ class FlinkRest:
 
     def jobs(self, name: str | None = None) -> list[Job]:
         """Every job the JobManager knows (of that name, if given), ended or not."""
-        return [Job(j["jid"], j["name"], j["state"]) for j in self._get("/jobs/overview")["jobs"]
-                if name is None or j["name"] == name]
+        return [
+            Job(j["jid"], j["name"], j["state"])
+            for j in self._get("/jobs/overview")["jobs"]
+            if name is None or j["name"] == name
+        ]
 
     def running_jobs(self, name: str | None = None) -> list[Job]:
         """Jobs that have not ended: RUNNING, or on the way to or from it (created, restarting, failing...)."""
@@ -91,8 +102,11 @@ class FlinkRest:
         checkpoint, its latest savepoint and the state it was restored from (still its state if it has
         completed neither since); None if there is none."""
         latest = self.checkpoints(job_id).get("latest") or {}
-        points = [(p["latest_ack_timestamp"], p["external_path"]) for p in (latest.get("completed"), latest.get("savepoint"))
-                  if p and p.get("external_path") and not p.get("discarded")]
+        points = [
+            (p["latest_ack_timestamp"], p["external_path"])
+            for p in (latest.get("completed"), latest.get("savepoint"))
+            if p and p.get("external_path") and not p.get("discarded")
+        ]
         if (restored := latest.get("restored")) and restored.get("external_path"):
             points.append((restored["restore_timestamp"], restored["external_path"]))
         return max(points, default=None)
@@ -128,8 +142,12 @@ class FlinkRest:
         deadline = time.monotonic() + timeout_s
         while True:
             trigger = self._post(f"/jobs/{job_id}/checkpoints", {"checkpointType": "CONFIGURED"})["request-id"]
-            operation = self._operation(f"/jobs/{job_id}/checkpoints/{trigger}", deadline,
-                                        f"the checkpoint triggered in job {job_id} (timeout {timeout_s:.0f} s)", poll_s=0.2)
+            operation = self._operation(
+                f"/jobs/{job_id}/checkpoints/{trigger}",
+                deadline,
+                f"the checkpoint triggered in job {job_id} (timeout {timeout_s:.0f} s)",
+                poll_s=0.2,
+            )
             if "checkpointId" in operation:
                 return operation["checkpointId"]
             refused = failure_summary((operation.get("failureCause") or {}).get("stack-trace", ""))
@@ -142,8 +160,12 @@ class FlinkRest:
         """Stops the job after a savepoint (sources stop first, sinks commit); returns its path."""
         body = {"drain": False, **({"targetDirectory": target_dir} if target_dir else {})}
         trigger = self._post(f"/jobs/{job_id}/stop", body)["request-id"]
-        operation = self._operation(f"/jobs/{job_id}/savepoints/{trigger}", time.monotonic() + timeout_s,
-                                    f"savepoint of {job_id} (timeout {timeout_s:.0f} s)", poll_s=1.0)
+        operation = self._operation(
+            f"/jobs/{job_id}/savepoints/{trigger}",
+            time.monotonic() + timeout_s,
+            f"savepoint of {job_id} (timeout {timeout_s:.0f} s)",
+            poll_s=1.0,
+        )
         if "failure-cause" in operation:
             raise FlinkError(f"savepoint of {job_id} failed: {operation['failure-cause'].get('class')}")
         return operation["location"]
@@ -164,8 +186,7 @@ class FlinkRest:
             if "PythonCalc" not in vertex["name"]:
                 continue
             base = f"/jobs/{job_id}/vertices/{vertex['id']}"
-            names = sorted({m["id"].split(".", 1)[1] for m in self._get(f"{base}/metrics")
-                            if f".{group}." in m["id"]})
+            names = sorted({m["id"].split(".", 1)[1] for m in self._get(f"{base}/metrics") if f".{group}." in m["id"]})
             if not names:
                 return {}
             summed = self._get(f"{base}/subtasks/metrics?get={','.join(names)}&agg=sum")

@@ -51,7 +51,9 @@ def consumer_lag(group: str, topic: str) -> int:
         reader.close()
 
 
-def problems(rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restarts_before: int | None) -> tuple[list[str], dict]:
+def problems(
+    rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restarts_before: int | None
+) -> tuple[list[str], dict]:
     """Everything wrong with the job now, and the figures behind it."""
     running = rest.running_jobs(job_name)
     if not running:
@@ -62,15 +64,19 @@ def problems(rest: FlinkRest, job_name: str, topic: str, bounds: Bounds, restart
     age = checkpoint_age_s(rest, job.id)
     figures["checkpoint_age_s"] = age
     if age is None or age > bounds.max_checkpoint_age_s:
-        found.append(f"last completed checkpoint is {'missing' if age is None else f'{age:.0f} s old'} "
-                     f"(bound {bounds.max_checkpoint_age_s:.0f} s): sinks are not committing")
+        found.append(
+            f"last completed checkpoint is {'missing' if age is None else f'{age:.0f} s old'} "
+            f"(bound {bounds.max_checkpoint_age_s:.0f} s): sinks are not committing"
+        )
     figures["restarts"] = count = restarts(rest, job.id)
     if restarts_before is not None and count - restarts_before > bounds.max_new_restarts:
-        found.append(f"{count - restarts_before} restarts since the last check (bound {bounds.max_new_restarts}): "
-                     f"latest exception: {rest.exceptions(job.id)[:1]}")
+        found.append(
+            f"{count - restarts_before} restarts since the last check (bound {bounds.max_new_restarts}): "
+            f"latest exception: {rest.exceptions(job.id)[:1]}"
+        )
     figures["consumer_lag"] = lag = consumer_lag(job_name, topic)
     if lag > bounds.max_consumer_lag:
-        found.append(f"consumer lag on {topic} is {lag:,} records (bound {bounds.max_consumer_lag:,}): "
-                     f"the job falls behind")
+        found.append(
+            f"consumer lag on {topic} is {lag:,} records (bound {bounds.max_consumer_lag:,}): the job falls behind"
+        )
     return found, figures
-

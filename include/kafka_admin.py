@@ -30,18 +30,32 @@ def create_topics(topics: dict[str, tuple[int, dict[str, str]]]) -> None:
     admin = admin_client()
     existing = admin.list_topics(timeout=10).topics
     replicas = config.get_int("KAFKA_REPLICATION_FACTOR")
-    missing = [NewTopic(name, num_partitions=parts, replication_factor=replicas, config=topic_config)
-               for name, (parts, topic_config) in topics.items() if name not in existing]
+    missing = [
+        NewTopic(name, num_partitions=parts, replication_factor=replicas, config=topic_config)
+        for name, (parts, topic_config) in topics.items()
+        if name not in existing
+    ]
     for future in admin.create_topics(missing).values() if missing else ():
         future.result(timeout=30)
-    too_few = [NewPartitions(name, parts) for name, (parts, _) in topics.items()
-               if name in existing and len(existing[name].partitions) < parts]
+    too_few = [
+        NewPartitions(name, parts)
+        for name, (parts, _) in topics.items()
+        if name in existing and len(existing[name].partitions) < parts
+    ]
     for future in admin.create_partitions(too_few).values() if too_few else ():
         future.result(timeout=30)
-    resources = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[
-                     ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
-                     for key, value in topic_config.items()])
-                 for name, (_, topic_config) in topics.items() if name in existing]
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                for key, value in topic_config.items()
+            ],
+        )
+        for name, (_, topic_config) in topics.items()
+        if name in existing
+    ]
     for future in admin.incremental_alter_configs(resources).values() if resources else ():
         future.result(timeout=30)
 

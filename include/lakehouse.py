@@ -13,23 +13,27 @@ def iceberg_catalog() -> SqlCatalog:
     """The JDBC catalog Flink and Trino use (same PostgreSQL rows, same S3 warehouse)."""
     s = config.settings()
     database = s["ICEBERG_CATALOG_JDBC_URL"].removeprefix("jdbc:postgresql://")  # host:port/database
-    return SqlCatalog(s["ICEBERG_CATALOG_NAME"], **{
-        "uri": f"postgresql+psycopg2://{quote(s['POSTGRES_USER'])}:{quote(s['POSTGRES_PASSWORD'])}@{database}",
-        "warehouse": s["ICEBERG_WAREHOUSE"],
-        "s3.endpoint": s["S3_ENDPOINT"],
-        "s3.access-key-id": s["AWS_ACCESS_KEY_ID"],
-        "s3.secret-access-key": s["AWS_SECRET_ACCESS_KEY"],
-        "s3.region": s["AWS_REGION"],
-        "s3.path-style-access": "true",
-    })
+    return SqlCatalog(
+        s["ICEBERG_CATALOG_NAME"],
+        **{
+            "uri": f"postgresql+psycopg2://{quote(s['POSTGRES_USER'])}:{quote(s['POSTGRES_PASSWORD'])}@{database}",
+            "warehouse": s["ICEBERG_WAREHOUSE"],
+            "s3.endpoint": s["S3_ENDPOINT"],
+            "s3.access-key-id": s["AWS_ACCESS_KEY_ID"],
+            "s3.secret-access-key": s["AWS_SECRET_ACCESS_KEY"],
+            "s3.region": s["AWS_REGION"],
+            "s3.path-style-access": "true",
+        },
+    )
 
 
 def trino_connection(user: str = "fraud-platform"):
     import trino
 
     url = urlsplit(config.get("TRINO_URL"))
-    return trino.dbapi.connect(host=url.hostname, port=url.port, http_scheme=url.scheme, user=user,
-                               catalog=config.get("ICEBERG_CATALOG_NAME"))
+    return trino.dbapi.connect(
+        host=url.hostname, port=url.port, http_scheme=url.scheme, user=user, catalog=config.get("ICEBERG_CATALOG_NAME")
+    )
 
 
 def trino_query(sql: str, params: tuple | None = None) -> list[tuple]:

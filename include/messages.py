@@ -49,8 +49,9 @@ def load_json(value: bytes | None) -> object:
         pass
     # orjson takes strict JSON in valid UTF-8 only: say which of the two this value is not.
     if value.startswith(BYTE_ORDER_MARKS) or value.startswith(UTF32_BE_BOM):
-        raise Rejected("invalid_encoding", f"starts with a byte order mark {value[:4]!r}: messages are UTF-8 "
-                                           "without one")
+        raise Rejected(
+            "invalid_encoding", f"starts with a byte order mark {value[:4]!r}: messages are UTF-8 without one"
+        )
     if (nul := value.find(b"\x00")) >= 0:
         raise Rejected("invalid_encoding", f"NUL byte at {nul}: UTF-16 or UTF-32 text? Messages are UTF-8")
     try:

@@ -37,11 +37,12 @@ class Quality:
     per_pattern: dict[str, dict] = field(default_factory=dict)
 
     def table(self) -> str:
-        lines = [f"window {self.window}: {self.transactions:,} transactions, {self.frauds:,} frauds, "
-                 f"{self.alerts:,} alerts",
-                 f"  at threshold   precision {self.precision:.3f}  recall {self.recall:.3f}  F1 {self.f1:.3f}",
-                 f"  handbook       AUC ROC {self.auc_roc:.3f}  Average Precision {self.average_precision:.3f}  "
-                 f"Card Precision@100 {self.card_precision_at_100:.3f}"]
+        lines = [
+            f"window {self.window}: {self.transactions:,} transactions, {self.frauds:,} frauds, {self.alerts:,} alerts",
+            f"  at threshold   precision {self.precision:.3f}  recall {self.recall:.3f}  F1 {self.f1:.3f}",
+            f"  handbook       AUC ROC {self.auc_roc:.3f}  Average Precision {self.average_precision:.3f}  "
+            f"Card Precision@100 {self.card_precision_at_100:.3f}",
+        ]
         for pattern, m in sorted(self.per_pattern.items()):
             lines.append(f"  {pattern:<30} {m['frauds']:>6,} frauds  recall {m['recall']:.3f}  AUC {m['auc_roc']:.3f}")
         return "\n".join(lines)
@@ -80,7 +81,10 @@ def evaluate(frame: pd.DataFrame, window: str) -> Quality:
             "auc_roc": float(roc_auc_score(subset["is_fraud"], subset["score"])) if len(genuine) else float("nan"),
         }
     return Quality(
-        window=window, transactions=int(len(frame)), frauds=int(y.sum()), alerts=int(alert.sum()),
+        window=window,
+        transactions=int(len(frame)),
+        frauds=int(y.sum()),
+        alerts=int(alert.sum()),
         precision=float(precision_score(y, alert, zero_division=0)),
         recall=float(recall_score(y, alert, zero_division=0)),
         f1=float(f1_score(y, alert, zero_division=0)),
@@ -97,16 +101,18 @@ def load_scores(namespace: str, start: datetime, end: datetime) -> pd.DataFrame:
     from include.lakehouse import iceberg_catalog
 
     table = iceberg_catalog().load_table(f"{namespace}.scored_transactions")
-    scan = table.scan(row_filter=And(GreaterThanOrEqual("event_time", start.isoformat()),
-                                     LessThan("event_time", end.isoformat())),
-                      selected_fields=("tx_id", "card_id", "event_time", "score", "rule_score", "decision"))
+    scan = table.scan(
+        row_filter=And(GreaterThanOrEqual("event_time", start.isoformat()), LessThan("event_time", end.isoformat())),
+        selected_fields=("tx_id", "card_id", "event_time", "score", "rule_score", "decision"),
+    )
     return scan.to_pandas()
 
 
 def rules_only(frame: pd.DataFrame, alert_threshold: float) -> pd.DataFrame:
     """The same transactions judged by the rules' score alone (stored next to a model's score)."""
-    return frame.assign(score=frame["rule_score"],
-                        decision=np.where(frame["rule_score"] >= alert_threshold, "ALERT", "PASS"))
+    return frame.assign(
+        score=frame["rule_score"], decision=np.where(frame["rule_score"] >= alert_threshold, "ALERT", "PASS")
+    )
 
 
 def load_labels(namespace: str, labels_file: str | None) -> pd.DataFrame:
@@ -116,8 +122,12 @@ def load_labels(namespace: str, labels_file: str | None) -> pd.DataFrame:
         return labels[labels["is_fraud"].astype(bool)].assign(is_fraud=1)
     from include.lakehouse import iceberg_catalog
 
-    feedback = iceberg_catalog().load_table(f"{namespace}.fraud_feedback").scan(
-        selected_fields=("tx_id", "fraud_pattern")).to_pandas()
+    feedback = (
+        iceberg_catalog()
+        .load_table(f"{namespace}.fraud_feedback")
+        .scan(selected_fields=("tx_id", "fraud_pattern"))
+        .to_pandas()
+    )
     return feedback.drop_duplicates("tx_id").assign(is_fraud=1)
 
 
@@ -129,8 +139,10 @@ def join(scores: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 def _window(args: argparse.Namespace, namespace: str) -> tuple[datetime, datetime]:
     if args.from_date and args.to_date:
-        return (datetime.combine(args.from_date, datetime.min.time(), UTC),
-                datetime.combine(args.to_date, datetime.min.time(), UTC))
+        return (
+            datetime.combine(args.from_date, datetime.min.time(), UTC),
+            datetime.combine(args.to_date, datetime.min.time(), UTC),
+        )
     from include.lakehouse import trino_query
 
     last = trino_query(f"select max(event_time) from {namespace}.scored_transactions")[0][0]
@@ -139,8 +151,9 @@ def _window(args: argparse.Namespace, namespace: str) -> tuple[datetime, datetim
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.quality", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m include.quality", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--namespace", default=None, help="Iceberg namespace (default: the platform's)")
     parser.add_argument("--last-days", type=int, default=14, help="evaluate the last N days of data")
     parser.add_argument("--from", dest="from_date", type=date.fromisoformat)

@@ -37,7 +37,7 @@ def svg(figure) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def chart_daily_kpis(kpis: pd.DataFrame) -> str:
@@ -46,8 +46,14 @@ def chart_daily_kpis(kpis: pd.DataFrame) -> str:
     left.set_ylabel("transactions per day")
     right = left.twinx()
     right.plot(kpis["event_date"], kpis["alerts"], color="#d9480f", marker="o", markersize=3, label="alerts")
-    right.plot(kpis["event_date"], kpis["confirmed_frauds"], color="#2b8a3e", marker="s", markersize=3,
-               label="confirmed frauds")
+    right.plot(
+        kpis["event_date"],
+        kpis["confirmed_frauds"],
+        color="#2b8a3e",
+        marker="s",
+        markersize=3,
+        label="confirmed frauds",
+    )
     right.set_ylabel("alerts, frauds")
     figure.legend(loc="upper left", bbox_to_anchor=(0.07, 0.95), frameon=False, fontsize=8)
     figure.autofmt_xdate()
@@ -57,8 +63,14 @@ def chart_daily_kpis(kpis: pd.DataFrame) -> str:
 def chart_quality(quality: pd.DataFrame) -> str:
     figure, axis = plt.subplots(figsize=(9, 3.2))
     for column, colour in (("precision", "#1971c2"), ("recall", "#d9480f"), ("card_precision_at_k", "#2b8a3e")):
-        axis.plot(quality["event_date"], quality[column], marker="o", markersize=3, color=colour,
-                  label=column.replace("_", " ").replace("at k", "@100"))
+        axis.plot(
+            quality["event_date"],
+            quality[column],
+            marker="o",
+            markersize=3,
+            color=colour,
+            label=column.replace("_", " ").replace("at k", "@100"),
+        )
     axis.set_ylim(0, 1.05)
     axis.legend(frameon=False, fontsize=8)
     figure.autofmt_xdate()
@@ -76,8 +88,14 @@ def chart_top_terminals(terminals: pd.DataFrame) -> str:
 def chart_latency(latency: pd.DataFrame) -> str:
     figure, axis = plt.subplots(figsize=(9, 3.2))
     for column, colour in (("latency_p50_ms", "#1971c2"), ("latency_p95_ms", "#f08c00"), ("latency_p99_ms", "#c92a2a")):
-        axis.plot(latency["event_date"], latency[column] / 1000, marker="o", markersize=3, color=colour,
-                  label=column.split("_")[1])
+        axis.plot(
+            latency["event_date"],
+            latency[column] / 1000,
+            marker="o",
+            markersize=3,
+            color=colour,
+            label=column.split("_")[1],
+        )
     axis.set_yscale("log")
     axis.set_ylabel("seconds, event time to detection")
     axis.legend(frameon=False, fontsize=8)
@@ -87,8 +105,9 @@ def chart_latency(latency: pd.DataFrame) -> str:
 
 def table(frame: pd.DataFrame, columns: list[str]) -> str:
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_cell(row[c])}</td>" for c in columns) + "</tr>"
-                   for _, row in frame.iterrows())
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_cell(row[c])}</td>" for c in columns) + "</tr>" for _, row in frame.iterrows()
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -102,8 +121,10 @@ def build(schema: str) -> str:
     marts = f"{schema}_marts"
     kpis = query(f"select * from {marts}.fct_daily_fraud_kpis order by event_date")
     quality = query(f"select * from {marts}.fct_detection_quality_daily order by event_date")
-    terminals = query(f"select * from {marts}.fct_fraud_by_terminal where confirmed_frauds > 0 "
-                      "order by confirmed_frauds desc, terminal_id limit 15")
+    terminals = query(
+        f"select * from {marts}.fct_fraud_by_terminal where confirmed_frauds > 0 "
+        "order by confirmed_frauds desc, terminal_id limit 15"
+    )
     patterns = query(f"select * from {marts}.fct_detection_quality_by_pattern order by frauds desc")
     latency = query(f"select * from {marts}.fct_alert_latency_daily order by event_date")
     totals = kpis[["transactions", "alerts", "confirmed_frauds", "detected_frauds"]].sum()
@@ -115,7 +136,7 @@ def build(schema: str) -> str:
         ("Detection by fraud pattern", table(patterns, ["fraud_pattern", "frauds", "detected", "recall", "avg_score"])),
         ("Alert latency", chart_latency(latency) if len(latency) else "<p>No alerts yet.</p>"),
     ]
-    body = "".join(f'<section><h2>{html.escape(title)}</h2>{content}</section>' for title, content in sections)
+    body = "".join(f"<section><h2>{html.escape(title)}</h2>{content}</section>" for title, content in sections)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fraud report</title>
 <style>
@@ -143,8 +164,9 @@ td:first-child, th:first-child {{ text-align: left; }}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m include.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--schema", default=config.get("ICEBERG_NAMESPACE"), help="dbt target schema")
     parser.add_argument("--out", type=Path, default=Path(config.get("REPORT_DIR")))
     args = parser.parse_args(argv)

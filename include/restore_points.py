@@ -38,9 +38,11 @@ def savepoint_dir(job_name: str) -> str:
 def _complete(root: str) -> list[tuple[int, str]]:
     """The complete checkpoints or savepoints under `root`, as (epoch ms written, path)."""
     filesystem, base = fs.FileSystem.from_uri(root)
-    return [(int(info.mtime.timestamp() * 1000), root + info.path.removeprefix(base).removesuffix("/_metadata"))
-            for info in filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
-            if info.type == fs.FileType.File and info.base_name == "_metadata"]
+    return [
+        (int(info.mtime.timestamp() * 1000), root + info.path.removeprefix(base).removesuffix("/_metadata"))
+        for info in filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
+        if info.type == fs.FileType.File and info.base_name == "_metadata"
+    ]
 
 
 def stored(job_name: str) -> list[tuple[int, str]]:
@@ -70,9 +72,11 @@ def prune(job_name: str, current_job_id: str, keep_savepoints: int) -> list[str]
     or savepoint writes a full checkpoint of its own first (Flink's default NO_CLAIM restore mode), so from
     then on it needs nothing of the older runs."""
     filesystem, base = fs.FileSystem.from_uri(checkpoint_dir(job_name))
-    runs = [f"{checkpoint_dir(job_name)}/{info.base_name}"
-            for info in filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True))
-            if info.type == fs.FileType.Directory and info.base_name != current_job_id]
+    runs = [
+        f"{checkpoint_dir(job_name)}/{info.base_name}"
+        for info in filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True))
+        if info.type == fs.FileType.Directory and info.base_name != current_job_id
+    ]
     old_savepoints = [path for _, path in sorted(_complete(savepoint_dir(job_name)), reverse=True)[keep_savepoints:]]
     for path in runs + old_savepoints:
         filesystem, local = fs.FileSystem.from_uri(path)
@@ -86,8 +90,12 @@ def _run_record(job_name: str) -> str:
 
 def record_run(job_name: str, job_id: str, parallelism: int | None, scoring_config: str) -> None:
     """Keeps how the job's newest run was submitted: `parallelism` None means the job's SQL default."""
-    record = {"job_id": job_id, "submitted_ms": int(time.time() * 1000), "parallelism": parallelism,
-              "scoring_config": scoring_config}
+    record = {
+        "job_id": job_id,
+        "submitted_ms": int(time.time() * 1000),
+        "parallelism": parallelism,
+        "scoring_config": scoring_config,
+    }
     filesystem, path = fs.FileSystem.from_uri(_run_record(job_name))
     filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with filesystem.open_output_stream(path) as out:

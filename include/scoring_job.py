@@ -46,25 +46,45 @@ class Deployment:
     @classmethod
     def platform(cls) -> Deployment:
         s = config.settings()
-        return cls(s["SCORING_JOB_NAME"], s["TRANSACTIONS_TOPIC"], s["FEEDBACK_TOPIC"], s["ALERTS_TOPIC"],
-                   s["DLQ_TOPIC"], s["ICEBERG_NAMESPACE"], s["DYNAMODB_CARD_TABLE"], s["ALERTS_DELIVERY_GUARANTEE"])
+        return cls(
+            s["SCORING_JOB_NAME"],
+            s["TRANSACTIONS_TOPIC"],
+            s["FEEDBACK_TOPIC"],
+            s["ALERTS_TOPIC"],
+            s["DLQ_TOPIC"],
+            s["ICEBERG_NAMESPACE"],
+            s["DYNAMODB_CARD_TABLE"],
+            s["ALERTS_DELIVERY_GUARANTEE"],
+        )
 
     def sql_variables(self) -> dict[str, str]:
         """Values for ${NAME} in the job's SQL files (flink/sql/)."""
-        return {"SCORING_JOB_NAME": self.job_name, "TRANSACTIONS_TOPIC": self.transactions_topic,
-                "FEEDBACK_TOPIC": self.feedback_topic, "ALERTS_TOPIC": self.alerts_topic, "DLQ_TOPIC": self.dlq_topic,
-                "ICEBERG_NAMESPACE": self.namespace, "ALERTS_DELIVERY_GUARANTEE": self.alerts_delivery,
-                "MAX_JUDGED_BYTES": str(MAX_JUDGED_BYTES),
-                **({"ICEBERG_METADATA_VERSIONS_KEPT": str(self.iceberg_metadata_versions_kept)}
-                   if self.iceberg_metadata_versions_kept else {}),
-                **verdict_layout.sql_variables()}
+        return {
+            "SCORING_JOB_NAME": self.job_name,
+            "TRANSACTIONS_TOPIC": self.transactions_topic,
+            "FEEDBACK_TOPIC": self.feedback_topic,
+            "ALERTS_TOPIC": self.alerts_topic,
+            "DLQ_TOPIC": self.dlq_topic,
+            "ICEBERG_NAMESPACE": self.namespace,
+            "ALERTS_DELIVERY_GUARANTEE": self.alerts_delivery,
+            "MAX_JUDGED_BYTES": str(MAX_JUDGED_BYTES),
+            **(
+                {"ICEBERG_METADATA_VERSIONS_KEPT": str(self.iceberg_metadata_versions_kept)}
+                if self.iceberg_metadata_versions_kept
+                else {}
+            ),
+            **verdict_layout.sql_variables(),
+        }
 
     def udf_runtime(self) -> dict[str, str | int]:
         """What the UDF needs to know about this instance (endpoints and keys come from its environment)."""
-        return {"transactions_topic": self.transactions_topic, "feedback_topic": self.feedback_topic,
-                "card_table": self.card_table,
-                "dynamodb_max_attempts": self.dynamodb_max_attempts or config.get_int("DYNAMODB_MAX_ATTEMPTS"),
-                "card_cache_bytes": config.get_int("SCORING_CARD_CACHE_MB") * 2**20}
+        return {
+            "transactions_topic": self.transactions_topic,
+            "feedback_topic": self.feedback_topic,
+            "card_table": self.card_table,
+            "dynamodb_max_attempts": self.dynamodb_max_attempts or config.get_int("DYNAMODB_MAX_ATTEMPTS"),
+            "card_cache_bytes": config.get_int("SCORING_CARD_CACHE_MB") * 2**20,
+        }
 
     def table(self, name: str) -> str:
         return f"{self.namespace}.{name}"
@@ -105,8 +125,12 @@ class Deployment:
         """
         s = config.settings()
         sized = {"max.message.bytes": s["KAFKA_MAX_MESSAGE_BYTES"]}
-        by_size = {**sized, "retention.ms": "-1", "retention.bytes": s["INPUT_TOPIC_RETENTION_BYTES"],
-                   "message.timestamp.after.max.ms": str(3_600_000)}
+        by_size = {
+            **sized,
+            "retention.ms": "-1",
+            "retention.bytes": s["INPUT_TOPIC_RETENTION_BYTES"],
+            "message.timestamp.after.max.ms": str(3_600_000),
+        }
         keep_a_week = {**sized, "retention.ms": str(7 * 86_400_000)}
         return {
             self.transactions_topic: (int(s["TRANSACTIONS_PARTITIONS"]), by_size),
@@ -124,19 +148,29 @@ def running(deployment: Deployment | None = None, rest: FlinkRest | None = None)
     return (rest or flink()).running_jobs((deployment or Deployment.platform()).job_name)
 
 
-def submit(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG,
-           parallelism: int | None = None, from_savepoint: str | None = None,
-           settings: dict[str, str] | None = None, sql_files: list[Path] | None = None,
-           allow_non_restored_state: bool = False) -> str:
+def submit(
+    deployment: Deployment | None = None,
+    scoring_config: Path = DEFAULT_SCORING_CONFIG,
+    parallelism: int | None = None,
+    from_savepoint: str | None = None,
+    settings: dict[str, str] | None = None,
+    sql_files: list[Path] | None = None,
+    allow_non_restored_state: bool = False,
+) -> str:
     """Creates the DynamoDB table if needed and submits the job; returns the Flink job id.
     `sql_files` replaces the job's SQL (the benchmark swaps the scoring step); `allow_non_restored_state`
     see flink_jobs.submit_sql."""
     deployment = deployment or Deployment.platform()
     ensure_table(aws.dynamodb_client(), deployment.card_table)
     with job_parameter_files(deployment, scoring_config) as files:
-        job_id = submit_sql(sql_files or SQL_FILES, settings=_settings(settings, parallelism),
-                            from_savepoint=from_savepoint, variables=deployment.sql_variables(), job_files=files,
-                            allow_non_restored_state=allow_non_restored_state)
+        job_id = submit_sql(
+            sql_files or SQL_FILES,
+            settings=_settings(settings, parallelism),
+            from_savepoint=from_savepoint,
+            variables=deployment.sql_variables(),
+            job_files=files,
+            allow_non_restored_state=allow_non_restored_state,
+        )
     restore_points.record_run(deployment.job_name, job_id, parallelism, Path(scoring_config).read_bytes().decode())
     return job_id
 
@@ -163,12 +197,13 @@ def job_parameter_files(deployment: Deployment, scoring_config: Path) -> Iterato
 @dataclass(frozen=True)
 class Deployed:
     job_id: str
-    savepoint: str | None       # the savepoint or checkpoint the job started from, if any
-    replaced_job: str | None    # the job it replaced
+    savepoint: str | None  # the savepoint or checkpoint the job started from, if any
+    replaced_job: str | None  # the job it replaced
 
 
-def stop_for_upgrade(deployment: Deployment | None = None, rest: FlinkRest | None = None,
-                     from_savepoint: str | None = None) -> tuple[str | None, str | None]:
+def stop_for_upgrade(
+    deployment: Deployment | None = None, rest: FlinkRest | None = None, from_savepoint: str | None = None
+) -> tuple[str | None, str | None]:
     """Stops the instance's job, if one has not ended, so that the next version never writes beside it.
     Returns (the savepoint or checkpoint to start the next version from, the id of the job stopped).
 
@@ -197,9 +232,13 @@ def stop_for_upgrade(deployment: Deployment | None = None, rest: FlinkRest | Non
     return resume, stopped
 
 
-def deploy(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG,
-           parallelism: int | None = None, from_savepoint: str | None = None,
-           checkpoint_timeout_s: float = 300) -> Deployed:
+def deploy(
+    deployment: Deployment | None = None,
+    scoring_config: Path = DEFAULT_SCORING_CONFIG,
+    parallelism: int | None = None,
+    from_savepoint: str | None = None,
+    checkpoint_timeout_s: float = 300,
+) -> Deployed:
     """Starts the job, or upgrades the running one without losing or repeating anything: stop it
     (`stop_for_upgrade`), then start the new version from where it stopped, or from `from_savepoint`.
     Returns once the new job is RUNNING and has completed its first checkpoint, and the state of earlier
@@ -233,12 +272,17 @@ def restart(deployment: Deployment | None = None, rest: FlinkRest | None = None)
     resume = restore_points.latest(rest, deployment.job_name)
     last = restore_points.last_run(deployment.job_name)
     if last is None:
-        log.warning("no run record of %s: restarting it with the default scoring config and parallelism",
-                    deployment.job_name)
+        log.warning(
+            "no run record of %s: restarting it with the default scoring config and parallelism", deployment.job_name
+        )
         return submit(deployment, from_savepoint=resume), resume
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as previous_config:
         previous_config.write(last["scoring_config"])
         previous_config.flush()
-        log.info("restarting %s as its last run %s was submitted: parallelism %s and its scoring config",
-                 deployment.job_name, last["job_id"], last["parallelism"] or "of the SQL")
+        log.info(
+            "restarting %s as its last run %s was submitted: parallelism %s and its scoring config",
+            deployment.job_name,
+            last["job_id"],
+            last["parallelism"] or "of the SQL",
+        )
         return submit(deployment, Path(previous_config.name), last["parallelism"], from_savepoint=resume), resume

@@ -27,26 +27,35 @@ def histories(rows: Iterable[tuple]) -> dict[str, CardHistory]:
     cards: dict[str, CardHistory] = {}
     for card_id, event_ms, tx_id, amount, terminal_id, lat, lon in rows:
         history = cards.setdefault(card_id, CardHistory(card_id))
-        history.add(Entry(int(event_ms), str(tx_id), float(amount), terminal_id, lat, lon, SEEDED, SEEDED),
-                    config.retention_ms, config.max_entries)
+        history.add(
+            Entry(int(event_ms), str(tx_id), float(amount), terminal_id, lat, lon, SEEDED, SEEDED),
+            config.retention_ms,
+            config.max_entries,
+        )
     return cards
 
 
 def from_transactions(transactions: Iterable[Transaction]) -> dict[str, CardHistory]:
-    return histories((tx.card_id, tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon)
-                     for tx in transactions)
+    return histories(
+        (tx.card_id, tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon) for tx in transactions
+    )
 
 
 def from_iceberg(namespace: str) -> dict[str, CardHistory]:
     from include.lakehouse import iceberg_catalog
 
-    frame = iceberg_catalog().load_table(f"{namespace}.scored_transactions").scan(
-        selected_fields=("card_id", "event_time", "tx_id", "amount", "terminal_id", "lat", "lon")).to_pandas()
+    frame = (
+        iceberg_catalog()
+        .load_table(f"{namespace}.scored_transactions")
+        .scan(selected_fields=("card_id", "event_time", "tx_id", "amount", "terminal_id", "lat", "lon"))
+        .to_pandas()
+    )
     event_ms = frame["event_time"].astype("datetime64[ms, UTC]").astype("int64")
     lat = frame["lat"].astype(object).where(frame["lat"].notna(), None)
     lon = frame["lon"].astype(object).where(frame["lon"].notna(), None)
-    return histories(zip(frame["card_id"], event_ms, frame["tx_id"], frame["amount"], frame["terminal_id"],
-                         lat, lon, strict=True))
+    return histories(
+        zip(frame["card_id"], event_ms, frame["tx_id"], frame["amount"], frame["terminal_id"], lat, lon, strict=True)
+    )
 
 
 def write(table: str, cards: dict[str, CardHistory], log=print) -> dict:
@@ -57,8 +66,12 @@ def write(table: str, cards: dict[str, CardHistory], log=print) -> dict:
     began = time.monotonic()
     cards = sorted(cards.items())
     for start in range(0, len(cards), 2_500):
-        chunk = dict(cards[start:start + 2_500])
+        chunk = dict(cards[start : start + 2_500])
         store.save({card: history.encode() for card, history in chunk.items()}, int(time.time() * 1000))
         log(f"seeded {min(start + 2_500, len(cards)):,} of {len(cards):,} cards")
-    return {"cards": len(cards), "entries": sum(len(h) for _, h in cards), "requests": store.requests,
-            "seconds": round(time.monotonic() - began, 1)}
+    return {
+        "cards": len(cards),
+        "entries": sum(len(h) for _, h in cards),
+        "requests": store.requests,
+        "seconds": round(time.monotonic() - began, 1),
+    }

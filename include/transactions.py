@@ -46,7 +46,7 @@ class Transaction:
     terminal_id: str
     amount: float
     currency: str
-    event_ms: int                      # event_time as milliseconds since the epoch (UTC)
+    event_ms: int  # event_time as milliseconds since the epoch (UTC)
     merchant_category: str | None = None
     channel: str | None = None
     lat: float | None = None
@@ -125,8 +125,11 @@ def parse(payload: bytes | None, kafka_ms: int | None = None) -> Transaction:
     except ValueError as error:
         raise Rejected("invalid_event_time", str(error)) from None
     if kafka_ms is not None and tx_event_ms > kafka_ms + MAX_EVENT_AHEAD_MS:
-        raise Rejected("invalid_event_time", f"event_time={event_text} is more than an hour after the "
-                                             f"record's Kafka timestamp ({kafka_ms} ms since the epoch)")
+        raise Rejected(
+            "invalid_event_time",
+            f"event_time={event_text} is more than an hour after the "
+            f"record's Kafka timestamp ({kafka_ms} ms since the epoch)",
+        )
 
     amount = number_field(doc, "amount", "invalid_amount")
     # Zero is a real amount: card verifications ("zero-dollar authorizations") are, and fraudsters

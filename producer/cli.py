@@ -53,8 +53,9 @@ class LabelSink:
         for item in items:
             if self.path:
                 tx = item.tx
-                self.rows.append((tx.tx_id, tx.card_id, tx.terminal_id, tx.event_ms, tx.amount, item.is_fraud,
-                                  item.fraud_pattern))
+                self.rows.append(
+                    (tx.tx_id, tx.card_id, tx.terminal_id, tx.event_ms, tx.amount, item.is_fraud, item.fraud_pattern)
+                )
             yield item
 
     def write(self) -> None:
@@ -68,15 +69,26 @@ class LabelSink:
 
 
 def open_writer(args: argparse.Namespace) -> KafkaWriter:
-    return KafkaWriter(args.bootstrap, {TX: args.topic, FEEDBACK: args.feedback_topic}, rate=args.rate,
-                       progress=not args.quiet, first_message=args.resume_after)
+    return KafkaWriter(
+        args.bootstrap,
+        {TX: args.topic, FEEDBACK: args.feedback_topic},
+        rate=args.rate,
+        progress=not args.quiet,
+        first_message=args.resume_after,
+    )
 
 
 def send(items: Iterable[Labelled], args: argparse.Namespace, writer: KafkaWriter) -> Summary:
     """Sends the stream the arguments describe, after its first `--resume-after` messages. Raises
     KafkaException if some are still undelivered at the end; writer.summary.delivered says how far it got."""
-    stream = messages(items, int(args.feedback_delay_days * DAY_MS), bad_every=args.bad_every,
-                      bad_limit=args.bad_records, start_ms=_ms(args.send_from), end_ms=_ms(args.send_until))
+    stream = messages(
+        items,
+        int(args.feedback_delay_days * DAY_MS),
+        bad_every=args.bad_every,
+        bad_limit=args.bad_records,
+        start_ms=_ms(args.send_from),
+        end_ms=_ms(args.send_until),
+    )
     try:
         for message in itertools.islice(stream, args.resume_after, None):
             writer.send(message)
@@ -116,29 +128,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     common.add_argument("--bootstrap", default=s["KAFKA_BOOTSTRAP"])
     common.add_argument("--topic", default=s["TRANSACTIONS_TOPIC"])
     common.add_argument("--feedback-topic", default=s["FEEDBACK_TOPIC"])
-    common.add_argument("--feedback-delay-days", type=float, default=7.0,
-                        help="a fraud is confirmed on the feedback topic this long after it happened")
+    common.add_argument(
+        "--feedback-delay-days",
+        type=float,
+        default=7.0,
+        help="a fraud is confirmed on the feedback topic this long after it happened",
+    )
     common.add_argument("--bad-records", type=int, default=0, help="how many bad records to mix in")
     common.add_argument("--bad-every", type=int, default=500, help="one bad record after this many transactions")
-    common.add_argument("--shift-to-now", action="store_true", help="move event times so the last transaction happens now")
-    common.add_argument("--from", dest="send_from", type=datetime.fromisoformat,
-                        help="send only what happens from this time on (earlier frauds are still confirmed)")
-    common.add_argument("--until", dest="send_until", type=datetime.fromisoformat,
-                        help="stop at this time; confirmations due later are left for a run --from it")
+    common.add_argument(
+        "--shift-to-now", action="store_true", help="move event times so the last transaction happens now"
+    )
+    common.add_argument(
+        "--from",
+        dest="send_from",
+        type=datetime.fromisoformat,
+        help="send only what happens from this time on (earlier frauds are still confirmed)",
+    )
+    common.add_argument(
+        "--until",
+        dest="send_until",
+        type=datetime.fromisoformat,
+        help="stop at this time; confirmations due later are left for a run --from it",
+    )
     common.add_argument("--labels-out", type=Path, help="write the ground truth of what was sent (Parquet)")
     common.add_argument("--quiet", action="store_true", help="no progress output")
-    common.add_argument("--resume-after", type=int, default=0, metavar="N",
-                        help="skip the first N messages: those a failed run of the same command delivered")
+    common.add_argument(
+        "--resume-after",
+        type=int,
+        default=0,
+        metavar="N",
+        help="skip the first N messages: those a failed run of the same command delivered",
+    )
 
-    parser = argparse.ArgumentParser(prog="producer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="producer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     simulate = commands.add_parser("simulate", parents=[common], help="generate transactions")
     simulate.add_argument("--cards", type=int, default=2000)
     simulate.add_argument("--days", type=int, default=7)
     simulate.add_argument("--seed", type=int, default=42)
-    simulate.add_argument("--start", type=datetime.fromisoformat,
-                          help="first day (UTC), e.g. 2026-11-01; default: --days before now")
+    simulate.add_argument(
+        "--start", type=datetime.fromisoformat, help="first day (UTC), e.g. 2026-11-01; default: --days before now"
+    )
     simulate.add_argument("--out", type=Path, help="write the project file format instead of sending")
     replay = commands.add_parser("replay", parents=[common], help="stream a file in event-time order")
     replay.add_argument("file", type=Path)
@@ -173,7 +206,10 @@ def main(argv: list[str] | None = None, on_exit: Callable[[Summary], None] | Non
     for error in summary.errors:
         print(f"[producer] delivery failed: {error}", file=sys.stderr)
     if summary.failed or summary.delivered < summary.sent.total() + args.resume_after:
-        print(f"[producer] the first {summary.delivered:,} messages are delivered: rerun with "
-              f"--resume-after {summary.delivered} to send the rest", file=sys.stderr)
+        print(
+            f"[producer] the first {summary.delivered:,} messages are delivered: rerun with "
+            f"--resume-after {summary.delivered} to send the rest",
+            file=sys.stderr,
+        )
         return 1
     return 0

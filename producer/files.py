@@ -31,10 +31,21 @@ def write_project(path: Path, items: Iterable[Labelled]) -> int:
     with _open(path, "w") as out:
         for item in items:
             tx = item.tx
-            row = {"schema_version": 1, "tx_id": tx.tx_id, "card_id": tx.card_id, "terminal_id": tx.terminal_id,
-                   "merchant_category": tx.merchant_category, "channel": tx.channel, "amount": tx.amount,
-                   "currency": tx.currency, "event_time": format_event_time(tx.event_ms), "lat": tx.lat,
-                   "lon": tx.lon, "is_fraud": item.is_fraud, "fraud_pattern": item.fraud_pattern}
+            row = {
+                "schema_version": 1,
+                "tx_id": tx.tx_id,
+                "card_id": tx.card_id,
+                "terminal_id": tx.terminal_id,
+                "merchant_category": tx.merchant_category,
+                "channel": tx.channel,
+                "amount": tx.amount,
+                "currency": tx.currency,
+                "event_time": format_event_time(tx.event_ms),
+                "lat": tx.lat,
+                "lon": tx.lon,
+                "is_fraud": item.is_fraud,
+                "fraud_pattern": item.fraud_pattern,
+            }
             out.write(json.dumps(row, separators=(",", ":")) + "\n")
             count += 1
     return count
@@ -55,14 +66,29 @@ def read_project(path: Path) -> Iterator[Labelled]:
 def read_handbook(path: Path) -> Iterator[Labelled]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID",
-                                         "TX_AMOUNT", "TX_FRAUD", "TX_FRAUD_SCENARIO"])
+    table = pq.read_table(
+        path,
+        columns=[
+            "TRANSACTION_ID",
+            "TX_DATETIME",
+            "CUSTOMER_ID",
+            "TERMINAL_ID",
+            "TX_AMOUNT",
+            "TX_FRAUD",
+            "TX_FRAUD_SCENARIO",
+        ],
+    )
     frame = table.to_pandas().sort_values(["TX_DATETIME", "TRANSACTION_ID"], kind="stable")
     event_ms = frame["TX_DATETIME"].astype("datetime64[ms]").astype("int64").tolist()
     for tx_id, ms, customer, terminal, amount, fraud, scenario in zip(
-            frame["TRANSACTION_ID"].tolist(), event_ms, frame["CUSTOMER_ID"].tolist(),
-            frame["TERMINAL_ID"].tolist(), frame["TX_AMOUNT"].tolist(), frame["TX_FRAUD"].tolist(),
-            frame["TX_FRAUD_SCENARIO"].tolist()):
+        frame["TRANSACTION_ID"].tolist(),
+        event_ms,
+        frame["CUSTOMER_ID"].tolist(),
+        frame["TERMINAL_ID"].tolist(),
+        frame["TX_AMOUNT"].tolist(),
+        frame["TX_FRAUD"].tolist(),
+        frame["TX_FRAUD_SCENARIO"].tolist(),
+    ):
         tx = Transaction(str(tx_id), f"C{int(customer):09d}", f"T{int(terminal):06d}", float(amount), "EUR", int(ms))
         yield Labelled(tx, bool(fraud), HANDBOOK_SCENARIOS.get(int(scenario)) if fraud else None)
 

@@ -37,18 +37,22 @@ class Summary:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
-    delivered: int = 0   # messages from the start of the stream, all delivered: where a rerun resumes
+    delivered: int = 0  # messages from the start of the stream, all delivered: where a rerun resumes
 
     @property
     def transactions_per_s(self) -> float:
         return self.sent[TX] / self.elapsed_s if self.elapsed_s else 0.0
 
     def __str__(self) -> str:
-        text = (f"sent {self.sent[TX]:,} transactions, {self.sent[FEEDBACK]:,} feedback, {self.sent[BAD]:,} bad "
-                f"records; {self.failed:,} failed; {self.elapsed_s:.1f} s, {self.transactions_per_s:,.0f} tx/s")
+        text = (
+            f"sent {self.sent[TX]:,} transactions, {self.sent[FEEDBACK]:,} feedback, {self.sent[BAD]:,} bad "
+            f"records; {self.failed:,} failed; {self.elapsed_s:.1f} s, {self.transactions_per_s:,.0f} tx/s"
+        )
         if self.not_due:
-            text += (f"; not yet due (after now), not sent: {self.not_due[TX] + self.not_due[BAD]:,} transactions, "
-                     f"{self.not_due[FEEDBACK]:,} feedback")
+            text += (
+                f"; not yet due (after now), not sent: {self.not_due[TX] + self.not_due[BAD]:,} transactions, "
+                f"{self.not_due[FEEDBACK]:,} feedback"
+            )
         return text
 
 
@@ -80,22 +84,31 @@ class Progress:
 
 
 class KafkaWriter:
-    def __init__(self, bootstrap: str, topics: dict[str, str], rate: float = 0.0, progress: bool = True,
-                 extra_config: dict | None = None, first_message: int = 0):
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: dict[str, str],
+        rate: float = 0.0,
+        progress: bool = True,
+        extra_config: dict | None = None,
+        first_message: int = 0,
+    ):
         """`first_message`: how many messages of the stream an earlier run delivered (the caller skips them)."""
         self.topics = topics
         self.rate = rate
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            # The topics take the same (Deployment.topics): a message the broker would refuse fails here.
-            "message.max.bytes": config.get_int("KAFKA_MAX_MESSAGE_BYTES"),
-            **(extra_config or {}),
-        })
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 500_000,
+                # The topics take the same (Deployment.topics): a message the broker would refuse fails here.
+                "message.max.bytes": config.get_int("KAFKA_MAX_MESSAGE_BYTES"),
+                **(extra_config or {}),
+            }
+        )
         self.summary = Summary(delivered=first_message)
         self.progress = Progress(progress)
         self.started = time.monotonic()
@@ -111,6 +124,7 @@ class KafkaWriter:
                     self.summary.errors.append(f"{message.topic()} key={message.key()}: {error}")
             else:
                 delivered[0] = True
+
         return on_delivery
 
     def _count_delivered(self) -> None:
@@ -148,8 +162,13 @@ class KafkaWriter:
         topic = self.topics[FEEDBACK] if message.kind == FEEDBACK else self.topics[TX]
         while True:
             try:
-                self.producer.produce(topic, key=message.key, value=message.value, timestamp=message.timestamp_ms,
-                                      on_delivery=self._report(delivered))
+                self.producer.produce(
+                    topic,
+                    key=message.key,
+                    value=message.value,
+                    timestamp=message.timestamp_ms,
+                    on_delivery=self._report(delivered),
+                )
                 break
             except BufferError:
                 self.producer.poll(0.1)  # local queue full: let deliveries drain

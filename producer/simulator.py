@@ -28,27 +28,69 @@ DAY_MS = 86_400_000
 
 # (name, lat, lon): the cities cards live in and terminals stand in.
 CITIES = [
-    ("Paris", 48.857, 2.352), ("Lyon", 45.764, 4.836), ("Marseille", 43.297, 5.370), ("Brussels", 50.850, 4.352),
-    ("Amsterdam", 52.370, 4.895), ("Berlin", 52.520, 13.405), ("Munich", 48.135, 11.582), ("Hamburg", 53.551, 9.994),
-    ("Madrid", 40.417, -3.704), ("Barcelona", 41.385, 2.173), ("Lisbon", 38.722, -9.139), ("Rome", 41.903, 12.496),
-    ("Milan", 45.464, 9.190), ("Vienna", 48.208, 16.373), ("Zurich", 47.377, 8.541), ("Copenhagen", 55.676, 12.568),
-    ("Stockholm", 59.329, 18.069), ("Warsaw", 52.230, 21.012), ("Prague", 50.076, 14.438), ("Dublin", 53.350, -6.260),
+    ("Paris", 48.857, 2.352),
+    ("Lyon", 45.764, 4.836),
+    ("Marseille", 43.297, 5.370),
+    ("Brussels", 50.850, 4.352),
+    ("Amsterdam", 52.370, 4.895),
+    ("Berlin", 52.520, 13.405),
+    ("Munich", 48.135, 11.582),
+    ("Hamburg", 53.551, 9.994),
+    ("Madrid", 40.417, -3.704),
+    ("Barcelona", 41.385, 2.173),
+    ("Lisbon", 38.722, -9.139),
+    ("Rome", 41.903, 12.496),
+    ("Milan", 45.464, 9.190),
+    ("Vienna", 48.208, 16.373),
+    ("Zurich", 47.377, 8.541),
+    ("Copenhagen", 55.676, 12.568),
+    ("Stockholm", 59.329, 18.069),
+    ("Warsaw", 52.230, 21.012),
+    ("Prague", 50.076, 14.438),
+    ("Dublin", 53.350, -6.260),
 ]
 CATEGORIES = ["grocery", "fuel", "restaurant", "pharmacy", "fashion", "electronics", "travel", "online_services"]
 CATEGORY_WEIGHTS = [0.30, 0.12, 0.18, 0.07, 0.10, 0.06, 0.04, 0.13]
 # Relative activity per hour of day (UTC) and per weekday (Monday first).
-HOUR_WEIGHTS = np.array([0.3, 0.15, 0.1, 0.1, 0.15, 0.3, 0.8, 1.4, 1.8, 2.0, 2.2, 2.6,
-                         3.0, 2.6, 2.2, 2.1, 2.3, 2.8, 3.0, 2.6, 2.0, 1.4, 0.9, 0.5])
+HOUR_WEIGHTS = np.array(
+    [
+        0.3,
+        0.15,
+        0.1,
+        0.1,
+        0.15,
+        0.3,
+        0.8,
+        1.4,
+        1.8,
+        2.0,
+        2.2,
+        2.6,
+        3.0,
+        2.6,
+        2.2,
+        2.1,
+        2.3,
+        2.8,
+        3.0,
+        2.6,
+        2.0,
+        1.4,
+        0.9,
+        0.5,
+    ]
+)
 WEEKDAY_WEIGHTS = np.array([0.95, 0.95, 1.0, 1.0, 1.1, 1.25, 0.85])
 
 
 @dataclass(frozen=True)
 class FraudRates:
     """Expected number of fraud events per day per 1,000 cards."""
+
     card_testing: float = 0.5
     spending_spree: float = 0.8
     impossible_travel: float = 1.0
-    compromised_terminal: float = 0.15   # terminals compromised per day per 1,000 cards
+    compromised_terminal: float = 0.15  # terminals compromised per day per 1,000 cards
     high_amount: float = 0.4
     compromise_days: int = 21
 
@@ -58,12 +100,12 @@ class World:
     seed: int
     card_ids: list[str]
     card_city: np.ndarray
-    card_home: np.ndarray          # (n, 2) lat, lon
+    card_home: np.ndarray  # (n, 2) lat, lon
     card_mean_amount: np.ndarray
     card_daily_rate: np.ndarray
     card_terminals: list[np.ndarray]
     terminal_ids: list[str]
-    terminal_loc: np.ndarray       # (m, 2)
+    terminal_loc: np.ndarray  # (m, 2)
     terminal_category: list[str]
     terminal_city: np.ndarray
     online_terminals: np.ndarray
@@ -98,9 +140,20 @@ def build_world(n_cards: int, seed: int) -> World:
             picks = np.append(picks, rng.choice(online, size=min(2, len(online)), replace=False))
         card_terminals.append(picks)
 
-    return World(seed, [f"C{tag}{i:06d}" for i in range(n_cards)], card_city, card_home, card_mean_amount,
-                 card_daily_rate, card_terminals, [f"T{tag}{j:06d}" for j in range(n_terminals)],
-                 terminal_loc, terminal_category, terminal_city, online)
+    return World(
+        seed,
+        [f"C{tag}{i:06d}" for i in range(n_cards)],
+        card_city,
+        card_home,
+        card_mean_amount,
+        card_daily_rate,
+        card_terminals,
+        [f"T{tag}{j:06d}" for j in range(n_terminals)],
+        terminal_loc,
+        terminal_category,
+        terminal_city,
+        online,
+    )
 
 
 class Simulator:
@@ -111,7 +164,7 @@ class Simulator:
         self.days = days
         self.rates = rates
         self.seq = 0
-        self.compromised: dict[int, int] = {}   # terminal index -> compromised until (ms)
+        self.compromised: dict[int, int] = {}  # terminal index -> compromised until (ms)
 
     def _tx(self, card: int, terminal: int, amount: float, event_ms: int, pattern: str | None) -> Labelled:
         w = self.world
@@ -119,10 +172,16 @@ class Simulator:
         category = w.terminal_category[terminal]
         lat, lon = (round(float(v), 5) for v in w.terminal_loc[terminal])
         tx = Transaction(
-            tx_id=f"sim{w.seed}-{self.seq:09d}", card_id=w.card_ids[card], terminal_id=w.terminal_ids[terminal],
-            amount=round(max(0.5, float(amount)), 2), currency="EUR", event_ms=int(event_ms),
-            merchant_category=category, channel="ecom" if category == "online_services" else "pos",
-            lat=lat, lon=lon,
+            tx_id=f"sim{w.seed}-{self.seq:09d}",
+            card_id=w.card_ids[card],
+            terminal_id=w.terminal_ids[terminal],
+            amount=round(max(0.5, float(amount)), 2),
+            currency="EUR",
+            event_ms=int(event_ms),
+            merchant_category=category,
+            channel="ecom" if category == "online_services" else "pos",
+            lat=lat,
+            lon=lon,
         )
         return Labelled(tx, pattern is not None, pattern)
 
@@ -141,8 +200,9 @@ class Simulator:
                 terminal = int(self.rng.choice(w.card_terminals[card]))
                 amount = self.rng.lognormal(math.log(w.card_mean_amount[card]), 0.5)
                 until = self.compromised.get(terminal, 0)
-                out.append(self._tx(card, terminal, amount, event_ms,
-                                    "compromised_terminal" if event_ms < until else None))
+                out.append(
+                    self._tx(card, terminal, amount, event_ms, "compromised_terminal" if event_ms < until else None)
+                )
         return out
 
     def _frauds(self, day_ms: int, genuine: list[Labelled]) -> list[Labelled]:
@@ -151,28 +211,62 @@ class Simulator:
         for _ in range(self._per_day(r.card_testing)):
             card, start = int(rng.integers(n_cards)), int(self._times(day_ms, 1)[0])
             for k in range(int(rng.integers(4, 12))):
-                terminal = int(rng.choice(w.online_terminals)) if len(w.online_terminals) else int(rng.integers(len(w.terminal_ids)))
-                out.append(self._tx(card, terminal, rng.uniform(0.5, 1.99), start + k * int(rng.integers(20_000, 90_000)),
-                                    "card_testing"))
+                terminal = (
+                    int(rng.choice(w.online_terminals))
+                    if len(w.online_terminals)
+                    else int(rng.integers(len(w.terminal_ids)))
+                )
+                out.append(
+                    self._tx(
+                        card,
+                        terminal,
+                        rng.uniform(0.5, 1.99),
+                        start + k * int(rng.integers(20_000, 90_000)),
+                        "card_testing",
+                    )
+                )
         for _ in range(self._per_day(r.spending_spree)):
             card, start = int(rng.integers(n_cards)), int(self._times(day_ms, 1)[0])
             city_terminals = np.flatnonzero(w.terminal_city == w.card_city[card])
             for k in range(int(rng.integers(3, 8))):
-                terminal = int(rng.choice(city_terminals)) if len(city_terminals) else int(rng.integers(len(w.terminal_ids)))
-                out.append(self._tx(card, terminal, w.card_mean_amount[card] * rng.uniform(6, 20),
-                                    start + k * int(rng.integers(600_000, 7_200_000)), "spending_spree"))
+                terminal = (
+                    int(rng.choice(city_terminals)) if len(city_terminals) else int(rng.integers(len(w.terminal_ids)))
+                )
+                out.append(
+                    self._tx(
+                        card,
+                        terminal,
+                        w.card_mean_amount[card] * rng.uniform(6, 20),
+                        start + k * int(rng.integers(600_000, 7_200_000)),
+                        "spending_spree",
+                    )
+                )
         if genuine:
             for _ in range(self._per_day(r.impossible_travel)):
                 anchor = genuine[int(rng.integers(len(genuine)))].tx
                 card = int(anchor.card_id[4:])  # C<seed tag, 3 digits><index, 6 digits>
                 far = np.flatnonzero(np.hypot(*(w.terminal_loc - w.card_home[card]).T) > 12)  # > ~1,000 km
                 if len(far):
-                    out.append(self._tx(card, int(rng.choice(far)), w.card_mean_amount[card] * rng.uniform(1, 4),
-                                        anchor.event_ms + int(rng.integers(300_000, 3_600_000)), "impossible_travel"))
+                    out.append(
+                        self._tx(
+                            card,
+                            int(rng.choice(far)),
+                            w.card_mean_amount[card] * rng.uniform(1, 4),
+                            anchor.event_ms + int(rng.integers(300_000, 3_600_000)),
+                            "impossible_travel",
+                        )
+                    )
         for _ in range(self._per_day(r.high_amount)):
             card = int(rng.integers(n_cards))
-            out.append(self._tx(card, int(rng.choice(w.card_terminals[card])), rng.uniform(1_500, 9_000),
-                                int(self._times(day_ms, 1)[0]), "high_amount"))
+            out.append(
+                self._tx(
+                    card,
+                    int(rng.choice(w.card_terminals[card])),
+                    rng.uniform(1_500, 9_000),
+                    int(self._times(day_ms, 1)[0]),
+                    "high_amount",
+                )
+            )
         for _ in range(self._per_day(r.compromised_terminal)):
             self.compromised[int(rng.integers(len(w.terminal_ids)))] = day_ms + r.compromise_days * DAY_MS
         return out

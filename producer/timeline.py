@@ -41,26 +41,32 @@ def bad_record(n: int, around: Labelled) -> Message:
     good["tx_id"] = f"bad-{n:06d}"
     kind = n % 8
     if kind == 0:
-        value = json.dumps(good)[: 40].encode()                      # malformed JSON (cut short)
+        value = json.dumps(good)[:40].encode()  # malformed JSON (cut short)
     elif kind == 1:
-        value = json.dumps({k: v for k, v in good.items() if k != "amount"}).encode()   # missing field
+        value = json.dumps({k: v for k, v in good.items() if k != "amount"}).encode()  # missing field
     elif kind == 2:
-        value = json.dumps({**good, "amount": f"{tx.amount:.2f}"}).encode()             # wrong type
+        value = json.dumps({**good, "amount": f"{tx.amount:.2f}"}).encode()  # wrong type
     elif kind == 3:
-        value = json.dumps({**good, "amount": -abs(tx.amount)}).encode()                # negative amount
+        value = json.dumps({**good, "amount": -abs(tx.amount)}).encode()  # negative amount
     elif kind == 4:
-        value = json.dumps({**good, "amount": float("nan")}).encode()                   # NaN amount
+        value = json.dumps({**good, "amount": float("nan")}).encode()  # NaN amount
     elif kind == 5:
-        value = json.dumps({**good, "amount": 1e12}).encode()                           # absurd amount
+        value = json.dumps({**good, "amount": 1e12}).encode()  # absurd amount
     elif kind == 6:
-        value = json.dumps({**good, "card_id": "4111-1111-1111-1111"}).encode()         # unknown card format
+        value = json.dumps({**good, "card_id": "4111-1111-1111-1111"}).encode()  # unknown card format
     else:
-        value = json.dumps({**good, "is_fraud": True}).encode()                         # a label leaking in
+        value = json.dumps({**good, "is_fraud": True}).encode()  # a label leaking in
     return Message(BAD, tx.card_id, value, tx.event_ms, good["tx_id"])
 
 
-def messages(items: Iterable[Labelled], feedback_delay_ms: int, bad_every: int = 0, bad_limit: int = 0,
-             start_ms: int | None = None, end_ms: int | None = None) -> Iterator[Message]:
+def messages(
+    items: Iterable[Labelled],
+    feedback_delay_ms: int,
+    bad_every: int = 0,
+    bad_limit: int = 0,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> Iterator[Message]:
     """Transactions and feedback in event-time order; a bad record after every `bad_every`-th
     transaction, `bad_limit` of them at most.
 
@@ -81,8 +87,16 @@ def messages(items: Iterable[Labelled], feedback_delay_ms: int, bad_every: int =
                 yield _feedback_message(feedback)
         if item.is_fraud:
             confirmed = tx.event_ms + feedback_delay_ms
-            heapq.heappush(pending, (confirmed, tx.tx_id, Feedback(tx.tx_id, tx.card_id, tx.terminal_id, tx.event_ms,
-                                                                   confirmed, item.fraud_pattern, tx.amount)))
+            heapq.heappush(
+                pending,
+                (
+                    confirmed,
+                    tx.tx_id,
+                    Feedback(
+                        tx.tx_id, tx.card_id, tx.terminal_id, tx.event_ms, confirmed, item.fraud_pattern, tx.amount
+                    ),
+                ),
+            )
         if tx.event_ms < start_ms:
             continue
         yield Message(TX, tx.card_id, encode(tx), tx.event_ms, tx.tx_id)

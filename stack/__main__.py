@@ -62,8 +62,10 @@ def _start(service: Service) -> None:
         for var in service.ports:
             port = config.get_int(var)
             if _port_in_use(port):
-                raise StackError(f"{service.name}: port {port} ({var}) is already in use by a process this "
-                                 f"stack did not start; stop it or set {var} in the environment")
+                raise StackError(
+                    f"{service.name}: port {port} ({var}) is already in use by a process this "
+                    f"stack did not start; stop it or set {var} in the environment"
+                )
     if service.prepare:
         try:
             service.prepare()
@@ -112,16 +114,19 @@ def up(_: argparse.Namespace) -> None:
 
 def _print_urls() -> None:
     s = config.settings()
-    print(f"""
-  Airflow UI   {s['AIRFLOW_URL']}   (login {s['AIRFLOW_ADMIN_USER']} / {s['AIRFLOW_ADMIN_PASSWORD']})
-  Flink UI     {s['FLINK_REST_URL']}
-  Trino        {s['TRINO_URL']}   (catalog {s['ICEBERG_CATALOG_NAME']})
-  Fraud report {s['REPORT_URL']}
-  Kafka        {s['KAFKA_BOOTSTRAP']}
-  DynamoDB     {s['DYNAMODB_ENDPOINT']}
-  S3           {s['S3_ENDPOINT']}   (bucket {s['ICEBERG_WAREHOUSE_BUCKET']})
-  Logs         {s['LOG_DIR']}   (make logs SERVICE=<name>)
-""", flush=True)
+    print(
+        f"""
+  Airflow UI   {s["AIRFLOW_URL"]}   (login {s["AIRFLOW_ADMIN_USER"]} / {s["AIRFLOW_ADMIN_PASSWORD"]})
+  Flink UI     {s["FLINK_REST_URL"]}
+  Trino        {s["TRINO_URL"]}   (catalog {s["ICEBERG_CATALOG_NAME"]})
+  Fraud report {s["REPORT_URL"]}
+  Kafka        {s["KAFKA_BOOTSTRAP"]}
+  DynamoDB     {s["DYNAMODB_ENDPOINT"]}
+  S3           {s["S3_ENDPOINT"]}   (bucket {s["ICEBERG_WAREHOUSE_BUCKET"]})
+  Logs         {s["LOG_DIR"]}   (make logs SERVICE=<name>)
+""",
+        flush=True,
+    )
 
 
 def restart(args: argparse.Namespace) -> None:
@@ -156,8 +161,10 @@ def status(_: argparse.Namespace) -> None:
         infos = [programs.get(p) for p in service.programs]
         running = sum(1 for i in infos if i and i.state == "RUNNING")
         states = f"{running}/{len(infos)} running" + "".join(
-            f", {p} {i.state if i else 'DOWN'}" for p, i in zip(service.programs, infos)
-            if not i or i.state != "RUNNING")
+            f", {p} {i.state if i else 'DOWN'}"
+            for p, i in zip(service.programs, infos)
+            if not i or i.state != "RUNNING"
+        )
         rss = sum(supervisor.process_tree_rss_kib(i.pid, processes) for i in infos if i and i.pid) / 1024
         try:
             health = "ok: " + service.check() if any(i and i.state == "RUNNING" for i in infos) else "down"
@@ -190,8 +197,9 @@ def clean(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up").set_defaults(func=up)
     commands.add_parser("down").set_defaults(func=down)

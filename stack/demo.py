@@ -26,8 +26,14 @@ def _say(text: str) -> None:
 
 def _last_messages(topic: str, count: int, timeout_s: float = 10.0) -> list[dict]:
     """The last `count` messages of a topic, oldest first."""
-    consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": "demo-reader",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "group.id": "demo-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     assignment = []
     for partition in partitions:
@@ -59,11 +65,32 @@ def main() -> int:
     table = deployment.table("scored_transactions")
     # Two weeks ago, so the frauds' confirmations (7 days later) are all due by now.
     start = (datetime.now(UTC) - timedelta(days=14)).strftime("%Y-%m-%d")
-    _say(f"streaming a simulated week (2,000 cards from {start}, 12 bad records) into "
-         f"{deployment.transactions_topic} ...")
+    _say(
+        f"streaming a simulated week (2,000 cards from {start}, 12 bad records) into "
+        f"{deployment.transactions_topic} ..."
+    )
     seed = int(time.time()) % 1000  # a new seed per run: transaction ids are new (repeated ids are rejected)
-    if produce(["simulate", "--cards", "2000", "--days", "7", "--start", start, "--seed", str(seed),
-                "--bad-records", "12", "--bad-every", "3000", "--quiet"]) != 0:
+    if (
+        produce(
+            [
+                "simulate",
+                "--cards",
+                "2000",
+                "--days",
+                "7",
+                "--start",
+                start,
+                "--seed",
+                str(seed),
+                "--bad-records",
+                "12",
+                "--bad-every",
+                "3000",
+                "--quiet",
+            ]
+        )
+        != 0
+    ):
         return 1
 
     _say("waiting for Iceberg to commit them (the job commits every 10 s) ...")
@@ -79,19 +106,25 @@ def main() -> int:
     print("\nLatest alerts on fraud_alerts:")
     for alert in _last_messages(deployment.alerts_topic, 3):
         reasons = ", ".join(r["code"] for r in alert["reasons"])
-        print(f"  {alert['tx_id']}  card {alert['card_id']}  {alert['amount']:>9.2f} {alert['currency']}  "
-              f"score {alert['score']:.2f}  {reasons}")
+        print(
+            f"  {alert['tx_id']}  card {alert['card_id']}  {alert['amount']:>9.2f} {alert['currency']}  "
+            f"score {alert['score']:.2f}  {reasons}"
+        )
     print("\nLatest dead letters on transactions_dlq:")
     for letter in _last_messages(deployment.dlq_topic, 3):
         print(f"  {letter['reason'][:90]}")
 
-    query = (f"select decision, count(*) as transactions, round(avg(score), 3) as avg_score "
-             f"from {table} where tx_id like 'sim{seed}-%' group by decision order by decision")
+    query = (
+        f"select decision, count(*) as transactions, round(avg(score), 3) as avg_score "
+        f"from {table} where tx_id like 'sim{seed}-%' group by decision order by decision"
+    )
     print(f"\nIn Trino ({config.get('TRINO_URL')}, catalog {config.get('ICEBERG_CATALOG_NAME')}):\n  {query}")
     for row in trino_query(query):
         print(f"  {row}")
-    print(f"\nNext: the Airflow UI {config.get('AIRFLOW_URL')} (fraud_marts builds the marts and the report "
-          f"at {config.get('REPORT_URL')}), the Flink UI {config.get('FLINK_REST_URL')}.")
+    print(
+        f"\nNext: the Airflow UI {config.get('AIRFLOW_URL')} (fraud_marts builds the marts and the report "
+        f"at {config.get('REPORT_URL')}), the Flink UI {config.get('FLINK_REST_URL')}."
+    )
     return 0
 
 

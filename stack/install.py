@@ -85,9 +85,16 @@ def kafka() -> None:
         return
     _log(f"Kafka {version} broker jars (Maven Central)")
     shutil.rmtree(target, ignore_errors=True)
-    _mvn("Kafka", "kafka.pom.xml", ["dependency:copy-dependencies"], {
-        "kafka.version": version, "includeScope": "runtime", "outputDirectory": str(target / "libs"),
-    })
+    _mvn(
+        "Kafka",
+        "kafka.pom.xml",
+        ["dependency:copy-dependencies"],
+        {
+            "kafka.version": version,
+            "includeScope": "runtime",
+            "outputDirectory": str(target / "libs"),
+        },
+    )
     _stamp(target, version)
 
 
@@ -105,9 +112,16 @@ def flink_connectors() -> None:
         return
     _log("Flink connector jars: Kafka SQL connector, Iceberg runtime + AWS bundle, JDBC driver")
     shutil.rmtree(target, ignore_errors=True)
-    _mvn("Flink connectors", "flink-connectors.pom.xml", ["dependency:copy-dependencies"], {
-        **props, "excludeTransitive": "true", "outputDirectory": str(target),
-    })
+    _mvn(
+        "Flink connectors",
+        "flink-connectors.pom.xml",
+        ["dependency:copy-dependencies"],
+        {
+            **props,
+            "excludeTransitive": "true",
+            "outputDirectory": str(target),
+        },
+    )
     _stamp(target, key)
 
 
@@ -129,10 +143,14 @@ def flink_functions() -> Path:
     classes.mkdir(parents=True)
     java_bin = Path(config.get("JAVA17_HOME")) / "bin"
     classpath = ":".join(str(jar) for jar in (dist / "lib").glob("flink-table-api-java-uber-*.jar"))
-    _run("Flink SQL functions", [str(java_bin / "javac"), "--release", "17", "-cp", classpath, "-d", str(classes),
-                                 *map(str, sources)])
-    _run("Flink SQL functions", [str(java_bin / "jar"), "cf", str(target / "fraud-flink-functions.jar"),
-                                 "-C", str(classes), "."])
+    _run(
+        "Flink SQL functions",
+        [str(java_bin / "javac"), "--release", "17", "-cp", classpath, "-d", str(classes), *map(str, sources)],
+    )
+    _run(
+        "Flink SQL functions",
+        [str(java_bin / "jar"), "cf", str(target / "fraud-flink-functions.jar"), "-C", str(classes), "."],
+    )
     shutil.rmtree(classes)
     _stamp(target, key)
     return target
@@ -144,9 +162,12 @@ def flink_lib() -> None:
     it; a changed jar needs `make restart SERVICE=flink`)."""
     dist = Path(config.get("FLINK_DIST"))
     lib = Path(config.get("FLINK_LIB_DIR"))
-    jars = [*(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar"),
-            *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar"),
-            *flink_functions().glob("*.jar")]
+    jars = [
+        *(dist / "lib").glob("*.jar"),
+        *(dist / "opt").glob("flink-python-*.jar"),
+        *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar"),
+        *flink_functions().glob("*.jar"),
+    ]
     wanted = {jar.name: jar for jar in jars}
     if lib.is_dir() and {link.name: link.readlink() for link in lib.iterdir()} == wanted:
         return
@@ -163,9 +184,15 @@ def s3proxy() -> None:
     if (target / f"s3proxy-{version}-jar-with-dependencies.jar").exists():
         return
     _log(f"S3Proxy {version} (Maven Central)")
-    _mvn("S3Proxy", None, ["dependency:copy"], {
-        "artifact": f"org.gaul:s3proxy:{version}:jar:jar-with-dependencies", "outputDirectory": str(target),
-    })
+    _mvn(
+        "S3Proxy",
+        None,
+        ["dependency:copy"],
+        {
+            "artifact": f"org.gaul:s3proxy:{version}:jar:jar-with-dependencies",
+            "outputDirectory": str(target),
+        },
+    )
 
 
 def trino() -> None:
@@ -177,12 +204,24 @@ def trino() -> None:
         return
     _log(f"Trino {version} server core + Iceberg plugin (Maven Central)")
     downloads = root / "downloads"
-    _mvn("Trino", None, ["dependency:copy"], {
-        "artifact": f"io.trino:trino-server-core:{version}:tar.gz", "outputDirectory": str(downloads),
-    })
-    _mvn("Trino Iceberg plugin", None, ["dependency:copy"], {
-        "artifact": f"io.trino:trino-iceberg:{version}:zip", "outputDirectory": str(downloads),
-    })
+    _mvn(
+        "Trino",
+        None,
+        ["dependency:copy"],
+        {
+            "artifact": f"io.trino:trino-server-core:{version}:tar.gz",
+            "outputDirectory": str(downloads),
+        },
+    )
+    _mvn(
+        "Trino Iceberg plugin",
+        None,
+        ["dependency:copy"],
+        {
+            "artifact": f"io.trino:trino-iceberg:{version}:zip",
+            "outputDirectory": str(downloads),
+        },
+    )
     shutil.rmtree(server, ignore_errors=True)
     _run("Trino", ["tar", "xzf", str(downloads / f"trino-server-core-{version}.tar.gz"), "-C", str(root)])
     with zipfile.ZipFile(downloads / f"trino-iceberg-{version}.zip") as plugin:
@@ -199,8 +238,7 @@ def dynalite() -> None:
         return
     _log(f"dynalite {version} (npm)")
     target.mkdir(parents=True, exist_ok=True)
-    _run("dynalite", ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(target),
-                      f"dynalite@{version}"])
+    _run("dynalite", ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(target), f"dynalite@{version}"])
     _stamp(target, version)
 
 

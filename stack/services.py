@@ -27,13 +27,13 @@ PREPARE_TIMEOUT_S = 300  # bound on each one-off command run before a service st
 @dataclass(frozen=True)
 class Service:
     name: str
-    programs: tuple[str, ...]           # supervisord programs (stack/supervisord.conf)
-    ports: tuple[str, ...]              # platform.env variables holding the ports it binds
-    check: Callable[[], str]            # raises when unhealthy, returns a one-line detail when healthy
-    timeout_s: int = 60                 # bound on the wait for the first healthy check
-    prepare: Callable[[], None] | None = None     # before the programs start
+    programs: tuple[str, ...]  # supervisord programs (stack/supervisord.conf)
+    ports: tuple[str, ...]  # platform.env variables holding the ports it binds
+    check: Callable[[], str]  # raises when unhealthy, returns a one-line detail when healthy
+    timeout_s: int = 60  # bound on the wait for the first healthy check
+    prepare: Callable[[], None] | None = None  # before the programs start
     initialize: Callable[[], None] | None = None  # once healthy
-    url_setting: str | None = None      # the platform.env variable holding where a person looks
+    url_setting: str | None = None  # the platform.env variable holding where a person looks
 
 
 def _path(name: str) -> Path:
@@ -64,6 +64,7 @@ def render_config(service: str, target: Path | None = None) -> None:
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------
 
+
 def _postgres_dirs() -> tuple[Path, Path]:
     return _path("DATA_DIR") / "postgres", _path("RUN_DIR") / "postgres"
 
@@ -72,8 +73,9 @@ def _pg_connect(dbname: str = "postgres"):
     import psycopg2
 
     _, socket_dir = _postgres_dirs()
-    return psycopg2.connect(host=str(socket_dir), port=config.get("POSTGRES_PORT"), user="postgres",
-                            dbname=dbname, connect_timeout=3)
+    return psycopg2.connect(
+        host=str(socket_dir), port=config.get("POSTGRES_PORT"), user="postgres", dbname=dbname, connect_timeout=3
+    )
 
 
 def prepare_postgres() -> None:
@@ -85,15 +87,31 @@ def prepare_postgres() -> None:
     data.chmod(0o700)
     for directory in (data, socket_dir):
         if subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(directory)]).returncode:
-            raise RuntimeError(f"the postgres user cannot reach {directory}: every directory above it must "
-                               f"be searchable by others (chmod o+x), which a clone under /root is not; "
-                               f"clone elsewhere or set STACK_HOME to such a place")
+            raise RuntimeError(
+                f"the postgres user cannot reach {directory}: every directory above it must "
+                f"be searchable by others (chmod o+x), which a clone under /root is not; "
+                f"clone elsewhere or set STACK_HOME to such a place"
+            )
     if (data / "PG_VERSION").exists():
         return
     subprocess.run(
-        ["runuser", "-u", "postgres", "--", str(_path("POSTGRES_BIN") / "initdb"), "-D", str(data),
-         "-U", "postgres", "--encoding=UTF8", "--auth-local=trust", "--auth-host=scram-sha-256"],
-        check=True, capture_output=True, timeout=PREPARE_TIMEOUT_S,
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            str(_path("POSTGRES_BIN") / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--encoding=UTF8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=PREPARE_TIMEOUT_S,
     )
 
 
@@ -121,13 +139,19 @@ def initialize_postgres() -> None:
     conn.close()
     import psycopg2
 
-    with psycopg2.connect(host=config.get("BIND_HOST"), port=config.get("POSTGRES_PORT"), user=user,
-                          password=password, dbname=config.get("ICEBERG_CATALOG_DB")) as catalog:
+    with psycopg2.connect(
+        host=config.get("BIND_HOST"),
+        port=config.get("POSTGRES_PORT"),
+        user=user,
+        password=password,
+        dbname=config.get("ICEBERG_CATALOG_DB"),
+    ) as catalog:
         with catalog.cursor() as cur:
             cur.execute(ICEBERG_CATALOG_DDL.read_text())
 
 
 # --- S3 (S3Proxy) ---------------------------------------------------------------------------------------
+
 
 def prepare_s3() -> None:
     (_path("DATA_DIR") / "s3").mkdir(parents=True, exist_ok=True)
@@ -148,6 +172,7 @@ def initialize_s3() -> None:
 
 # --- DynamoDB (dynalite) ------------------------------------------------------------------------------
 
+
 def prepare_dynamodb() -> None:
     (_path("DATA_DIR") / "dynamodb").mkdir(parents=True, exist_ok=True)
 
@@ -158,6 +183,7 @@ def check_dynamodb() -> str:
 
 # --- Kafka --------------------------------------------------------------------------------------------
 
+
 def prepare_kafka() -> None:
     render_config("kafka")
     data = _path("DATA_DIR") / "kafka"
@@ -166,12 +192,30 @@ def prepare_kafka() -> None:
     data.mkdir(parents=True, exist_ok=True)
     java = str(_path("JAVA17_HOME") / "bin" / "java")
     classpath = str(_path("CACHE_DIR") / f"kafka-{config.get('KAFKA_VERSION')}" / "libs" / "*")
-    cluster_id = subprocess.run([java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-                                check=True, capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S).stdout.strip()
+    cluster_id = subprocess.run(
+        [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=PREPARE_TIMEOUT_S,
+    ).stdout.strip()
     subprocess.run(
-        [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-         "-c", str(_path("RUN_DIR") / "conf" / "kafka" / "server.properties")],
-        check=True, capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S,
+        [
+            java,
+            "-cp",
+            classpath,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "-t",
+            cluster_id,
+            "-c",
+            str(_path("RUN_DIR") / "conf" / "kafka" / "server.properties"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=PREPARE_TIMEOUT_S,
     )
 
 
@@ -199,6 +243,7 @@ def initialize_kafka() -> None:
 
 # --- Flink --------------------------------------------------------------------------------------------
 
+
 def prepare_flink() -> None:
     render_config("flink", _path("FLINK_CONF_DIR"))
     # Logging setup as Flink ships it (console for start-foreground, files for the CLI).
@@ -215,12 +260,15 @@ def check_flink() -> str:
         raise RuntimeError("no TaskManager registered")
     if overview["slots-total"] < 1:
         raise RuntimeError("TaskManager registered but offers no slots yet")
-    return (f"Flink {overview['flink-version']}, {overview['taskmanagers']} TaskManager, "
-            f"{overview['slots-available']}/{overview['slots-total']} slots free, "
-            f"{overview['jobs-running']} jobs running")
+    return (
+        f"Flink {overview['flink-version']}, {overview['taskmanagers']} TaskManager, "
+        f"{overview['slots-available']}/{overview['slots-total']} slots free, "
+        f"{overview['jobs-running']} jobs running"
+    )
 
 
 # --- Trino --------------------------------------------------------------------------------------------
+
 
 def prepare_trino() -> None:
     # Trino reads stack/conf/trino as it is: its files name settings as ${ENV:NAME}.
@@ -232,15 +280,23 @@ def check_trino() -> str:
     if info.get("starting", True):
         raise RuntimeError("still starting")
     schemas = lakehouse.trino_query("show schemas")
-    return f"Trino {info['nodeVersion']['version']}, catalog {config.get('ICEBERG_CATALOG_NAME')}: {len(schemas)} schemas"
+    return (
+        f"Trino {info['nodeVersion']['version']}, catalog {config.get('ICEBERG_CATALOG_NAME')}: {len(schemas)} schemas"
+    )
 
 
 # --- Airflow ------------------------------------------------------------------------------------------
 
+
 def _airflow(*args: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(config.REPO_ROOT)}
-    result = subprocess.run([str(_path("VENV_DIR") / "app" / "bin" / "airflow"), *args], env=env,
-                            capture_output=True, text=True, timeout=PREPARE_TIMEOUT_S)
+    result = subprocess.run(
+        [str(_path("VENV_DIR") / "app" / "bin" / "airflow"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PREPARE_TIMEOUT_S,
+    )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
         raise RuntimeError(f"airflow {' '.join(args)} failed:\n{tail}")
@@ -271,9 +327,19 @@ def dbt_manifest_is_current() -> bool:
 def parse_dbt_project() -> None:
     """dbt_project/target/manifest.json, from which the marts DAG (cosmos) reads the dbt graph."""
     project = config.REPO_ROOT / "dbt_project"
-    result = subprocess.run([str(_path("VENV_DIR") / "dbt" / "bin" / "dbt"), "parse", "--project-dir", str(project),
-                             "--profiles-dir", str(project)], capture_output=True, text=True,
-                            timeout=PREPARE_TIMEOUT_S)
+    result = subprocess.run(
+        [
+            str(_path("VENV_DIR") / "dbt" / "bin" / "dbt"),
+            "parse",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=PREPARE_TIMEOUT_S,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{(result.stdout + result.stderr)[-3000:]}")
 
@@ -289,6 +355,7 @@ def check_airflow() -> str:
 
 # --- The report page ----------------------------------------------------------------------------------
 
+
 def prepare_report() -> None:
     report = _path("REPORT_DIR")
     report.mkdir(parents=True, exist_ok=True)
@@ -296,7 +363,8 @@ def prepare_report() -> None:
         (report / "index.html").write_text(
             "<!doctype html><title>Fraud report</title><h1>Card fraud report</h1>"
             "<p>No report yet: it is generated by the fraud_marts DAG after each dbt build "
-            "(or by hand: <code>PYTHONPATH=. .venvs/app/bin/python -m include.report</code>).</p>")
+            "(or by hand: <code>PYTHONPATH=. .venvs/app/bin/python -m include.report</code>).</p>"
+        )
 
 
 def check_report() -> str:
@@ -304,25 +372,56 @@ def check_report() -> str:
         return f"HTTP {response.status}, {len(response.read()):,} bytes"
 
 
-SERVICES: dict[str, Service] = {s.name: s for s in [
-    Service("postgres", ("postgres",), ("POSTGRES_PORT",), check_postgres, 30,
-            prepare_postgres, initialize_postgres),
-    Service("s3", ("s3",), ("S3_PORT",), check_s3, 60, prepare_s3, initialize_s3,
-            url_setting="S3_ENDPOINT"),
-    Service("dynamodb", ("dynamodb",), ("DYNAMODB_PORT",), check_dynamodb, 30, prepare_dynamodb,
-            url_setting="DYNAMODB_ENDPOINT"),
-    Service("kafka", ("kafka",), ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT"), check_kafka, 90,
-            prepare_kafka, initialize_kafka, url_setting="KAFKA_BOOTSTRAP"),
-    Service("flink", ("flink-jobmanager", "flink-taskmanager"), ("FLINK_REST_PORT", "FLINK_RPC_PORT"),
-            check_flink, 120, prepare_flink, url_setting="FLINK_REST_URL"),
-    Service("trino", ("trino",), ("TRINO_PORT",), check_trino, 240, prepare_trino, url_setting="TRINO_URL"),
-    Service("airflow", ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"),
-            ("AIRFLOW_PORT",), check_airflow, 240, prepare_airflow, url_setting="AIRFLOW_URL"),
-    Service("report", ("report",), ("REPORT_PORT",), check_report, 30, prepare_report, url_setting="REPORT_URL"),
-]}
+SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in [
+        Service(
+            "postgres", ("postgres",), ("POSTGRES_PORT",), check_postgres, 30, prepare_postgres, initialize_postgres
+        ),
+        Service("s3", ("s3",), ("S3_PORT",), check_s3, 60, prepare_s3, initialize_s3, url_setting="S3_ENDPOINT"),
+        Service(
+            "dynamodb",
+            ("dynamodb",),
+            ("DYNAMODB_PORT",),
+            check_dynamodb,
+            30,
+            prepare_dynamodb,
+            url_setting="DYNAMODB_ENDPOINT",
+        ),
+        Service(
+            "kafka",
+            ("kafka",),
+            ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT"),
+            check_kafka,
+            90,
+            prepare_kafka,
+            initialize_kafka,
+            url_setting="KAFKA_BOOTSTRAP",
+        ),
+        Service(
+            "flink",
+            ("flink-jobmanager", "flink-taskmanager"),
+            ("FLINK_REST_PORT", "FLINK_RPC_PORT"),
+            check_flink,
+            120,
+            prepare_flink,
+            url_setting="FLINK_REST_URL",
+        ),
+        Service("trino", ("trino",), ("TRINO_PORT",), check_trino, 240, prepare_trino, url_setting="TRINO_URL"),
+        Service(
+            "airflow",
+            ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"),
+            ("AIRFLOW_PORT",),
+            check_airflow,
+            240,
+            prepare_airflow,
+            url_setting="AIRFLOW_URL",
+        ),
+        Service("report", ("report",), ("REPORT_PORT",), check_report, 30, prepare_report, url_setting="REPORT_URL"),
+    ]
+}
 
 # Start order: each stage starts together and must be healthy before the next one starts. The second
 # stage needs only the first (Airflow and the Iceberg catalog live in PostgreSQL, the warehouse in S3);
 # started together they overlap their waits: `make up` on a warm machine 43 s -> 40 s.
 STAGES: list[list[str]] = [["postgres", "s3", "dynamodb"], ["kafka", "flink", "trino", "airflow", "report"]]
-

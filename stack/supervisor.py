@@ -52,7 +52,8 @@ def start_daemon(env: dict[str, str]) -> None:
         return
     subprocess.run(
         [str(Path(config.get("VENV_DIR")) / "app" / "bin" / "supervisord"), "-c", str(CONF)],
-        env=env, check=True,
+        env=env,
+        check=True,
     )
     deadline = time.monotonic() + 20
     while not is_running():
@@ -128,8 +129,9 @@ def process_table() -> dict[int, ProcessStats]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # ended while we looked
             continue
-        table[int(entry.name)] = ProcessStats(ppid=int(fields[1]), rss_kib=int(fields[21]) * page_kib,
-                                              cpu_s=(int(fields[11]) + int(fields[12])) / hertz)
+        table[int(entry.name)] = ProcessStats(
+            ppid=int(fields[1]), rss_kib=int(fields[21]) * page_kib, cpu_s=(int(fields[11]) + int(fields[12])) / hertz
+        )
     return table
 
 

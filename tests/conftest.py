@@ -28,8 +28,10 @@ def pytest_collection_modifyitems(items):
         if INTEGRATION_DIR in Path(item.fspath).parents:
             item.add_marker(pytest.mark.integration)
         if "restart_service" in item.fixturenames and not item.get_closest_marker("disruptive"):
-            raise pytest.UsageError(f"{item.nodeid} restarts a service: mark it @pytest.mark.disruptive, "
-                                    "or it may run beside tests that need that service (make test)")
+            raise pytest.UsageError(
+                f"{item.nodeid} restarts a service: mark it @pytest.mark.disruptive, "
+                "or it may run beside tests that need that service (make test)"
+            )
 
 
 @pytest.fixture

@@ -41,8 +41,12 @@ TABLE_KEY = "card_id"
 HISTORY_ATTRIBUTE = "history"
 LOG_STREAM, LOG_SEQ, LOG_ENTRIES = "log_partition", "first_offset", "entries"
 RETRYABLE_CODES = {
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
 }
 GET_BATCH, PUT_BATCH = 100, 25
 # A log item holds at most this many entries (~112 KiB compressed for the simulator's ids, ~320 KB for ids
@@ -62,13 +66,14 @@ def log_table_name(card_table: str) -> str:
 
 def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _create(client, table: str, key_schema: list[dict], attributes: list[dict]) -> None:
     try:
-        client.create_table(TableName=table, KeySchema=key_schema, AttributeDefinitions=attributes,
-                            BillingMode="PAY_PER_REQUEST")
+        client.create_table(
+            TableName=table, KeySchema=key_schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
+        )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceInUseException":
             raise
@@ -79,12 +84,19 @@ def ensure_table(client, table: str) -> None:
     """Creates the card table and its log table if they do not exist (on-demand capacity)."""
     existing = set(client.list_tables()["TableNames"])
     if table not in existing:
-        _create(client, table, [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
-                [{"AttributeName": TABLE_KEY, "AttributeType": "S"}])
+        _create(
+            client,
+            table,
+            [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
+            [{"AttributeName": TABLE_KEY, "AttributeType": "S"}],
+        )
     if log_table_name(table) not in existing:
-        _create(client, log_table_name(table),
-                [{"AttributeName": LOG_STREAM, "KeyType": "HASH"}, {"AttributeName": LOG_SEQ, "KeyType": "RANGE"}],
-                [{"AttributeName": LOG_STREAM, "AttributeType": "S"}, {"AttributeName": LOG_SEQ, "AttributeType": "N"}])
+        _create(
+            client,
+            log_table_name(table),
+            [{"AttributeName": LOG_STREAM, "KeyType": "HASH"}, {"AttributeName": LOG_SEQ, "KeyType": "RANGE"}],
+            [{"AttributeName": LOG_STREAM, "AttributeType": "S"}, {"AttributeName": LOG_SEQ, "AttributeType": "N"}],
+        )
 
 
 def drop_tables(client, table: str) -> None:
@@ -119,8 +131,15 @@ def decode_log(blob: bytes) -> list[tuple[str, Entry]]:
 
 
 class DynamoCardStore:
-    def __init__(self, client, table: str, max_attempts: int = 10, base_delay_s: float = 0.05,
-                 max_delay_s: float = 5.0, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        client,
+        table: str,
+        max_attempts: int = 10,
+        base_delay_s: float = 0.05,
+        max_delay_s: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.client = client
         self.table = table
         self.log_table = log_table_name(table)
@@ -150,7 +169,7 @@ class DynamoCardStore:
     def _backoff(self, attempt: int) -> None:
         with self._counting:
             self.retries += 1
-        self.sleep(random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** attempt)))
+        self.sleep(random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt)))
 
     def _batch_write(self, table: str, requests: list[dict]) -> None:
         for chunk in _chunks(requests, PUT_BATCH):
@@ -170,8 +189,12 @@ class DynamoCardStore:
         """Compacted history blobs of the cards that have one; cards never compacted are absent."""
         found: dict[str, bytes] = {}
         for chunk in _chunks(sorted(set(card_ids)), GET_BATCH):
-            pending = {self.table: {"Keys": [{TABLE_KEY: {"S": c}} for c in chunk],
-                                    "ProjectionExpression": f"{TABLE_KEY}, {HISTORY_ATTRIBUTE}"}}
+            pending = {
+                self.table: {
+                    "Keys": [{TABLE_KEY: {"S": c}} for c in chunk],
+                    "ProjectionExpression": f"{TABLE_KEY}, {HISTORY_ATTRIBUTE}",
+                }
+            }
             for attempt in range(self.max_attempts):
                 response = self._call(self.client.batch_get_item, RequestItems=pending)
                 for item in response.get("Responses", {}).get(self.table, []):
@@ -186,10 +209,21 @@ class DynamoCardStore:
 
     def save(self, blobs: dict[str, bytes], updated_ms: int) -> None:
         """Writes whole card items; idempotent, so writing the same history twice changes nothing."""
-        self._batch_write(self.table, [
-            {"PutRequest": {"Item": {TABLE_KEY: {"S": card}, HISTORY_ATTRIBUTE: {"B": blob},
-                                     "updated_ms": {"N": str(updated_ms)}}}}
-            for card, blob in sorted(blobs.items())])
+        self._batch_write(
+            self.table,
+            [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            TABLE_KEY: {"S": card},
+                            HISTORY_ATTRIBUTE: {"B": blob},
+                            "updated_ms": {"N": str(updated_ms)},
+                        }
+                    }
+                }
+                for card, blob in sorted(blobs.items())
+            ],
+        )
 
     # --- the log ------------------------------------------------------------------------------------
 
@@ -202,16 +236,29 @@ class DynamoCardStore:
         for partition, entries in sorted(entries_by_partition.items()):
             for seq, blob in log_items(sorted(entries, key=lambda item: item[1].offset)):
                 keys.setdefault(partition, []).append(seq)
-                requests.append({"PutRequest": {"Item": {
-                    LOG_STREAM: {"S": f"p{partition}"}, LOG_SEQ: {"N": str(seq)}, LOG_ENTRIES: {"B": blob}}}})
+                requests.append(
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                LOG_STREAM: {"S": f"p{partition}"},
+                                LOG_SEQ: {"N": str(seq)},
+                                LOG_ENTRIES: {"B": blob},
+                            }
+                        }
+                    }
+                )
         self._batch_write(self.log_table, requests)
         return keys
 
     def read_log(self, partition: int) -> dict[int, list[tuple[str, Entry]]]:
         """Every log item of a partition not compacted yet: first offset -> entries."""
         items: dict[int, list[tuple[str, Entry]]] = {}
-        kwargs = {"TableName": self.log_table, "KeyConditionExpression": f"{LOG_STREAM} = :s",
-                  "ExpressionAttributeValues": {":s": {"S": f"p{partition}"}}, "ConsistentRead": True}
+        kwargs = {
+            "TableName": self.log_table,
+            "KeyConditionExpression": f"{LOG_STREAM} = :s",
+            "ExpressionAttributeValues": {":s": {"S": f"p{partition}"}},
+            "ConsistentRead": True,
+        }
         while True:
             response = self._call(self.client.query, **kwargs)
             for item in response.get("Items", []):
@@ -221,6 +268,10 @@ class DynamoCardStore:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete_log(self, partition: int, seqs: Iterable[int]) -> None:
-        self._batch_write(self.log_table, [
-            {"DeleteRequest": {"Key": {LOG_STREAM: {"S": f"p{partition}"}, LOG_SEQ: {"N": str(seq)}}}}
-            for seq in sorted(set(seqs))])
+        self._batch_write(
+            self.log_table,
+            [
+                {"DeleteRequest": {"Key": {LOG_STREAM: {"S": f"p{partition}"}, LOG_SEQ: {"N": str(seq)}}}}
+                for seq in sorted(set(seqs))
+            ],
+        )

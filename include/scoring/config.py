@@ -87,8 +87,9 @@ def load(path: Path | str = DEFAULT_PATH) -> ScoringConfig:
         tiny_amount=float(raw["features"]["tiny_amount"]),
         night_hours=(int(raw["features"]["night_start_hour"]), int(raw["features"]["night_end_hour"])),
         model_uri=raw.get("model", {}).get("uri"),
-        rules=tuple(Rule(r["code"], r["feature"], r["op"], float(r["threshold"]), float(r["weight"]))
-                    for r in raw["rules"]),
+        rules=tuple(
+            Rule(r["code"], r["feature"], r["op"], float(r["threshold"]), float(r["weight"])) for r in raw["rules"]
+        ),
     )
     _check(config)
     return config
@@ -100,8 +101,10 @@ def _check(config: ScoringConfig) -> None:
     if config.retention_ms < config.longest_window_ms:
         raise ValueError("history.retention_days must cover the longest window")
     if max(config.feedback_windows_ms.values()) > config.longest_window_ms:
-        raise ValueError("feedback.windows_days may not exceed the longest feature window: the scorer keeps "
-                         "confirmed frauds only as long as card histories (feedback_keep_ms)")
+        raise ValueError(
+            "feedback.windows_days may not exceed the longest feature window: the scorer keeps "
+            "confirmed frauds only as long as card histories (feedback_keep_ms)"
+        )
     if not 0 < config.max_entries_used < config.max_entries:
         raise ValueError("history.max_entries_used must be positive and below history.max_entries")
     windows = [f"card_tx_count_{name}" for name in config.count_windows_ms]

@@ -43,7 +43,8 @@ def compute(tx: Transaction, prior: Prior, feedback: FeedbackIndex, config: Scor
     squares = sum(map(operator.mul, in_30d, in_30d))
     first30 = times[start_30d] if in_30d else None
     tiny = (1 if amount < tiny_amount else 0) + sum(
-        1 for value in amounts[bisect.bisect_right(times, t - 3_600_000):] if value < tiny_amount)
+        1 for value in amounts[bisect.bisect_right(times, t - 3_600_000) :] if value < tiny_amount
+    )
     new_terminal = 0.0 if tx.terminal_id in prior.terminals else 1.0
     terminal_id = tx.terminal_id
 
@@ -78,24 +79,26 @@ def compute(tx: Transaction, prior: Prior, feedback: FeedbackIndex, config: Scor
         features[f"card_tx_count_{name}"] = float(closed[width][0])
     for name, width in config.sum_windows_ms.items():
         features[f"card_amount_sum_{name}"] = closed[width][1]
-    features.update({
-        "card_amount_mean_30d": mean30,
-        "card_amount_std_30d": std30,
-        "amount_ratio_to_mean_30d": amount / mean30 if mean30 else None,
-        "amount_zscore_30d": zscore,
-        "card_amount_sum_24h_ratio": spree,
-        "card_tiny_amount_count_1h": float(tiny),
-        "seconds_since_prev": seconds_since_prev,
-        "distance_from_prev_km": distance,
-        "speed_from_prev_kmh": speed,
-        "is_new_terminal": new_terminal,
-        "new_terminal_at_night": new_terminal * is_night,
-        "card_history_count": float(len(times)),
-        "hour_of_day": float(hour),
-        "is_night": is_night,
-        "is_weekend": 1.0 if weekday >= 5 else 0.0,
-        "terminal_fraud_count_7d": float(feedback.terminal_frauds(terminal_id, as_of, feedback_7d)),
-        "terminal_fraud_count_30d": float(feedback.terminal_frauds(terminal_id, as_of, feedback_30d)),
-        "card_fraud_count_30d": float(feedback.card_frauds(tx.card_id, as_of, feedback_30d)),
-    })
+    features.update(
+        {
+            "card_amount_mean_30d": mean30,
+            "card_amount_std_30d": std30,
+            "amount_ratio_to_mean_30d": amount / mean30 if mean30 else None,
+            "amount_zscore_30d": zscore,
+            "card_amount_sum_24h_ratio": spree,
+            "card_tiny_amount_count_1h": float(tiny),
+            "seconds_since_prev": seconds_since_prev,
+            "distance_from_prev_km": distance,
+            "speed_from_prev_kmh": speed,
+            "is_new_terminal": new_terminal,
+            "new_terminal_at_night": new_terminal * is_night,
+            "card_history_count": float(len(times)),
+            "hour_of_day": float(hour),
+            "is_night": is_night,
+            "is_weekend": 1.0 if weekday >= 5 else 0.0,
+            "terminal_fraud_count_7d": float(feedback.terminal_frauds(terminal_id, as_of, feedback_7d)),
+            "terminal_fraud_count_30d": float(feedback.terminal_frauds(terminal_id, as_of, feedback_30d)),
+            "card_fraud_count_30d": float(feedback.card_frauds(tx.card_id, as_of, feedback_30d)),
+        }
+    )
     return {name: features.get(name) for name in FEATURES}

@@ -74,11 +74,14 @@ def validate_feedback(payload: bytes | None, kafka_ms: int | None = None) -> Fee
     if confirmed_ms < tx_event_ms:
         raise Rejected("invalid_confirmed_at", "confirmed before the transaction happened")
     if kafka_ms is not None and confirmed_ms > kafka_ms + MAX_EVENT_AHEAD_MS:
-        raise Rejected("invalid_confirmed_at", f"confirmed_at is more than an hour after the record's Kafka "
-                                               f"timestamp ({kafka_ms} ms since the epoch)")
+        raise Rejected(
+            "invalid_confirmed_at",
+            f"confirmed_at is more than an hour after the record's Kafka timestamp ({kafka_ms} ms since the epoch)",
+        )
     pattern = doc.get("fraud_pattern")
-    if pattern is not None and not (isinstance(pattern, str) and len(pattern) <= MAX_PATTERN_CHARS
-                                    and pattern.isprintable()):
+    if pattern is not None and not (
+        isinstance(pattern, str) and len(pattern) <= MAX_PATTERN_CHARS and pattern.isprintable()
+    ):
         raise Rejected("invalid_fraud_pattern", f"fraud_pattern={str(pattern)[:80]!r}")
     amount = number_field(doc, "amount", "invalid_amount")
     if amount is not None and not (math.isfinite(amount) and 0 <= amount <= MAX_AMOUNT):
@@ -96,16 +99,19 @@ def parse_feedback(payload: bytes | None, kafka_ms: int | None = None) -> Feedba
 
 
 def encode_feedback(fb: Feedback) -> bytes:
-    return json.dumps({
-        "schema_version": FEEDBACK_SCHEMA_VERSION,
-        "tx_id": fb.tx_id,
-        "card_id": fb.card_id,
-        "terminal_id": fb.terminal_id,
-        "tx_event_time": format_event_time(fb.tx_event_ms),
-        "confirmed_at": format_event_time(fb.confirmed_ms),
-        "fraud_pattern": fb.fraud_pattern,
-        "amount": fb.amount,
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "schema_version": FEEDBACK_SCHEMA_VERSION,
+            "tx_id": fb.tx_id,
+            "card_id": fb.card_id,
+            "terminal_id": fb.terminal_id,
+            "tx_event_time": format_event_time(fb.tx_event_ms),
+            "confirmed_at": format_event_time(fb.confirmed_ms),
+            "fraud_pattern": fb.fraud_pattern,
+            "amount": fb.amount,
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 class FeedbackIndex:
@@ -116,7 +122,7 @@ class FeedbackIndex:
         self.keep_ms = keep_ms
         self._terminal: dict[str, list[int]] = {}
         self._card: dict[str, list[int]] = {}
-        self._seen: set[str] = set()                       # tx_ids indexed: a repeat counts once
+        self._seen: set[str] = set()  # tx_ids indexed: a repeat counts once
         self._by_age: list[tuple[int, str, str, str]] = []  # heap of (confirmed_ms, tx_id, card, terminal)
         self.newest_ms: int | None = None
 
@@ -128,8 +134,9 @@ class FeedbackIndex:
         return self.add_confirmation(fb.tx_id, fb.card_id, fb.terminal_id, fb.confirmed_ms)
 
     def add_confirmation(self, tx_id: str, card_id: str, terminal_id: str, confirmed_ms: int) -> bool:
-        if tx_id in self._seen or (self.keep_ms is not None and self.newest_ms is not None
-                                   and confirmed_ms < self.newest_ms - self.keep_ms):
+        if tx_id in self._seen or (
+            self.keep_ms is not None and self.newest_ms is not None and confirmed_ms < self.newest_ms - self.keep_ms
+        ):
             return False
         # Interned: thousands of confirmations share a terminal, and the index keys hold the same strings.
         card_id, terminal_id = sys.intern(card_id), sys.intern(terminal_id)

@@ -56,9 +56,17 @@ class FeedbackSnapshots:
 
     @staticmethod
     def encode(keep_ms: int | None, positions: dict[int, int], confirmations: list) -> bytes:
-        return zlib.compress(orjson.dumps({"format": SNAPSHOT_FORMAT, "keep_ms": keep_ms,
-                                           "positions": {str(p): o for p, o in positions.items()},
-                                           "confirmations": confirmations}), 1)
+        return zlib.compress(
+            orjson.dumps(
+                {
+                    "format": SNAPSHOT_FORMAT,
+                    "keep_ms": keep_ms,
+                    "positions": {str(p): o for p, o in positions.items()},
+                    "confirmations": confirmations,
+                }
+            ),
+            1,
+        )
 
     def save(self, blob: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=blob)
@@ -68,9 +76,17 @@ class FeedbackSnapshots:
 
 
 class FeedbackFeed:
-    def __init__(self, bootstrap: str, topic: str, index: FeedbackIndex,
-                 snapshots: FeedbackSnapshots | None = None, snapshot_every_s: float = 300.0,
-                 stall_timeout_s: float = 60.0, request_timeout_s: float = 30.0, clock=time.monotonic):
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        index: FeedbackIndex,
+        snapshots: FeedbackSnapshots | None = None,
+        snapshot_every_s: float = 300.0,
+        stall_timeout_s: float = 60.0,
+        request_timeout_s: float = 30.0,
+        clock=time.monotonic,
+    ):
         self.topic = topic
         self.index = index
         self.snapshots = snapshots
@@ -78,13 +94,15 @@ class FeedbackFeed:
         self.stall_timeout_s = stall_timeout_s
         self.request_timeout_s = request_timeout_s
         self.clock = clock
-        self.consumer = Consumer({
-            "bootstrap.servers": bootstrap,
-            "group.id": "fraud-scoring-feedback-side-input",  # required by the client; never committed
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        })
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "fraud-scoring-feedback-side-input",  # required by the client; never committed
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "auto.offset.reset": "earliest",
+            }
+        )
         # Asks for the end of every partition in one request (the consumer would ask one by one), on
         # its own connection: a consumer's query would wait behind its open long-poll fetch.
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -93,7 +111,7 @@ class FeedbackFeed:
             raise KafkaException(metadata.error)
         self.partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)]
         self.skipped = 0
-        self.restored = 0           # confirmations the start took from a snapshot
+        self.restored = 0  # confirmations the start took from a snapshot
         self.read_since_snapshot = 0
         # The first catch-up that reads anything writes a snapshot at once: after a start that read a long
         # history, the next start (a restart, another worker) need not read it again.
@@ -120,13 +138,18 @@ class FeedbackFeed:
         self.partitions = [TopicPartition(self.topic, p, positions[p]) for p in sorted(positions)]
         self._assigned = dict(positions)
         self.restored = len(confirmations)
-        log.info("feedback index of %s: %d confirmations from its snapshot, reading on from %s",
-                 self.topic, self.restored, positions)
+        log.info(
+            "feedback index of %s: %d confirmations from its snapshot, reading on from %s",
+            self.topic,
+            self.restored,
+            positions,
+        )
 
     def _offsets(self, spec: OffsetSpec, partitions: list[int]) -> dict[int, int]:
         request = {TopicPartition(self.topic, p): spec for p in partitions}
-        answers = self.admin.list_offsets(request, isolation_level=IsolationLevel.READ_COMMITTED,
-                                          request_timeout=self.request_timeout_s)
+        answers = self.admin.list_offsets(
+            request, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=self.request_timeout_s
+        )
         return {tp.partition: future.result().offset for tp, future in answers.items()}
 
     def catch_up(self) -> int:
@@ -149,8 +172,10 @@ class FeedbackFeed:
                 self._snapshot_if_due(positions)
                 return read
             if self.clock() - last_progress > self.stall_timeout_s:
-                raise TimeoutError(f"reading {self.topic} made no progress for {self.stall_timeout_s:.0f} s "
-                                   f"(positions {positions}, ends {ends})")
+                raise TimeoutError(
+                    f"reading {self.topic} made no progress for {self.stall_timeout_s:.0f} s "
+                    f"(positions {positions}, ends {ends})"
+                )
             # consume() returns early only once it has num_messages: ask for what is missing, so a
             # few new records do not cost the full timeout (control records can make this an
             # overestimate; then the short timeout bounds the wait).
@@ -173,9 +198,12 @@ class FeedbackFeed:
         """Every snapshot_every_s, if anything was read since the last one, writes the index and the
         offsets it covers; the upload runs on a thread (one at a time), the encoding here, where the
         index is consistent with `positions`."""
-        if (self.snapshots is None or not self.read_since_snapshot
-                or self.clock() - self._last_snapshot < self.snapshot_every_s
-                or (self._upload is not None and self._upload.is_alive())):
+        if (
+            self.snapshots is None
+            or not self.read_since_snapshot
+            or self.clock() - self._last_snapshot < self.snapshot_every_s
+            or (self._upload is not None and self._upload.is_alive())
+        ):
             return
         covered = {p: offset if offset >= 0 else self._assigned.get(p, 0) for p, offset in positions.items()}
         blob = FeedbackSnapshots.encode(self.index.keep_ms, covered, self.index.confirmations())

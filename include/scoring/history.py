@@ -44,6 +44,7 @@ class Entry(NamedTuple):
 class Prior(NamedTuple):
     """The history one transaction may use, oldest first, as columns: features find window bounds by
     bisecting `times` and sum slices of `amounts` instead of looping over entries in Python."""
+
     times: list[int]
     amounts: list[float]
     terminals: list[str]
@@ -53,13 +54,17 @@ class Prior(NamedTuple):
     @classmethod
     def of(cls, entries: list[Entry]) -> Prior:
         """From entries sorted by (event_ms, tx_id)."""
-        return cls([e.event_ms for e in entries], [e.amount for e in entries], [e.terminal_id for e in entries],
-                   [e.tx_id for e in entries], entries[-1] if entries else None)
+        return cls(
+            [e.event_ms for e in entries],
+            [e.amount for e in entries],
+            [e.terminal_id for e in entries],
+            [e.tx_id for e in entries],
+            entries[-1] if entries else None,
+        )
 
 
 class CardHistory:
-    __slots__ = ("card_id", "entries", "_keys", "_by_tx", "_times", "_amounts", "_terminals", "_tx_ids",
-                 "_max_offset")
+    __slots__ = ("card_id", "entries", "_keys", "_by_tx", "_times", "_amounts", "_terminals", "_tx_ids", "_max_offset")
 
     def __init__(self, card_id: str, entries: list[Entry] | None = None):
         self.card_id = card_id
@@ -109,19 +114,29 @@ class CardHistory:
             before = self.entries[:end]
             if any(e.partition == partition and e.offset > offset for e in before):
                 read_before = [e for e in before if not (e.partition == partition and e.offset > offset)]
-                return Prior.of(read_before[max(0, len(read_before) - limit):])
+                return Prior.of(read_before[max(0, len(read_before) - limit) :])
         start = max(0, end - limit)
-        return Prior(self._times[start:end], self._amounts[start:end], self._terminals[start:end],
-                     self._tx_ids[start:end], self.entries[end - 1] if end else None)
+        return Prior(
+            self._times[start:end],
+            self._amounts[start:end],
+            self._terminals[start:end],
+            self._tx_ids[start:end],
+            self.entries[end - 1] if end else None,
+        )
 
     def add(self, entry: Entry, retention_ms: int, max_entries: int) -> None:
         """Appends an entry (idempotent per tx_id) and drops what is older than the retention."""
         if entry.tx_id in self._by_tx:
             return
         position = bisect.bisect_left(self._keys, (entry.event_ms, entry.tx_id))
-        for column, value in ((self.entries, entry), (self._keys, (entry.event_ms, entry.tx_id)),
-                              (self._times, entry.event_ms), (self._amounts, entry.amount),
-                              (self._terminals, entry.terminal_id), (self._tx_ids, entry.tx_id)):
+        for column, value in (
+            (self.entries, entry),
+            (self._keys, (entry.event_ms, entry.tx_id)),
+            (self._times, entry.event_ms),
+            (self._amounts, entry.amount),
+            (self._terminals, entry.terminal_id),
+            (self._tx_ids, entry.tx_id),
+        ):
             column.insert(position, value)
         self._by_tx[entry.tx_id] = entry
         self._note_offset(entry)

@@ -24,8 +24,10 @@ class Model:
 
     def predict(self, feature_rows: list[dict]) -> np.ndarray:
         """Fraud probability per row; missing features are NaN (the estimator handles them)."""
-        matrix = np.array([[np.nan if (v := row.get(name)) is None else v for name in self.feature_names]
-                           for row in feature_rows], dtype=np.float64)
+        matrix = np.array(
+            [[np.nan if (v := row.get(name)) is None else v for name in self.feature_names] for row in feature_rows],
+            dtype=np.float64,
+        )
         return self.estimator.predict_proba(matrix)[:, 1]
 
 

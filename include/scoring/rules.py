@@ -23,8 +23,10 @@ def rule_score(fired_rules: list[Rule]) -> float:
 
 
 def reasons(fired_rules: list[Rule], features: dict) -> list[dict]:
-    return [{"code": r.code, "feature": r.feature, "value": _round(features.get(r.feature)),
-             "threshold": r.threshold} for r in fired_rules]
+    return [
+        {"code": r.code, "feature": r.feature, "value": _round(features.get(r.feature)), "threshold": r.threshold}
+        for r in fired_rules
+    ]
 
 
 def _round(value):

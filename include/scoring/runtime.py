@@ -43,14 +43,16 @@ def card_store(runtime: dict) -> DynamoCardStore:
 
 
 def feedback_snapshots(feedback_topic: str) -> FeedbackSnapshots:
-    return FeedbackSnapshots(aws.s3_client(), config.get("SCORING_STATE_BUCKET"), config.get("SCORING_STATE_PREFIX"),
-                             feedback_topic)
+    return FeedbackSnapshots(
+        aws.s3_client(), config.get("SCORING_STATE_BUCKET"), config.get("SCORING_STATE_PREFIX"), feedback_topic
+    )
 
 
 def feedback_side_input(runtime: dict, scoring: ScoringConfig) -> tuple[FeedbackIndex, FeedbackFeed]:
     """Every confirmed fraud the features may still count, read before the first record is scored."""
     index = FeedbackIndex(keep_ms=scoring.feedback_keep_ms)
-    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), runtime["feedback_topic"], index,
-                        feedback_snapshots(runtime["feedback_topic"]))
+    feed = FeedbackFeed(
+        config.get("KAFKA_BOOTSTRAP"), runtime["feedback_topic"], index, feedback_snapshots(runtime["feedback_topic"])
+    )
     feed.catch_up()
     return index, feed

@@ -49,13 +49,14 @@ class SourceRecord:
     """A Kafka record as the job reads it. A value longer than MAX_JUDGED_BYTES arrives as its first
     4,096 bytes only, with its full length and sha256 (computed by the job's SQL, flink/sql/scoring/
     5_verdicts_view.sql); a key as its first 256 bytes."""
+
     payload: bytes | None
     partition: int
     offset: int
     kafka_ms: int
     topic: str = ""
     key: bytes | None = None
-    full_length: int | None = None   # set only when `payload` is the first bytes of a longer value
+    full_length: int | None = None  # set only when `payload` is the first bytes of a longer value
     full_sha256: str | None = None
 
     @property
@@ -75,7 +76,7 @@ class Result:
     reasons: list[dict] = field(default_factory=list)
     reject_reason: str | None = None
     scored_ms: int = 0
-    feedback: Feedback | None = None   # a confirmed fraud from the feedback topic (status CONFIRMED)
+    feedback: Feedback | None = None  # a confirmed fraud from the feedback topic (status CONFIRMED)
 
     def reasons_json(self) -> str:
         return orjson.dumps(self.reasons).decode()
@@ -84,22 +85,43 @@ class Result:
         if self.decision != ALERT:
             return None
         tx = self.tx
-        return orjson.dumps({
-            "tx_id": tx.tx_id, "card_id": tx.card_id, "terminal_id": tx.terminal_id,
-            "amount": tx.amount, "currency": tx.currency, "event_time": format_event_time(tx.event_ms),
-            "score": round(self.score, 6), "decision": self.decision, "reasons": self.reasons,
-            "model_version": model_version, "config_version": config_version,
-            "detected_at": format_event_time(self.scored_ms),
-        }).decode()
+        return orjson.dumps(
+            {
+                "tx_id": tx.tx_id,
+                "card_id": tx.card_id,
+                "terminal_id": tx.terminal_id,
+                "amount": tx.amount,
+                "currency": tx.currency,
+                "event_time": format_event_time(tx.event_ms),
+                "score": round(self.score, 6),
+                "decision": self.decision,
+                "reasons": self.reasons,
+                "model_version": model_version,
+                "config_version": config_version,
+                "detected_at": format_event_time(self.scored_ms),
+            }
+        ).decode()
 
     def dead_letter(self) -> DeadLetter | None:
         if self.status != REJECTED:
             return None
         r = self.record
         length = r.full_length if r.truncated else (None if r.payload is None else len(r.payload))
-        sha256 = r.full_sha256 if r.truncated else (None if r.payload is None else hashlib.sha256(r.payload).hexdigest())
-        return DeadLetter(self.reject_reason, r.topic, r.partition, r.offset, r.kafka_ms, r.key, length, sha256,
-                          r.payload, self.scored_ms)
+        sha256 = (
+            r.full_sha256 if r.truncated else (None if r.payload is None else hashlib.sha256(r.payload).hexdigest())
+        )
+        return DeadLetter(
+            self.reject_reason,
+            r.topic,
+            r.partition,
+            r.offset,
+            r.kafka_ms,
+            r.key,
+            length,
+            sha256,
+            r.payload,
+            self.scored_ms,
+        )
 
 
 def rejected(record: SourceRecord, error: Exception) -> Result:
@@ -107,8 +129,9 @@ def rejected(record: SourceRecord, error: Exception) -> Result:
     not stop the job: it is dead-lettered as `unreadable`)."""
     if isinstance(error, Rejected):
         return Result(REJECTED, record, reject_reason=error.reason)
-    return Result(REJECTED, record,
-                  reject_reason=Rejected("unreadable", f"{type(error).__name__}: {str(error)[:120]}").reason)
+    return Result(
+        REJECTED, record, reject_reason=Rejected("unreadable", f"{type(error).__name__}: {str(error)[:120]}").reason
+    )
 
 
 def parse_record(record: SourceRecord) -> Transaction:
@@ -194,8 +217,9 @@ class Compactor:
     def busy(self) -> bool:
         return self._thread is not None
 
-    def start(self, partition: int, cached: dict[str, list[Entry]], logged: dict[str, list[Entry]],
-              keys: set[int]) -> None:
+    def start(
+        self, partition: int, cached: dict[str, list[Entry]], logged: dict[str, list[Entry]], keys: set[int]
+    ) -> None:
         """`cached`: the full history of the log's cards still in the cache; `logged`: the log's entries
         of every card it touched."""
         self.pending = logged
@@ -215,10 +239,10 @@ class Compactor:
                 now = int(time.time() * 1000)
                 in_cache = sorted(cached)
                 for start in range(0, len(in_cache), COMPACTION_CHUNK_CARDS):
-                    chunk = in_cache[start:start + COMPACTION_CHUNK_CARDS]
+                    chunk = in_cache[start : start + COMPACTION_CHUNK_CARDS]
                     self.store.save({card: CardHistory(card, cached[card]).encode() for card in chunk}, now)
                 for start in range(0, len(evicted), COMPACTION_CHUNK_CARDS):
-                    chunk = evicted[start:start + COMPACTION_CHUNK_CARDS]
+                    chunk = evicted[start : start + COMPACTION_CHUNK_CARDS]
                     stored = self.store.load(chunk)
                     self.store.save({card: merged(card, stored.get(card)) for card in chunk}, now)
                 if keys:
@@ -243,9 +267,17 @@ class Compactor:
 
 
 class BatchScorer:
-    def __init__(self, config: ScoringConfig, store: DynamoCardStore, feedback: FeedbackIndex,
-                 model: Model | None = None, cache_bytes: int = 256 * 2**20, compact_every_s: float = 120.0,
-                 compact_max_entries: int = 100_000, clock=time.monotonic):
+    def __init__(
+        self,
+        config: ScoringConfig,
+        store: DynamoCardStore,
+        feedback: FeedbackIndex,
+        model: Model | None = None,
+        cache_bytes: int = 256 * 2**20,
+        compact_every_s: float = 120.0,
+        compact_max_entries: int = 100_000,
+        clock=time.monotonic,
+    ):
         self.config = config
         self.store = store
         self.feedback = feedback
@@ -323,9 +355,11 @@ class BatchScorer:
         for partition, cards in self.log_entries.items():
             size = self.log_sizes[partition]
             if size >= self.compact_max_entries or (
-                    size and self.clock() - self.last_compaction[partition] >= self.compact_every_s):
-                cached = {card: list(history.entries) for card in cards
-                          if (history := self.cache.peek(card)) is not None}
+                size and self.clock() - self.last_compaction[partition] >= self.compact_every_s
+            ):
+                cached = {
+                    card: list(history.entries) for card in cards if (history := self.cache.peek(card)) is not None
+                }
                 self.compactor.start(partition, cached, cards, self.log_keys[partition])
                 self.log_entries[partition], self.log_sizes[partition], self.log_keys[partition] = {}, 0, set()
                 self.last_compaction[partition] = self.clock()
@@ -369,7 +403,7 @@ class BatchScorer:
             yield results
         finally:
             self._logged(new_entries, written)
-        for result, _ in accepted:   # their histories grew
+        for result, _ in accepted:  # their histories grew
             self.cache.resize(result.tx.card_id)
         self._compact_due()
 
@@ -396,23 +430,39 @@ class BatchScorer:
                 newest = batch_newest
             if newest is not None and tx.event_ms < newest - horizon_ms:
                 result.status = REJECTED
-                result.reject_reason = (f"too_old: event_time {format_event_time(tx.event_ms)} is more than "
-                                        f"{horizon_ms // 86_400_000} days before the card's newest transaction "
-                                        f"({format_event_time(newest)})")
+                result.reject_reason = (
+                    f"too_old: event_time {format_event_time(tx.event_ms)} is more than "
+                    f"{horizon_ms // 86_400_000} days before the card's newest transaction "
+                    f"({format_event_time(newest)})"
+                )
                 continue
             first = histories[tx.card_id].seen(tx.tx_id)
             key = (tx.card_id, tx.tx_id)
             position = (first.partition, first.offset) if first is not None else in_batch.get(key)
             if position is not None and position != (record.partition, record.offset):
                 result.status = REJECTED
-                result.reject_reason = (f"duplicate_tx_id: {tx.tx_id} first read at partition "
-                                        f"{position[0]} offset {position[1]}")
+                result.reject_reason = (
+                    f"duplicate_tx_id: {tx.tx_id} first read at partition {position[0]} offset {position[1]}"
+                )
                 continue
             in_batch[key] = (record.partition, record.offset)
             if batch_newest is None or tx.event_ms > batch_newest:
                 newest_in_batch[tx.card_id] = tx.event_ms
-            accepted.append((result, Entry(tx.event_ms, tx.tx_id, tx.amount, tx.terminal_id, tx.lat, tx.lon,
-                                           record.partition, record.offset)))
+            accepted.append(
+                (
+                    result,
+                    Entry(
+                        tx.event_ms,
+                        tx.tx_id,
+                        tx.amount,
+                        tx.terminal_id,
+                        tx.lat,
+                        tx.lon,
+                        record.partition,
+                        record.offset,
+                    ),
+                )
+            )
         return accepted
 
     def _score(self, accepted: list[tuple[Result, Entry]], histories: dict[str, CardHistory]) -> None:
@@ -421,8 +471,7 @@ class BatchScorer:
         for result, entry in accepted:
             tx = result.tx
             history = histories[tx.card_id]
-            prior = history.prior(tx.event_ms, tx.tx_id, entry.partition, entry.offset,
-                                  self.config.max_entries_used)
+            prior = history.prior(tx.event_ms, tx.tx_id, entry.partition, entry.offset, self.config.max_entries_used)
             result.features = feature_calc.compute(tx, prior, self.feedback, self.config)
             history.add(entry, self.config.retention_ms, self.config.max_entries)
 
@@ -435,8 +484,14 @@ class BatchScorer:
             if probabilities is not None:
                 result.score = float(probabilities[i])
                 if not result.reasons and result.score >= self.config.alert_threshold:
-                    result.reasons = [{"code": "MODEL_SCORE", "feature": "score", "value": round(result.score, 4),
-                                       "threshold": self.config.alert_threshold}]
+                    result.reasons = [
+                        {
+                            "code": "MODEL_SCORE",
+                            "feature": "score",
+                            "value": round(result.score, 4),
+                            "threshold": self.config.alert_threshold,
+                        }
+                    ]
             else:
                 result.score = result.rule_score
             result.decision = ALERT if result.score >= self.config.alert_threshold else PASS

@@ -25,19 +25,30 @@ from include.scoring.model import Model
 MODEL_FEATURES = FEATURES
 
 
-def training_frame(namespace: str, train_from: datetime, train_until: datetime,
-                   labels_known_at: datetime) -> pd.DataFrame:
+def training_frame(
+    namespace: str, train_from: datetime, train_until: datetime, labels_known_at: datetime
+) -> pd.DataFrame:
     from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
     from include.lakehouse import iceberg_catalog
 
     catalog = iceberg_catalog()
-    scored = catalog.load_table(f"{namespace}.scored_transactions").scan(
-        row_filter=And(GreaterThanOrEqual("event_time", train_from.isoformat()),
-                       LessThan("event_time", train_until.isoformat())),
-        selected_fields=("tx_id", "event_time", *MODEL_FEATURES)).to_pandas()
-    confirmed = catalog.load_table(f"{namespace}.fraud_feedback").scan(
-        row_filter=LessThan("confirmed_at", labels_known_at.isoformat()), selected_fields=("tx_id",)).to_pandas()
+    scored = (
+        catalog.load_table(f"{namespace}.scored_transactions")
+        .scan(
+            row_filter=And(
+                GreaterThanOrEqual("event_time", train_from.isoformat()),
+                LessThan("event_time", train_until.isoformat()),
+            ),
+            selected_fields=("tx_id", "event_time", *MODEL_FEATURES),
+        )
+        .to_pandas()
+    )
+    confirmed = (
+        catalog.load_table(f"{namespace}.fraud_feedback")
+        .scan(row_filter=LessThan("confirmed_at", labels_known_at.isoformat()), selected_fields=("tx_id",))
+        .to_pandas()
+    )
     scored["is_fraud"] = scored["tx_id"].isin(set(confirmed["tx_id"])).astype(int)
     return scored.sort_values("event_time", kind="stable")
 
@@ -45,9 +56,17 @@ def training_frame(namespace: str, train_from: datetime, train_until: datetime,
 def fit(frame: pd.DataFrame, seed: int = 7):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    estimator = HistGradientBoostingClassifier(max_iter=400, learning_rate=0.06, max_leaf_nodes=31,
-                                               min_samples_leaf=40, l2_regularization=1.0, early_stopping=True,
-                                               validation_fraction=0.15, n_iter_no_change=30, random_state=seed)
+    estimator = HistGradientBoostingClassifier(
+        max_iter=400,
+        learning_rate=0.06,
+        max_leaf_nodes=31,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.15,
+        n_iter_no_change=30,
+        random_state=seed,
+    )
     matrix = frame[list(MODEL_FEATURES)].astype("float64").to_numpy()
     return estimator.fit(matrix, frame["is_fraud"].to_numpy())
 
@@ -61,12 +80,15 @@ def holdout_metrics(frame: pd.DataFrame, share: float = 0.2) -> dict:
     if late["is_fraud"].nunique() < 2:
         return {}
     scores = fit(early).predict_proba(late[list(MODEL_FEATURES)].astype("float64").to_numpy())[:, 1]
-    return {"holdout_auc_roc": float(roc_auc_score(late["is_fraud"], scores)),
-            "holdout_average_precision": float(average_precision_score(late["is_fraud"], scores))}
+    return {
+        "holdout_auc_roc": float(roc_auc_score(late["is_fraud"], scores)),
+        "holdout_average_precision": float(average_precision_score(late["is_fraud"], scores)),
+    }
 
 
-def train_and_publish(namespace: str, train_from: datetime, train_until: datetime, labels_known_at: datetime,
-                      version: str) -> str:
+def train_and_publish(
+    namespace: str, train_from: datetime, train_until: datetime, labels_known_at: datetime, version: str
+) -> str:
     from include import aws, config
     from include.scoring import model as model_store
 
@@ -74,9 +96,13 @@ def train_and_publish(namespace: str, train_from: datetime, train_until: datetim
     if frame["is_fraud"].nunique() < 2:
         raise SystemExit("the training window has no confirmed fraud (or nothing else): nothing to learn")
     metadata = {
-        "namespace": namespace, "train_from": train_from.isoformat(), "train_until": train_until.isoformat(),
-        "labels_known_at": labels_known_at.isoformat(), "transactions": int(len(frame)),
-        "frauds": int(frame["is_fraud"].sum()), "trained_at": datetime.now(UTC).isoformat(),
+        "namespace": namespace,
+        "train_from": train_from.isoformat(),
+        "train_until": train_until.isoformat(),
+        "labels_known_at": labels_known_at.isoformat(),
+        "transactions": int(len(frame)),
+        "frauds": int(frame["is_fraud"].sum()),
+        "trained_at": datetime.now(UTC).isoformat(),
         **holdout_metrics(frame),
     }
     model = Model(version, MODEL_FEATURES, fit(frame))
@@ -91,16 +117,22 @@ def _utc(day: date) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.scoring.training", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m include.scoring.training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--train-from", type=date.fromisoformat, required=True)
     parser.add_argument("--train-until", type=date.fromisoformat, required=True, help="exclusive")
     parser.add_argument("--labels-known-at", type=date.fromisoformat, required=True)
     parser.add_argument("--version", required=True)
     args = parser.parse_args(argv)
-    print(train_and_publish(args.namespace, _utc(args.train_from), _utc(args.train_until),
-                            _utc(args.labels_known_at), args.version))
+    print(
+        train_and_publish(
+            args.namespace, _utc(args.train_from), _utc(args.train_until), _utc(args.labels_known_at), args.version
+        )
+    )
     return 0
 
 

@@ -18,19 +18,46 @@ from __future__ import annotations
 from include.scoring.feature_names import FEATURES
 from include.scoring.scorer import CONFIRMED, SCORED, Result
 
-STRING_FIELDS = ("status", "topic", "tx_id", "card_id", "terminal_id", "merchant_category", "channel", "currency",
-                 "decision", "reasons", "model_version", "alert_json", "fraud_pattern", "reject_reason",
-                 "dead_letter_json", "payload_sha256")
+STRING_FIELDS = (
+    "status",
+    "topic",
+    "tx_id",
+    "card_id",
+    "terminal_id",
+    "merchant_category",
+    "channel",
+    "currency",
+    "decision",
+    "reasons",
+    "model_version",
+    "alert_json",
+    "fraud_pattern",
+    "reject_reason",
+    "dead_letter_json",
+    "payload_sha256",
+)
 # `amount` is both a transaction field and the first feature: it travels once.
 FEATURES_AFTER_AMOUNT = tuple(f for f in FEATURES if f != "amount")
 DOUBLE_FIELDS = ("amount", "lat", "lon", "score", "rule_score", *FEATURES_AFTER_AMOUNT)
-BIGINT_FIELDS = ("event_ms", "scored_ms", "config_version", "kafka_partition", "kafka_offset", "kafka_ms",
-                 "confirmed_ms", "payload_length")
+BIGINT_FIELDS = (
+    "event_ms",
+    "scored_ms",
+    "config_version",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_ms",
+    "confirmed_ms",
+    "payload_length",
+)
 
 # How the SQL names the bigints that are times (epoch milliseconds: Arrow rows cannot carry TIMESTAMP_LTZ)
 # and those that are INT columns.
-TIME_COLUMNS = {"event_ms": "event_time", "scored_ms": "scored_at", "kafka_ms": "kafka_ts",
-                "confirmed_ms": "confirmed_at"}
+TIME_COLUMNS = {
+    "event_ms": "event_time",
+    "scored_ms": "scored_at",
+    "kafka_ms": "kafka_ts",
+    "confirmed_ms": "confirmed_at",
+}
 INT_COLUMNS = {"config_version", "kafka_partition"}
 # A Kafka timestamp is any int64; a TIMESTAMP column holds years 1 to 9999 (outside: NULL, the raw
 # milliseconds stay in kafka_ms).
@@ -45,13 +72,29 @@ def output_arrays(r: Result, model_version: str, config_version: int) -> tuple[l
     record = r.record
     if r.status == SCORED:
         tx, features = r.tx, r.features
-        return ([r.status, record.topic, tx.tx_id, tx.card_id, tx.terminal_id, tx.merchant_category, tx.channel,
-                 tx.currency, r.decision, r.reasons_json(), model_version, r.alert_json(model_version, config_version),
-                 None, None, None, None],
-                [tx.amount, tx.lat, tx.lon, r.score, r.rule_score, *map(features.get, FEATURES_AFTER_AMOUNT)],
-                [tx.event_ms, r.scored_ms, config_version, record.partition, record.offset, record.kafka_ms, None,
-                 None],
-                None)
+        return (
+            [
+                r.status,
+                record.topic,
+                tx.tx_id,
+                tx.card_id,
+                tx.terminal_id,
+                tx.merchant_category,
+                tx.channel,
+                tx.currency,
+                r.decision,
+                r.reasons_json(),
+                model_version,
+                r.alert_json(model_version, config_version),
+                None,
+                None,
+                None,
+                None,
+            ],
+            [tx.amount, tx.lat, tx.lon, r.score, r.rule_score, *map(features.get, FEATURES_AFTER_AMOUNT)],
+            [tx.event_ms, r.scored_ms, config_version, record.partition, record.offset, record.kafka_ms, None, None],
+            None,
+        )
     if r.status == CONFIRMED:
         fb = r.feedback
         strings = list(_NO_STRINGS)
@@ -59,24 +102,40 @@ def output_arrays(r: Result, model_version: str, config_version: int) -> tuple[l
         strings[12] = fb.fraud_pattern
         doubles = list(_NO_DOUBLES)
         doubles[0] = fb.amount
-        return (strings, doubles,
-                [fb.tx_event_ms, r.scored_ms, None, record.partition, record.offset, record.kafka_ms, fb.confirmed_ms,
-                 None],
-                None)
+        return (
+            strings,
+            doubles,
+            [
+                fb.tx_event_ms,
+                r.scored_ms,
+                None,
+                record.partition,
+                record.offset,
+                record.kafka_ms,
+                fb.confirmed_ms,
+                None,
+            ],
+            None,
+        )
     letter = r.dead_letter()
     strings = list(_NO_STRINGS)
     strings[:2] = [r.status, record.topic]
     strings[13:] = [letter.reason, letter.json(), letter.payload_sha256]
-    return (strings, list(_NO_DOUBLES),
-            [None, r.scored_ms, None, record.partition, record.offset, record.kafka_ms, None, letter.payload_length],
-            None if record.truncated else record.payload)
+    return (
+        strings,
+        list(_NO_DOUBLES),
+        [None, r.scored_ms, None, record.partition, record.offset, record.kafka_ms, None, letter.payload_length],
+        None if record.truncated else record.payload,
+    )
 
 
 def _column(array: str, position: int, field: str) -> str:
     element = f"v.{array}[{position}]"
     if field in TIME_COLUMNS:
-        return (f"TO_TIMESTAMP_LTZ(CASE WHEN {element} BETWEEN {_MIN_MS} AND {_MAX_MS} THEN {element} END, 3) "
-                f"AS {TIME_COLUMNS[field]}")
+        return (
+            f"TO_TIMESTAMP_LTZ(CASE WHEN {element} BETWEEN {_MIN_MS} AND {_MAX_MS} THEN {element} END, 3) "
+            f"AS {TIME_COLUMNS[field]}"
+        )
     if field in INT_COLUMNS:
         return f"CAST({element} AS INT) AS {field}"
     return f"{element} AS {field}"
@@ -85,12 +144,16 @@ def _column(array: str, position: int, field: str) -> str:
 def sql_variables() -> dict[str, str]:
     """${VERDICT_COLUMNS}, ${FEATURE_COLUMNS} and ${FEATURE_NAMES} of the job's SQL (module docstring), and
     ${NO_FEATURES} of bench/sql/scoring_without_udf.sql."""
-    columns = [_column(array, i, field)
-               for array, fields in (("strings", STRING_FIELDS), ("doubles", DOUBLE_FIELDS), ("bigints", BIGINT_FIELDS))
-               for i, field in enumerate(fields, 1)]
+    columns = [
+        _column(array, i, field)
+        for array, fields in (("strings", STRING_FIELDS), ("doubles", DOUBLE_FIELDS), ("bigints", BIGINT_FIELDS))
+        for i, field in enumerate(fields, 1)
+    ]
     columns += [f"v.bigints[{BIGINT_FIELDS.index('kafka_ms') + 1}] AS kafka_ms", "v.payload AS payload"]
-    return {"VERDICT_COLUMNS": ",\n  ".join(columns),
-            "FEATURE_COLUMNS": ",\n  ".join(f"{f} DOUBLE" for f in FEATURES_AFTER_AMOUNT),
-            "FEATURE_NAMES": ", ".join(FEATURES_AFTER_AMOUNT),
-            # the benchmark's design without the UDF computes no feature
-            "NO_FEATURES": ",\n  ".join(f"CAST(NULL AS DOUBLE) AS {f}" for f in FEATURES_AFTER_AMOUNT)}
+    return {
+        "VERDICT_COLUMNS": ",\n  ".join(columns),
+        "FEATURE_COLUMNS": ",\n  ".join(f"{f} DOUBLE" for f in FEATURES_AFTER_AMOUNT),
+        "FEATURE_NAMES": ", ".join(FEATURES_AFTER_AMOUNT),
+        # the benchmark's design without the UDF computes no feature
+        "NO_FEATURES": ",\n  ".join(f"CAST(NULL AS DOUBLE) AS {f}" for f in FEATURES_AFTER_AMOUNT),
+    }

@@ -28,7 +28,9 @@ def test_there_are_dags():
 def test_dag_file_imports_without_errors(dag_bag, dag_file):
     errors = {path: error for path, error in dag_bag.import_errors.items() if Path(path).name == dag_file.name}
     assert not errors, errors
-    assert any(Path(dag.fileloc).name == dag_file.name for dag in dag_bag.dags.values()), f"{dag_file.name} defines no DAG"
+    assert any(Path(dag.fileloc).name == dag_file.name for dag in dag_bag.dags.values()), (
+        f"{dag_file.name} defines no DAG"
+    )
 
 
 def test_every_dag_has_tags_retries_and_a_docstring(dag_bag):

@@ -23,8 +23,13 @@ from producer.timeline import BAD, FEEDBACK, TX, Message, messages
 DAY_MS = 86_400_000
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str | Callable[[], str],
-               every_s: float = 2.0, meanwhile: Callable[[float], None] | None = None) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    timeout_s: float,
+    what: str | Callable[[], str],
+    every_s: float = 2.0,
+    meanwhile: Callable[[float], None] | None = None,
+) -> None:
     """Checks `condition` every `every_s` until it holds; fails after `timeout_s`. Between two checks it
     calls `meanwhile`, if given, with the seconds left."""
     deadline = time.monotonic() + timeout_s
@@ -36,12 +41,20 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str | Call
         time.sleep(every_s)
 
 
-def new_deployment(name: str, alerts_delivery: str = "at-least-once",
-                   dynamodb_max_attempts: int | None = None) -> scoring_job.Deployment:
+def new_deployment(
+    name: str, alerts_delivery: str = "at-least-once", dynamodb_max_attempts: int | None = None
+) -> scoring_job.Deployment:
     deployment = scoring_job.Deployment(
-        job_name=name, transactions_topic=f"{name}_tx", feedback_topic=f"{name}_feedback",
-        alerts_topic=f"{name}_alerts", dlq_topic=f"{name}_dlq", namespace=name, card_table=name,
-        alerts_delivery=alerts_delivery, dynamodb_max_attempts=dynamodb_max_attempts)
+        job_name=name,
+        transactions_topic=f"{name}_tx",
+        feedback_topic=f"{name}_feedback",
+        alerts_topic=f"{name}_alerts",
+        dlq_topic=f"{name}_dlq",
+        namespace=name,
+        card_table=name,
+        alerts_delivery=alerts_delivery,
+        dynamodb_max_attempts=dynamodb_max_attempts,
+    )
     deployment.create_topics()
     return deployment
 
@@ -49,8 +62,9 @@ def new_deployment(name: str, alerts_delivery: str = "at-least-once",
 @dataclass
 class Sent:
     """What a test produced: the expectations of every assertion."""
+
     valid: dict[str, Labelled] = field(default_factory=dict)
-    bad: dict[str, bytes] = field(default_factory=dict)       # tx_id given to the bad record -> payload
+    bad: dict[str, bytes] = field(default_factory=dict)  # tx_id given to the bad record -> payload
     bad_sent_ms: dict[str, int] = field(default_factory=dict)  # ... -> its Kafka record timestamp
     feedback: set[str] = field(default_factory=set)
 
@@ -59,14 +73,23 @@ class Sent:
         return len(self.valid) + len(self.bad)
 
 
-def produce(deployment: scoring_job.Deployment, items: list[Labelled], rate: float = 0.0,
-            feedback_delay_days: float = 1.0, bad_every: int = 0, bad_limit: int = 0,
-            on_progress: Callable[[int], None] | None = None) -> Sent:
+def produce(
+    deployment: scoring_job.Deployment,
+    items: list[Labelled],
+    rate: float = 0.0,
+    feedback_delay_days: float = 1.0,
+    bad_every: int = 0,
+    bad_limit: int = 0,
+    on_progress: Callable[[int], None] | None = None,
+) -> Sent:
     sent = Sent()
     by_id = {item.tx.tx_id: item for item in items}
-    writer = KafkaWriter(config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic,
-                                                        FEEDBACK: deployment.feedback_topic},
-                         rate=rate, progress=False)
+    writer = KafkaWriter(
+        config.get("KAFKA_BOOTSTRAP"),
+        {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
+        rate=rate,
+        progress=False,
+    )
     for message in messages(items, int(feedback_delay_days * DAY_MS), bad_every, bad_limit):
         writer.send(message)
         _record(sent, message, by_id)
@@ -88,10 +111,18 @@ def _record(sent: Sent, message: Message, by_id: dict[str, Labelled]) -> None:
         sent.feedback.add(message.tx_id)
 
 
-def read_topic(topic: str, timeout_s: float = 30.0, decode: Callable[[bytes], Any] = json.loads) -> list[tuple[str, Any]]:
+def read_topic(
+    topic: str, timeout_s: float = 30.0, decode: Callable[[bytes], Any] = json.loads
+) -> list[tuple[str, Any]]:
     """Every committed message of a topic, as (key, decoded value: JSON by default), up to its current end."""
-    consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": f"reader-{topic}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "group.id": f"reader-{topic}",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+        }
+    )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     assignment = [TopicPartition(topic, p, 0) for p in partitions]
     ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
@@ -141,8 +172,9 @@ def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) 
     from include.scoring.card_store import DynamoCardStore
 
     store = DynamoCardStore(aws.dynamodb_client(), deployment.card_table)
-    histories = {card: {e.tx_id for e in CardHistory.decode(card, blob).entries}
-                 for card, blob in store.load(card_ids).items()}
+    histories = {
+        card: {e.tx_id for e in CardHistory.decode(card, blob).entries} for card, blob in store.load(card_ids).items()
+    }
     for partition in range(deployment.topics()[deployment.transactions_topic][0]):
         for entries in store.read_log(partition).values():
             for card, entry in entries:
@@ -150,8 +182,9 @@ def card_histories(deployment: scoring_job.Deployment, card_ids: Iterable[str]) 
     return histories
 
 
-def commit_until(deployment: scoring_job.Deployment, condition: Callable[[], bool], timeout_s: float,
-                 what: str | Callable[[], str]) -> None:
+def commit_until(
+    deployment: scoring_job.Deployment, condition: Callable[[], bool], timeout_s: float, what: str | Callable[[], str]
+) -> None:
     """Waits until `condition` holds of what the instance's job has committed. Iceberg gets what the job has
     processed when a checkpoint completes: rather than wait up to an interval (10 s) for the next periodic
     one, this triggers one whenever the condition does not hold yet."""
@@ -168,11 +201,16 @@ def commit_until(deployment: scoring_job.Deployment, condition: Callable[[], boo
 def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s: float = 300) -> None:
     """Waits until every produced transaction message is in Iceberg (scored or dead-lettered), then takes
     one more checkpoint, after which nothing may change."""
+
     def in_iceberg() -> int:
         return committed(deployment, "scored_transactions") + committed(deployment, "dead_letters")
 
-    commit_until(deployment, lambda: in_iceberg() >= sent.transaction_messages, timeout_s,
-                 lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {in_iceberg()})")
+    commit_until(
+        deployment,
+        lambda: in_iceberg() >= sent.transaction_messages,
+        timeout_s,
+        lambda: f"all {sent.transaction_messages} transactions in Iceberg (now {in_iceberg()})",
+    )
     [job] = scoring_job.running(deployment)
     scoring_job.flink().checkpoint(job.id)
 

@@ -16,8 +16,13 @@ def test_health_endpoint_reports_every_component_healthy():
 def test_api_needs_a_login_and_accepts_the_configured_one():
     url = config.get("AIRFLOW_URL")
     assert requests.get(f"{url}/api/v2/dags", timeout=10).status_code == 401
-    token = requests.post(f"{url}/auth/token", timeout=10, json={
-        "username": config.get("AIRFLOW_ADMIN_USER"), "password": config.get("AIRFLOW_ADMIN_PASSWORD"),
-    }).json()["access_token"]
+    token = requests.post(
+        f"{url}/auth/token",
+        timeout=10,
+        json={
+            "username": config.get("AIRFLOW_ADMIN_USER"),
+            "password": config.get("AIRFLOW_ADMIN_PASSWORD"),
+        },
+    ).json()["access_token"]
     dags = requests.get(f"{url}/api/v2/dags", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
     assert "platform_health" in {d["dag_id"] for d in dags["dags"]}

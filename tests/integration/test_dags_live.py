@@ -40,9 +40,12 @@ def dags_test(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> 
     output = result.stdout + result.stderr
     lines = output.splitlines()
     finished = [line for line in lines if "DagRun Finished" in line]
-    failures = [line[:400] for line in lines if any(word in line for word in ("FAIL", "Failure", "Error", "new_state=failed"))]
-    assert result.returncode == 0 and finished and "state=success" in finished[-1], \
+    failures = [
+        line[:400] for line in lines if any(word in line for word in ("FAIL", "Failure", "Error", "new_state=failed"))
+    ]
+    assert result.returncode == 0 and finished and "state=success" in finished[-1], (
         "\n".join(failures[-40:]) + "\n...\n" + output[-3000:]
+    )
     return output
 
 
@@ -67,8 +70,10 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
     seed = random.randrange(100_000, 1_000_000)
     items = list(Simulator(400, seed=seed, start_ms=START_MS, days=5).transactions())
     sent: dict[str, pipeline.Sent] = {}
-    streaming = threading.Thread(target=lambda: sent.setdefault(
-        "run", pipeline.produce(PLATFORM, items, rate=200, feedback_delay_days=1)), daemon=True)
+    streaming = threading.Thread(
+        target=lambda: sent.setdefault("run", pipeline.produce(PLATFORM, items, rate=200, feedback_delay_days=1)),
+        daemon=True,
+    )
     streaming.start()
     # Upgrades the running job in the middle of the stream, to another parallelism and scoring config.
     second = dags_test("fraud_scoring_deploy", upgrade)
@@ -83,10 +88,20 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
     produced = sent["run"]
 
     prefix = f"sim{seed}-"
-    pipeline.commit_until(PLATFORM, lambda: trino_query(f"select count(*) from {PLATFORM.table('scored_transactions')} "
-                                                        f"where tx_id like '{prefix}%'")[0][0] >= len(produced.valid),
-                          300, "every streamed transaction in Iceberg")
-    rows = trino_query(f"select tx_id, decision from {PLATFORM.table('scored_transactions')} where tx_id like '{prefix}%'")
+    pipeline.commit_until(
+        PLATFORM,
+        lambda: (
+            trino_query(f"select count(*) from {PLATFORM.table('scored_transactions')} where tx_id like '{prefix}%'")[
+                0
+            ][0]
+            >= len(produced.valid)
+        ),
+        300,
+        "every streamed transaction in Iceberg",
+    )
+    rows = trino_query(
+        f"select tx_id, decision from {PLATFORM.table('scored_transactions')} where tx_id like '{prefix}%'"
+    )
     assert len(rows) == len({tx_id for tx_id, _ in rows}) == len(produced.valid)
     assert {tx_id for tx_id, _ in rows} == set(produced.valid)
     alerts = [key for key, _ in pipeline.read_topic(PLATFORM.alerts_topic) if key.startswith(prefix)]
@@ -108,8 +123,9 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_servic
     rest = scoring_job.flink()
     deployed_config = Path(upgrade["scoring_config"])
     last = restore_points.last_run(PLATFORM.job_name)
-    as_upgraded = last and last["parallelism"] == upgrade["parallelism"] and \
-        last["scoring_config"] == deployed_config.read_text()
+    as_upgraded = (
+        last and last["parallelism"] == upgrade["parallelism"] and last["scoring_config"] == deployed_config.read_text()
+    )
     if not (as_upgraded and scoring_job.running(PLATFORM, rest)):  # run alone, without the deploy test
         dags_test("fraud_scoring_deploy", upgrade)
     assert len(scoring_job.running(PLATFORM, rest)) == 1
@@ -118,15 +134,24 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_servic
     items = list(Simulator(200, seed=seed, start_ms=START_MS, days=5).transactions())
     halfway = threading.Event()
     sent: dict[str, pipeline.Sent] = {}
-    streaming = threading.Thread(target=lambda: sent.setdefault("run", pipeline.produce(
-        PLATFORM, items, rate=100, on_progress=lambda n: n == len(items) // 3 and halfway.set())), daemon=True)
+    streaming = threading.Thread(
+        target=lambda: sent.setdefault(
+            "run",
+            pipeline.produce(PLATFORM, items, rate=100, on_progress=lambda n: n == len(items) // 3 and halfway.set()),
+        ),
+        daemon=True,
+    )
     streaming.start()
     assert halfway.wait(timeout=120)
     prefix = f"sim{seed}-"
     table = PLATFORM.table("scored_transactions")
-    pipeline.commit_until(PLATFORM, lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0] > 0,
-                          60, "a checkpoint committing part of the stream")
-    restart_service("flink")   # JobManager and TaskManager go down with the job: no savepoint, no memory of it
+    pipeline.commit_until(
+        PLATFORM,
+        lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0] > 0,
+        60,
+        "a checkpoint committing part of the stream",
+    )
+    restart_service("flink")  # JobManager and TaskManager go down with the job: no savepoint, no memory of it
     assert rest.jobs(PLATFORM.job_name) == []
     newest_stored = max(restore_points.stored(PLATFORM.job_name))[1]
 
@@ -136,15 +161,22 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_servic
     parallelism, parameters = rest.job_config(restarted.id)
     assert parallelism == 1
     assert base64.b64decode(parameters[scoring_job.SCORING_CONFIG_PARAMETER]) == deployed_config.read_bytes()
-    assert {path.split("/checkpoints/")[1].split("/")[1] for _, path in restore_points.stored(PLATFORM.job_name)
-            if "/checkpoints/" in path} == {restarted.id}   # the dead run's checkpoints pruned
+    assert {
+        path.split("/checkpoints/")[1].split("/")[1]
+        for _, path in restore_points.stored(PLATFORM.job_name)
+        if "/checkpoints/" in path
+    } == {restarted.id}  # the dead run's checkpoints pruned
 
     streaming.join(timeout=600)
     produced = sent["run"]
-    pipeline.commit_until(PLATFORM, lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0]
-                          >= len(produced.valid), 300, "every streamed transaction in Iceberg")
+    pipeline.commit_until(
+        PLATFORM,
+        lambda: trino_query(f"select count(*) from {table} where tx_id like '{prefix}%'")[0][0] >= len(produced.valid),
+        300,
+        "every streamed transaction in Iceberg",
+    )
     rows = trino_query(f"select tx_id, decision from {table} where tx_id like '{prefix}%'")
-    assert sorted(tx_id for tx_id, _ in rows) == sorted(produced.valid)   # each exactly once
+    assert sorted(tx_id for tx_id, _ in rows) == sorted(produced.valid)  # each exactly once
     # Alerts are at-least-once on the platform (ALERTS_DELIVERY_GUARANTEE): a restart may repeat some.
     alerts = {key for key, _ in pipeline.read_topic(PLATFORM.alerts_topic) if key.startswith(prefix)}
     assert alerts == {tx_id for tx_id, decision in rows if decision == "ALERT"}

@@ -33,12 +33,29 @@ START_MS = 1_767_225_600_000  # 2026-01-01
 
 
 def dbt(namespace: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ICEBERG_NAMESPACE": namespace, "DBT_SCHEMA": namespace,
-           "TRINO_PORT": config.get("TRINO_PORT"), "TRINO_HOST": config.get("BIND_HOST")}
-    return subprocess.run([str(Path(config.get("VENV_DIR")) / "dbt" / "bin" / "dbt"), *args,
-                           "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-                           "--target-path", f"target-{namespace}"],
-                          env=env, capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "ICEBERG_NAMESPACE": namespace,
+        "DBT_SCHEMA": namespace,
+        "TRINO_PORT": config.get("TRINO_PORT"),
+        "TRINO_HOST": config.get("BIND_HOST"),
+    }
+    return subprocess.run(
+        [
+            str(Path(config.get("VENV_DIR")) / "dbt" / "bin" / "dbt"),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            f"target-{namespace}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def marts(namespace: str, model: str) -> pd.DataFrame:
@@ -60,16 +77,20 @@ def built():
         items = list(Simulator(700, seed=977, start_ms=START_MS, days=8).transactions())
         sent = pipeline.produce(deployment, items, feedback_delay_days=1, bad_every=2000, bad_limit=4)
         pipeline.run_until_consumed(deployment, sent)
-        pipeline.wait_until(lambda: pipeline.committed(deployment, "fraud_feedback") >= len(sent.feedback), 120,
-                            "all confirmations in Iceberg")
+        pipeline.wait_until(
+            lambda: pipeline.committed(deployment, "fraud_feedback") >= len(sent.feedback),
+            120,
+            "all confirmations in Iceberg",
+        )
         add_duplicates(namespace)
         build = dbt(namespace, "build")
         yield namespace, build
     finally:
         for layer in ("marts", "intermediate", "staging"):
             schema = f"{namespace}_{layer}"
-            for (name, kind) in trino_query(f"select table_name, table_type from information_schema.tables "
-                                            f"where table_schema = '{schema}'"):
+            for name, kind in trino_query(
+                f"select table_name, table_type from information_schema.tables where table_schema = '{schema}'"
+            ):
                 trino_query(f"drop {'view' if kind == 'VIEW' else 'table'} {schema}.{name}")
             trino_query(f"drop schema if exists {schema}")
         deployment.remove()
@@ -90,7 +111,7 @@ def add_duplicates(namespace: str) -> None:
             row["event_time"] += timedelta(days=45)
             row["event_date"] = row["event_time"].date()
     duplicates = pa.Table.from_pylist(rows, schema=table.schema().as_arrow())
-    for _ in range(5):   # the running job may commit meanwhile
+    for _ in range(5):  # the running job may commit meanwhile
         try:
             table.append(duplicates)
             return
@@ -105,14 +126,33 @@ def truth(built):
     """The same numbers, computed with pandas from the Iceberg tables the marts read."""
     namespace, _ = built
     catalog = iceberg_catalog()
-    scored = catalog.load_table(f"{namespace}.scored_transactions").scan(
-        selected_fields=("tx_id", "card_id", "terminal_id", "amount", "event_time", "score", "decision", "scored_at",
-                         "kafka_partition", "kafka_offset")).to_pandas()
+    scored = (
+        catalog.load_table(f"{namespace}.scored_transactions")
+        .scan(
+            selected_fields=(
+                "tx_id",
+                "card_id",
+                "terminal_id",
+                "amount",
+                "event_time",
+                "score",
+                "decision",
+                "scored_at",
+                "kafka_partition",
+                "kafka_offset",
+            )
+        )
+        .to_pandas()
+    )
     assert scored["tx_id"].duplicated().sum() == 35
     # of rows with one tx_id, the first scored counts (stg_scored_transactions)
     scored = scored.sort_values(["scored_at", "kafka_partition", "kafka_offset"]).drop_duplicates("tx_id")
-    feedback = catalog.load_table(f"{namespace}.fraud_feedback").scan(
-        selected_fields=("tx_id", "fraud_pattern")).to_pandas().drop_duplicates("tx_id")
+    feedback = (
+        catalog.load_table(f"{namespace}.fraud_feedback")
+        .scan(selected_fields=("tx_id", "fraud_pattern"))
+        .to_pandas()
+        .drop_duplicates("tx_id")
+    )
     frame = scored.merge(feedback, on="tx_id", how="left")
     frame["is_fraud"] = frame["fraud_pattern"].notna()
     frame["is_alert"] = frame["decision"] == "ALERT"
@@ -129,17 +169,24 @@ def test_dbt_build_passes_on_pipeline_data(built):
 def test_daily_kpis_equal_an_independent_computation(built, truth):
     namespace, _ = built
     mart = marts(namespace, "fct_daily_fraud_kpis").set_index("event_date").sort_index()
-    expected = truth.groupby("event_date").agg(
-        transactions=("tx_id", "size"), amount=("amount", "sum"), alerts=("is_alert", "sum"),
-        confirmed_frauds=("is_fraud", "sum"),
-        detected_frauds=("is_fraud", lambda s: int((s & truth.loc[s.index, "is_alert"]).sum())),
-        fraud_amount=("amount", lambda s: s[truth.loc[s.index, "is_fraud"]].sum()),
-        amount_at_risk=("amount", lambda s: s[truth.loc[s.index, "is_alert"]].sum()),
-    ).sort_index()
+    expected = (
+        truth.groupby("event_date")
+        .agg(
+            transactions=("tx_id", "size"),
+            amount=("amount", "sum"),
+            alerts=("is_alert", "sum"),
+            confirmed_frauds=("is_fraud", "sum"),
+            detected_frauds=("is_fraud", lambda s: int((s & truth.loc[s.index, "is_alert"]).sum())),
+            fraud_amount=("amount", lambda s: s[truth.loc[s.index, "is_fraud"]].sum()),
+            amount_at_risk=("amount", lambda s: s[truth.loc[s.index, "is_alert"]].sum()),
+        )
+        .sort_index()
+    )
     assert list(mart.index) == list(expected.index)
     for column in expected.columns:
-        np.testing.assert_allclose(mart[column].astype(float), expected[column].astype(float), rtol=1e-9,
-                                   err_msg=column)
+        np.testing.assert_allclose(
+            mart[column].astype(float), expected[column].astype(float), rtol=1e-9, err_msg=column
+        )
     assert expected["confirmed_frauds"].sum() > 0 and expected["alerts"].sum() > 0
 
 
@@ -161,19 +208,29 @@ def test_detection_quality_equals_an_independent_computation(built, truth):
 def test_terminal_card_and_pattern_marts_equal_an_independent_computation(built, truth):
     namespace, _ = built
     terminals = marts(namespace, "fct_fraud_by_terminal").set_index("terminal_id")
-    expected = truth.groupby("terminal_id").agg(transactions=("tx_id", "size"), confirmed_frauds=("is_fraud", "sum"),
-                                                alerts=("is_alert", "sum"))
-    pd.testing.assert_frame_equal(terminals[expected.columns].sort_index().astype("int64"),
-                                  expected.sort_index().astype("int64"), check_names=False)
+    expected = truth.groupby("terminal_id").agg(
+        transactions=("tx_id", "size"), confirmed_frauds=("is_fraud", "sum"), alerts=("is_alert", "sum")
+    )
+    pd.testing.assert_frame_equal(
+        terminals[expected.columns].sort_index().astype("int64"),
+        expected.sort_index().astype("int64"),
+        check_names=False,
+    )
     cards = marts(namespace, "dim_card_risk").set_index("card_id")
     expected_cards = truth.groupby("card_id").agg(transactions=("tx_id", "size"), confirmed_frauds=("is_fraud", "sum"))
-    pd.testing.assert_frame_equal(cards[expected_cards.columns].sort_index().astype("int64"),
-                                  expected_cards.sort_index().astype("int64"), check_names=False)
+    pd.testing.assert_frame_equal(
+        cards[expected_cards.columns].sort_index().astype("int64"),
+        expected_cards.sort_index().astype("int64"),
+        check_names=False,
+    )
     patterns = marts(namespace, "fct_detection_quality_by_pattern").set_index("fraud_pattern")
     frauds = truth[truth["is_fraud"]]
     expected_patterns = frauds.groupby("fraud_pattern").agg(frauds=("tx_id", "size"), detected=("is_alert", "sum"))
-    pd.testing.assert_frame_equal(patterns[expected_patterns.columns].sort_index().astype("int64"),
-                                  expected_patterns.sort_index().astype("int64"), check_names=False)
+    pd.testing.assert_frame_equal(
+        patterns[expected_patterns.columns].sort_index().astype("int64"),
+        expected_patterns.sort_index().astype("int64"),
+        check_names=False,
+    )
 
 
 def test_a_second_incremental_run_adds_no_rows(built):
@@ -202,13 +259,24 @@ def test_the_report_renders_in_chromium(built, tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,2400"]
+    chromium = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1100,2400",
+    ]
     try:
         dom = subprocess.run([*chromium, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-        shot = subprocess.run([*chromium, f"--screenshot={tmp_path / 'report.png'}", url],
-                              capture_output=True, text=True, timeout=120)
+        shot = subprocess.run(
+            [*chromium, f"--screenshot={tmp_path / 'report.png'}", url], capture_output=True, text=True, timeout=120
+        )
     finally:
         server.shutdown()
     kpis = marts(namespace, "fct_daily_fraud_kpis")
@@ -247,8 +315,11 @@ def test_a_backfill_into_a_past_day_reaches_the_incremental_mart(built):
     in_iceberg = pipeline.committed(deployment, "scored_transactions")
     late = list(Simulator(40, seed=978, start_ms=START_MS + 2 * pipeline.DAY_MS, days=1).transactions())
     sent = pipeline.produce(deployment, late, feedback_delay_days=30)  # labels would come later
-    pipeline.wait_until(lambda: pipeline.committed(deployment, "scored_transactions") >= in_iceberg + len(sent.valid),
-                        300, "the backfill in Iceberg")
+    pipeline.wait_until(
+        lambda: pipeline.committed(deployment, "scored_transactions") >= in_iceberg + len(sent.valid),
+        300,
+        "the backfill in Iceberg",
+    )
     # The staging views read the sources as of their build: they are rebuilt too, to see the backfill.
     rerun = dbt(namespace, "run", "--select", "+fct_daily_fraud_kpis")
     assert rerun.returncode == 0, rerun.stdout[-3000:]

@@ -30,15 +30,22 @@ def feedback_topic(unique_name):
 
 @pytest.fixture
 def snapshots(feedback_topic):
-    store = FeedbackSnapshots(aws.s3_client(), config.get("SCORING_STATE_BUCKET"), config.get("SCORING_STATE_PREFIX"),
-                              feedback_topic)
+    store = FeedbackSnapshots(
+        aws.s3_client(), config.get("SCORING_STATE_BUCKET"), config.get("SCORING_STATE_PREFIX"), feedback_topic
+    )
     yield store
     store.delete()
 
 
 def produce(topic: str, payloads: list[tuple[str, bytes, int]]) -> None:
-    producer = Producer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True,
-                         "linger.ms": 20, "queue.buffering.max.messages": 500_000})
+    producer = Producer(
+        {
+            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
     for key, value, timestamp in payloads:
         producer.produce(topic, key=key, value=value, timestamp=timestamp)
         producer.poll(0)
@@ -49,8 +56,11 @@ def feedback(i: int, step_ms: int = 3_600_000) -> tuple[str, bytes, int]:
     """The i-th confirmation: `step_ms` after the previous one, so the index's age bound drops the oldest."""
     card = f"C{i % 5:09d}"
     confirmed = START_MS + i * step_ms
-    return card, encode_feedback(Feedback(f"tx-{i}", card, f"T{i % 3}", confirmed - 7 * DAY_MS, confirmed,
-                                          "card_testing")), confirmed
+    return (
+        card,
+        encode_feedback(Feedback(f"tx-{i}", card, f"T{i % 3}", confirmed - 7 * DAY_MS, confirmed, "card_testing")),
+        confirmed,
+    )
 
 
 def test_catch_up_reads_to_the_end_each_time(feedback_topic):
@@ -95,8 +105,8 @@ def test_a_worker_starts_from_the_snapshot_and_reads_only_the_rest(feedback_topi
     first = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, first_index, snapshots, snapshot_every_s=0)
     try:
         assert first.catch_up() == 3_000
-        first._upload.join(30)            # the snapshot is written on a thread
-        first.snapshot_every_s = 1e9      # ...and no other after it
+        first._upload.join(30)  # the snapshot is written on a thread
+        first.snapshot_every_s = 1e9  # ...and no other after it
         produce(feedback_topic, [feedback(i) for i in range(3_000, 3_500)])
         assert first.catch_up() == 500
     finally:
@@ -105,8 +115,8 @@ def test_a_worker_starts_from_the_snapshot_and_reads_only_the_rest(feedback_topi
     second_index = FeedbackIndex(keep_ms=KEEP_MS)
     second = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, second_index, snapshots, snapshot_every_s=1e9)
     try:
-        assert second.restored == 61 * 24 + 1      # what the index kept of the first 3,000
-        assert second.catch_up() == 500           # and only what came after the snapshot
+        assert second.restored == 61 * 24 + 1  # what the index kept of the first 3,000
+        assert second.catch_up() == 500  # and only what came after the snapshot
     finally:
         second.close()
     assert second_index.confirmations() == first_index.confirmations()

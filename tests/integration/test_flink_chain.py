@@ -38,8 +38,15 @@ def test_kafka_to_iceberg_through_flink_then_trino_reads_exactly_the_rows(unique
     job_id = None
     try:
         produced = _produce(unique_name)
-        job_id = submit_sql(SQL, variables={"JOB_NAME": unique_name, "SOURCE_TOPIC": unique_name,
-                                            "TARGET_NAMESPACE": unique_name, "TARGET_TABLE": "chain"})
+        job_id = submit_sql(
+            SQL,
+            variables={
+                "JOB_NAME": unique_name,
+                "SOURCE_TOPIC": unique_name,
+                "TARGET_NAMESPACE": unique_name,
+                "TARGET_TABLE": "chain",
+            },
+        )
         flink.wait_for_state(job_id, {"RUNNING"})
 
         count, deadline = 0, time.monotonic() + 180

@@ -39,8 +39,9 @@ MAX_BYTES = config.get_int("KAFKA_MAX_MESSAGE_BYTES")
 @dataclass(frozen=True)
 class Hostile:
     """One record to write as it is, and what must become of it: a reason code, or `scored`/`confirmed`."""
+
     name: str
-    topic: str      # "tx" or "feedback"
+    topic: str  # "tx" or "feedback"
     value: bytes | None
     key: bytes | None
     expected: str
@@ -60,14 +61,24 @@ def corpus() -> list[Hostile]:
     valid = _tx("h-valid-shape", "C900000001")
     text = valid.decode()
     records = [
-        Hostile("not UTF-8 (the issue's record)", "tx", b'{"schema_version":1,"tx_id":"\xff\xfe"}', b"C900000001",
-                "invalid_encoding"),
+        Hostile(
+            "not UTF-8 (the issue's record)",
+            "tx",
+            b'{"schema_version":1,"tx_id":"\xff\xfe"}',
+            b"C900000001",
+            "invalid_encoding",
+        ),
         Hostile("UTF-16 with BOM", "tx", text.encode("utf-16"), b"C900000001", "invalid_encoding"),
         Hostile("UTF-16 without BOM", "tx", text.encode("utf-16-le"), b"C900000001", "invalid_encoding"),
         Hostile("UTF-32", "tx", text.encode("utf-32"), b"C900000001", "invalid_encoding"),
         Hostile("UTF-8 BOM", "tx", b"\xef\xbb\xbf" + valid, b"C900000001", "invalid_encoding"),
-        Hostile("overlong encoding", "tx", valid.replace(b'"T-hostile"', b'"T-\xc0\xafhostile"'), b"C900000001",
-                "invalid_encoding"),
+        Hostile(
+            "overlong encoding",
+            "tx",
+            valid.replace(b'"T-hostile"', b'"T-\xc0\xafhostile"'),
+            b"C900000001",
+            "invalid_encoding",
+        ),
         Hostile("NUL flood", "tx", b"\x00" * 10_000, b"C900000001", "invalid_encoding"),
         Hostile("control flood of 200 KB (the issue's record)", "tx", b"\x01" * 200_000, b"C900000001", "too_large"),
         Hostile("control flood under the UDF's limit", "tx", b"\x01" * 15_000, b"C900000001", "malformed_json"),
@@ -78,21 +89,45 @@ def corpus() -> list[Hostile]:
         Hostile("key is garbage", "tx", _tx("h-key-garbage", "C900000002"), b"\xff\x00" * 600, "key_mismatch"),
         Hostile("no key", "tx", _tx("h-key-none", "C900000002"), None, "key_mismatch"),
         Hostile("timestamp -5", "tx", _tx("h-ts-negative", "C900000004"), b"C900000004", "invalid_event_time", -5),
-        Hostile("timestamp -2^62", "tx", _tx("h-ts-huge-negative", "C900000004"), b"C900000004",
-                "invalid_event_time", -2**62),
+        Hostile(
+            "timestamp -2^62",
+            "tx",
+            _tx("h-ts-huge-negative", "C900000004"),
+            b"C900000004",
+            "invalid_event_time",
+            -(2**62),
+        ),
         Hostile("timestamp 0", "tx", _tx("h-ts-zero", "C900000004"), b"C900000004", "invalid_event_time", 0),
         Hostile("timestamp in 2500", "tx", _tx("h-ts-2500", "C900000005"), b"C900000005", "scored", YEAR_2500_MS),
-        Hostile("binary headers", "tx", _tx("h-headers", "C900000006"), b"C900000006", "scored",
-                headers=[("\u00e9\u0000", b"\xff\xfe\x00"), ("x" * 1000, b"\x00" * 10_000), ("empty", None)]),
+        Hostile(
+            "binary headers",
+            "tx",
+            _tx("h-headers", "C900000006"),
+            b"C900000006",
+            "scored",
+            headers=[("\u00e9\u0000", b"\xff\xfe\x00"), ("x" * 1000, b"\x00" * 10_000), ("empty", None)],
+        ),
         Hostile("feedback not UTF-8", "feedback", b'{"tx_id":"\xff"}', b"C900000001", "invalid_encoding"),
         Hostile("feedback tombstone", "feedback", None, None, "tombstone"),
-        Hostile("feedback UTF-16", "feedback", _feedback("h-fb-utf16", "C900000007").decode().encode("utf-16"),
-                b"C900000007", "invalid_encoding"),
+        Hostile(
+            "feedback UTF-16",
+            "feedback",
+            _feedback("h-fb-utf16", "C900000007").decode().encode("utf-16"),
+            b"C900000007",
+            "invalid_encoding",
+        ),
         Hostile("feedback control flood of 200 KB", "feedback", b"\x01" * 200_000, b"C900000007", "too_large"),
-        Hostile("feedback with timestamp 0", "feedback", _feedback("h-fb-ts0", "C900000007"), b"C900000007",
-                "invalid_confirmed_at", 0),
-        Hostile("feedback keyed by garbage", "feedback", _feedback("h-fb-key", "C900000008"), b"\xff" * 40,
-                "confirmed"),
+        Hostile(
+            "feedback with timestamp 0",
+            "feedback",
+            _feedback("h-fb-ts0", "C900000007"),
+            b"C900000007",
+            "invalid_confirmed_at",
+            0,
+        ),
+        Hostile(
+            "feedback keyed by garbage", "feedback", _feedback("h-fb-key", "C900000008"), b"\xff" * 40, "confirmed"
+        ),
     ]
     return records
 
@@ -108,8 +143,14 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
     """Writes each record as it is (no compression, no checks): librdkafka, and for timestamp 0, which
     librdkafka sends as "now", kafka-python. Returns where each landed."""
     topics = {"tx": deployment.transactions_topic, "feedback": deployment.feedback_topic}
-    producer = Producer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True,
-                         "message.max.bytes": MAX_BYTES, "compression.type": "none"})
+    producer = Producer(
+        {
+            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "enable.idempotence": True,
+            "message.max.bytes": MAX_BYTES,
+            "compression.type": "none",
+        }
+    )
     written: list[Written] = []
     errors: list[str] = []
 
@@ -119,14 +160,21 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
                 errors.append(f"{record.name}: {error}")
             else:
                 written.append(Written(record, message.partition(), message.offset()))
+
         return report
 
     zero_timestamp = [r for r in records if r.timestamp_ms == 0]
     for record in records:
         if record.timestamp_ms == 0:
             continue
-        producer.produce(topics[record.topic], value=record.value, key=record.key, headers=record.headers,
-                         timestamp=record.timestamp_ms or 0, on_delivery=delivered(record))
+        producer.produce(
+            topics[record.topic],
+            value=record.value,
+            key=record.key,
+            headers=record.headers,
+            timestamp=record.timestamp_ms or 0,
+            on_delivery=delivered(record),
+        )
         producer.flush(30)
     assert producer.flush(30) == 0 and not errors, errors
 
@@ -145,14 +193,24 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
 def hostile_run():
     name = f"hostile_{uuid.uuid4().hex[:8]}"
     deployment = scoring_job.Deployment(
-        job_name=name, transactions_topic=f"{name}_tx", feedback_topic=f"{name}_feedback",
-        alerts_topic=f"{name}_alerts", dlq_topic=f"{name}_dlq", namespace=name, card_table=name,
-        iceberg_metadata_versions_kept=METADATA_KEPT)
+        job_name=name,
+        transactions_topic=f"{name}_tx",
+        feedback_topic=f"{name}_feedback",
+        alerts_topic=f"{name}_alerts",
+        dlq_topic=f"{name}_dlq",
+        namespace=name,
+        card_table=name,
+        iceberg_metadata_versions_kept=METADATA_KEPT,
+    )
     deployment.create_topics()
     # Accept any record timestamp, as a broker configured more loosely than the platform's would.
-    kafka_admin.create_topics({topic: (parts, {"message.timestamp.after.max.ms": str(2**63 - 1)})
-                               for topic, (parts, _) in deployment.topics().items()
-                               if topic in (deployment.transactions_topic, deployment.feedback_topic)})
+    kafka_admin.create_topics(
+        {
+            topic: (parts, {"message.timestamp.after.max.ms": str(2**63 - 1)})
+            for topic, (parts, _) in deployment.topics().items()
+            if topic in (deployment.transactions_topic, deployment.feedback_topic)
+        }
+    )
     try:
         job_id = scoring_job.submit(deployment, parallelism=2)
         rest = scoring_job.flink()
@@ -160,25 +218,40 @@ def hostile_run():
         items = list(Simulator(150, seed=4242, start_ms=START_MS, days=3).transactions())
         # In chunks, each committed before the next: every chunk is a commit, more than the tables keep
         # metadata files for. The hostile records go in the middle.
-        chunks = [items[i::METADATA_KEPT + 3] for i in range(METADATA_KEPT + 3)]
+        chunks = [items[i :: METADATA_KEPT + 3] for i in range(METADATA_KEPT + 3)]
         valid, feedback, written = {}, set(), []
         for i, chunk in enumerate(chunks):
             if i == len(chunks) // 2:
                 written = write_raw(deployment, corpus())
-            sent = pipeline.produce(deployment, sorted(chunk, key=lambda item: item.tx.event_ms),
-                                    feedback_delay_days=0.5)
+            sent = pipeline.produce(
+                deployment, sorted(chunk, key=lambda item: item.tx.event_ms), feedback_delay_days=0.5
+            )
             valid |= sent.valid
             feedback |= sent.feedback
-            expected = len(valid) + 2 * bool(written)   # two hostile records are valid transactions
-            pipeline.commit_until(deployment, lambda n=expected: pipeline.committed(deployment, "scored_transactions")
-                                  >= n, 120, f"chunk {i} committed")
+            expected = len(valid) + 2 * bool(written)  # two hostile records are valid transactions
+            pipeline.commit_until(
+                deployment,
+                lambda n=expected: pipeline.committed(deployment, "scored_transactions") >= n,
+                120,
+                f"chunk {i} committed",
+            )
         expected_tx = len(valid) + sum(1 for w in written if w.hostile.topic == "tx")
         pipeline.commit_until(
-            deployment, lambda: pipeline.committed(deployment, "scored_transactions")
-            + sum(1 for row in _letters(deployment) if row["topic"] == deployment.transactions_topic) >= expected_tx,
-            300, "every transaction-topic record judged")
-        pipeline.commit_until(deployment, lambda: pipeline.committed(deployment, "fraud_feedback") >= len(feedback) + 1,
-                              120, "every confirmation judged")
+            deployment,
+            lambda: (
+                pipeline.committed(deployment, "scored_transactions")
+                + sum(1 for row in _letters(deployment) if row["topic"] == deployment.transactions_topic)
+                >= expected_tx
+            ),
+            300,
+            "every transaction-topic record judged",
+        )
+        pipeline.commit_until(
+            deployment,
+            lambda: pipeline.committed(deployment, "fraud_feedback") >= len(feedback) + 1,
+            120,
+            "every confirmation judged",
+        )
         yield deployment, written, valid, feedback, job_id
     finally:
         deployment.remove()
@@ -187,7 +260,7 @@ def hostile_run():
 def _letters(deployment) -> list[dict]:
     try:
         return pipeline.dead_letter_rows(deployment)
-    except Exception:   # noqa: BLE001 - not created yet
+    except Exception:  # noqa: BLE001 - not created yet
         return []
 
 
@@ -213,16 +286,20 @@ def test_every_hostile_record_ends_as_its_one_expected_verdict(hostile_run):
             assert position not in letters, w.hostile.name
         else:
             assert position in letters, f"{w.hostile.name}: no dead letter"
-            assert letters[position]["reason"].split(":")[0] == w.hostile.expected, (w.hostile.name,
-                                                                                   letters[position]["reason"])
+            assert letters[position]["reason"].split(":")[0] == w.hostile.expected, (
+                w.hostile.name,
+                letters[position]["reason"],
+            )
 
 
 def test_every_dead_letter_keeps_the_exact_bytes_and_stays_small(hostile_run):
     deployment, written, _, _, _ = hostile_run
     topics = {"tx": deployment.transactions_topic, "feedback": deployment.feedback_topic}
     letters = {(row["topic"], row["kafka_partition"], row["kafka_offset"]): row for row in _letters(deployment)}
-    oversized = {(row["topic"], row["kafka_partition"], row["kafka_offset"]): row["payload"] for row in
-                 pipeline._catalog().load_table(deployment.table("oversized_records")).scan().to_arrow().to_pylist()}
+    oversized = {
+        (row["topic"], row["kafka_partition"], row["kafka_offset"]): row["payload"]
+        for row in pipeline._catalog().load_table(deployment.table("oversized_records")).scan().to_arrow().to_pylist()
+    }
     for w in written:
         position = (topics[w.hostile.topic], w.partition, w.offset)
         if position not in letters:
@@ -243,8 +320,10 @@ def test_the_valid_records_around_them_are_all_judged(hostile_run):
     scored = pipeline.scored_rows(deployment)
     expected_scored = set(valid) | {"h-ts-2500", "h-headers"}
     assert set(scored) == expected_scored
-    labels = {row["tx_id"] for row in
-              pipeline._catalog().load_table(deployment.table("fraud_feedback")).scan().to_arrow().to_pylist()}
+    labels = {
+        row["tx_id"]
+        for row in pipeline._catalog().load_table(deployment.table("fraud_feedback")).scan().to_arrow().to_pylist()
+    }
     assert labels == feedback | {"h-fb-key"}
     # produced = scored + dead-lettered, exactly, on the transactions topic
     tx_letters = [row for row in _letters(deployment) if row["topic"] == deployment.transactions_topic]

@@ -35,13 +35,19 @@ def test_produce_and_consume_keeps_each_key_in_one_partition(admin, unique_name)
         delivered = []
         sent = {(f"card-{i % 7}", f"tx-{i}") for i in range(200)}
         for key, value in sorted(sent):
-            producer.produce(unique_name, key=key, value=value,
-                             on_delivery=lambda err, msg: delivered.append((err, msg.partition())))
+            producer.produce(
+                unique_name, key=key, value=value, on_delivery=lambda err, msg: delivered.append((err, msg.partition()))
+            )
         assert producer.flush(30) == 0
         assert all(err is None for err, _ in delivered) and len(delivered) == len(sent)
 
-        consumer = Consumer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "group.id": unique_name,
-                             "auto.offset.reset": "earliest"})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+                "group.id": unique_name,
+                "auto.offset.reset": "earliest",
+            }
+        )
         consumer.subscribe([unique_name])
         received, partitions_of_key = set(), {}
         deadline = time.monotonic() + 60

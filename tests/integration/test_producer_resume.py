@@ -28,20 +28,40 @@ def test_a_rerun_resuming_after_n_messages_sends_exactly_the_rest(unique_name, t
             topics = {kind: f"{unique_name}_{run}_{kind}" for kind in ("tx", "feedback")}
             kafka_admin.create_topics({name: (1, {}) for name in topics.values()})
             summaries = []
-            code = main(["replay", str(path), "--format", "project", "--feedback-delay-days", "1",
-                         "--bad-records", "3", "--bad-every", "50", "--quiet", "--topic", topics["tx"],
-                         "--feedback-topic", topics["feedback"], "--resume-after", str(skip)],
-                        on_exit=summaries.append)
+            code = main(
+                [
+                    "replay",
+                    str(path),
+                    "--format",
+                    "project",
+                    "--feedback-delay-days",
+                    "1",
+                    "--bad-records",
+                    "3",
+                    "--bad-every",
+                    "50",
+                    "--quiet",
+                    "--topic",
+                    topics["tx"],
+                    "--feedback-topic",
+                    topics["feedback"],
+                    "--resume-after",
+                    str(skip),
+                ],
+                on_exit=summaries.append,
+            )
             assert code == 0 and summaries[0].delivered == len(stream)
             runs[run] = {kind: collections.Counter(read_topic(name, decode=bytes)) for kind, name in topics.items()}
     finally:
-        kafka_admin.delete_topics([f"{unique_name}_{run}_{kind}" for run in ("whole", "rest")
-                                   for kind in ("tx", "feedback")])
+        kafka_admin.delete_topics(
+            [f"{unique_name}_{run}_{kind}" for run in ("whole", "rest") for kind in ("tx", "feedback")]
+        )
 
     def expected(part: list) -> dict[str, collections.Counter]:
-        return {kind: collections.Counter((m.key, m.value) for m in part
-                                          if (m.kind == FEEDBACK) == (kind == "feedback"))
-                for kind in ("tx", "feedback")}
+        return {
+            kind: collections.Counter((m.key, m.value) for m in part if (m.kind == FEEDBACK) == (kind == "feedback"))
+            for kind in ("tx", "feedback")
+        }
 
     assert runs["whole"] == expected(stream)
     assert runs["rest"] == expected(stream[resume_after:])

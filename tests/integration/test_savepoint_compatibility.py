@@ -25,13 +25,14 @@ def test_state_of_a_removed_operator_is_dropped_only_when_allowed(unique_name, t
         inserts = scoring_job.SQL_DIR / "scoring" / "6_inserts.sql"
         changed = tmp_path / inserts.name
         text = inserts.read_text()
-        changed.write_text(text[:text.index(FEEDBACK_TABLE_INSERT)])
+        changed.write_text(text[: text.index(FEEDBACK_TABLE_INSERT)])
         files = [changed if f == inserts else f for f in scoring_job.SQL_FILES]
 
         with pytest.raises(SubmitError, match="allowNonRestoredState"):
             scoring_job.submit(deployment, from_savepoint=savepoint, sql_files=files)
-        job_id = scoring_job.submit(deployment, from_savepoint=savepoint, sql_files=files,
-                                    allow_non_restored_state=True)
+        job_id = scoring_job.submit(
+            deployment, from_savepoint=savepoint, sql_files=files, allow_non_restored_state=True
+        )
         rest.wait_for_state(job_id, {"RUNNING"})
         assert rest.checkpoints(job_id)["latest"]["restored"]["external_path"].endswith(savepoint.split("/")[-1])
     finally:

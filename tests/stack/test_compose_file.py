@@ -33,7 +33,8 @@ def test_every_native_service_is_in_compose(program):
 def test_published_port_matches_platform_env(service):
     port = S[service.ports[0]]
     assert f"127.0.0.1:{port}:{port}" in COMPOSE[service.programs[0]].get("ports", []), (
-        f"{service.programs[0]} should publish {service.ports[0]}={port} on 127.0.0.1")
+        f"{service.programs[0]} should publish {service.ports[0]}={port} on 127.0.0.1"
+    )
 
 
 def test_versions_match_platform_env():
@@ -44,20 +45,28 @@ def test_versions_match_platform_env():
     assert COMPOSE["s3"]["image"] == f"andrewgaul/s3proxy:{S['S3PROXY_VERSION']}"
     assert f"dynalite@{S['DYNALITE_VERSION']}" in COMPOSE["dynamodb"]["command"]
     assert COMPOSE["flink-jobmanager"]["image"].endswith(f":{S['FLINK_VERSION']}")
-    airflow = re.search(r"^apache-airflow==(\S+)$", (config.REPO_ROOT / "requirements" / "app.lock.txt")
-                        .read_text(), re.MULTILINE).group(1)
+    airflow = re.search(
+        r"^apache-airflow==(\S+)$", (config.REPO_ROOT / "requirements" / "app.lock.txt").read_text(), re.MULTILINE
+    ).group(1)
     assert COMPOSE["airflow-api-server"]["image"].endswith(f":{airflow}")
     flink = _dockerfile_stages()["flink"]
-    for name in ("FLINK_KAFKA_CONNECTOR_VERSION", "ICEBERG_VERSION", "ICEBERG_FLINK_RUNTIME", "HADOOP_VERSION",
-                 "POSTGRES_JDBC_VERSION"):
+    for name in (
+        "FLINK_KAFKA_CONNECTOR_VERSION",
+        "ICEBERG_VERSION",
+        "ICEBERG_FLINK_RUNTIME",
+        "HADOOP_VERSION",
+        "POSTGRES_JDBC_VERSION",
+    ):
         assert f"={S[name]} " in flink, f"the flink image does not use {name}={S[name]}"
 
 
 def _dockerfile_stages() -> dict[str, str]:
     """The stages of stack/compose/platform.Dockerfile by name, each as its text."""
     text = (config.REPO_ROOT / "stack" / "compose" / "platform.Dockerfile").read_text()
-    return {match.group(1): match.group(2)
-            for match in re.finditer(r"^FROM \S+ AS (\w+)\n(.*?)(?=^FROM |\Z)", text, re.MULTILINE | re.DOTALL)}
+    return {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^FROM \S+ AS (\w+)\n(.*?)(?=^FROM |\Z)", text, re.MULTILINE | re.DOTALL)
+    }
 
 
 def test_images_are_built_from_the_stages_of_one_dockerfile():
@@ -105,8 +114,9 @@ def test_jit_settings_match_platform_env():
 def test_topics_are_created_with_configured_partitions():
     command = " ".join(COMPOSE["kafka-init"]["command"])
     for topic, (partitions, topic_config) in kafka_topics().items():
-        created = re.search(rf"--topic {topic} --partitions {partitions} --replication-factor 1((?: --config \S+)*)",
-                            command)
+        created = re.search(
+            rf"--topic {topic} --partitions {partitions} --replication-factor 1((?: --config \S+)*)", command
+        )
         assert created, topic
         assert sorted(created.group(1).split(" --config ")[1:]) == sorted(f"{k}={v}" for k, v in topic_config.items())
     assert COMPOSE["kafka"]["environment"]["KAFKA_MESSAGE_MAX_BYTES"] == S["KAFKA_MAX_MESSAGE_BYTES"]
@@ -114,8 +124,15 @@ def test_topics_are_created_with_configured_partitions():
 
 def test_credentials_and_catalog_match_platform_env():
     env = COMPOSE["trino"]["environment"]
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "POSTGRES_USER", "POSTGRES_PASSWORD",
-                 "ICEBERG_CATALOG_NAME", "ICEBERG_WAREHOUSE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "ICEBERG_CATALOG_NAME",
+        "ICEBERG_WAREHOUSE",
+    ):
         assert env[name] == S[name], name
     assert COMPOSE["trino"]["environment"]["TRINO_PORT"] == S["TRINO_PORT"]
     assert COMPOSE["postgres"]["environment"]["POSTGRES_DB"] == S["AIRFLOW_DB"]
@@ -139,7 +156,9 @@ def test_airflow_has_every_connection_of_the_native_stack_pointing_into_the_comp
         assert S["BIND_HOST"] not in env[name], f"{name} points at loopback inside a container"
         # the same connection type and fields as the native one
         native_conn, compose_conn = json.loads(S[name]), json.loads(env[name])
-        assert (native_conn["conn_type"], sorted(native_conn)) == (compose_conn["conn_type"], sorted(compose_conn)), name
+        assert (native_conn["conn_type"], sorted(native_conn)) == (compose_conn["conn_type"], sorted(compose_conn)), (
+            name
+        )
 
 
 def _flattened(tree: dict, prefix: str = "") -> dict[str, str]:
@@ -156,9 +175,16 @@ def _flattened(tree: dict, prefix: str = "") -> dict[str, str]:
 def test_flink_containers_behave_like_the_native_cluster(service):
     native = _flattened(yaml.safe_load((config.REPO_ROOT / "stack" / "conf" / "flink" / "config.yaml").read_text()))
     flags = dict(flag.removeprefix("-D").split("=", 1) for flag in COMPOSE[service]["command"] if flag.startswith("-D"))
-    for key in ("heartbeat.interval", "heartbeat.timeout", "state.backend.type", "parallelism.default",
-                "execution.checkpointing.num-retained", "execution.checkpointing.externalized-checkpoint-retention",
-                "jobmanager.execution.failover-strategy", "jobstore.expiration-time"):
+    for key in (
+        "heartbeat.interval",
+        "heartbeat.timeout",
+        "state.backend.type",
+        "parallelism.default",
+        "execution.checkpointing.num-retained",
+        "execution.checkpointing.externalized-checkpoint-retention",
+        "jobmanager.execution.failover-strategy",
+        "jobstore.expiration-time",
+    ):
         assert flags.get(key) == native[key], key
 
 

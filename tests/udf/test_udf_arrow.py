@@ -40,11 +40,18 @@ from tests.unit.scoring_fakes import MemoryCardStore
 
 TX_TOPIC, FEEDBACK_TOPIC = "credit_card_transactions", "fraud_feedback"
 T0 = 1_767_225_600_000  # 2026-01-01
-INPUT_TYPE = DataTypes.ROW([DataTypes.FIELD("f0", DataTypes.STRING()), DataTypes.FIELD("f1", DataTypes.BYTES()),
-                            DataTypes.FIELD("f2", DataTypes.BYTES()), DataTypes.FIELD("f3", DataTypes.BIGINT()),
-                            DataTypes.FIELD("f4", DataTypes.STRING()), DataTypes.FIELD("f5", DataTypes.INT()),
-                            DataTypes.FIELD("f6", DataTypes.BIGINT()),
-                            DataTypes.FIELD("f7", DataTypes.TIMESTAMP_LTZ(3))])
+INPUT_TYPE = DataTypes.ROW(
+    [
+        DataTypes.FIELD("f0", DataTypes.STRING()),
+        DataTypes.FIELD("f1", DataTypes.BYTES()),
+        DataTypes.FIELD("f2", DataTypes.BYTES()),
+        DataTypes.FIELD("f3", DataTypes.BIGINT()),
+        DataTypes.FIELD("f4", DataTypes.STRING()),
+        DataTypes.FIELD("f5", DataTypes.INT()),
+        DataTypes.FIELD("f6", DataTypes.BIGINT()),
+        DataTypes.FIELD("f7", DataTypes.TIMESTAMP_LTZ(3)),
+    ]
+)
 RESULT_TYPE = DataTypes.ROW([DataTypes.FIELD("f0", udfs.OUTPUT_TYPE)])
 UTC = pytz.timezone("UTC")
 
@@ -80,11 +87,18 @@ class _Metrics:
 
 class _Context:
     def __init__(self):
-        runtime = {"transactions_topic": TX_TOPIC, "feedback_topic": FEEDBACK_TOPIC, "card_table": "unused",
-                   "dynamodb_max_attempts": 3, "card_cache_bytes": 2**20}
+        runtime = {
+            "transactions_topic": TX_TOPIC,
+            "feedback_topic": FEEDBACK_TOPIC,
+            "card_table": "unused",
+            "dynamodb_max_attempts": 3,
+            "card_cache_bytes": 2**20,
+        }
         scoring_yaml = (config.REPO_ROOT / "include" / "config" / "scoring.yaml").read_bytes()
-        self.parameters = {RUNTIME_PARAMETER: base64.b64encode(json.dumps(runtime).encode()).decode(),
-                           SCORING_CONFIG_PARAMETER: base64.b64encode(scoring_yaml).decode()}
+        self.parameters = {
+            RUNTIME_PARAMETER: base64.b64encode(json.dumps(runtime).encode()).decode(),
+            SCORING_CONFIG_PARAMETER: base64.b64encode(scoring_yaml).decode(),
+        }
 
     def get_job_parameter(self, key: str, default: str) -> str:
         return self.parameters.get(key, default)
@@ -122,10 +136,19 @@ def run_batch(judge, rows: list[tuple]) -> list[dict]:
     """Rows of (topic, key, payload, full_length, full_sha256, partition, offset, kafka_ms) through the
     Arrow path; returns each verdict's named fields."""
     columns = list(zip(*rows))
-    batch = pa.RecordBatch.from_arrays([
-        pa.array(columns[0], pa.string()), pa.array(columns[1], pa.binary()), pa.array(columns[2], pa.binary()),
-        pa.array(columns[3], pa.int64()), pa.array(columns[4], pa.string()), pa.array(columns[5], pa.int32()),
-        pa.array(columns[6], pa.int64()), pa.array(columns[7], pa.timestamp("ms"))], names=INPUT_TYPE.names)
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array(columns[0], pa.string()),
+            pa.array(columns[1], pa.binary()),
+            pa.array(columns[2], pa.binary()),
+            pa.array(columns[3], pa.int64()),
+            pa.array(columns[4], pa.string()),
+            pa.array(columns[5], pa.int32()),
+            pa.array(columns[6], pa.int64()),
+            pa.array(columns[7], pa.timestamp("ms")),
+        ],
+        names=INPUT_TYPE.names,
+    )
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
@@ -138,8 +161,12 @@ def run_batch(judge, rows: list[tuple]) -> list[dict]:
     arrow_coder(RESULT_TYPE).encode_to_stream([result], out)
     # The TaskManager reads the result as Arrow (pandas would turn nullable integers into floats).
     [column] = pa.ipc.open_stream(out.buffer.getvalue()).read_all().columns
-    return [dict(zip(STRING_FIELDS, row["strings"])) | dict(zip(BIGINT_FIELDS, row["bigints"]))
-            | {"payload": row["payload"]} for row in column.to_pylist()]
+    return [
+        dict(zip(STRING_FIELDS, row["strings"]))
+        | dict(zip(BIGINT_FIELDS, row["bigints"]))
+        | {"payload": row["payload"]}
+        for row in column.to_pylist()
+    ]
 
 
 def transaction(tx_id: str, card: str, event_ms: int, amount: float) -> bytes:
@@ -149,21 +176,38 @@ def transaction(tx_id: str, card: str, event_ms: int, amount: float) -> bytes:
 # Values that look like messages, and values that look like nothing.
 _ids = st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True)
 _cards = st.from_regex(r"C[0-9]{9}", fullmatch=True)
-_valid_transactions = st.builds(transaction, _ids, _cards,
-                                st.integers(T0 - 400 * 86_400_000, T0 + 86_400_000),
-                                st.floats(0, 100_000, allow_nan=False))
-_valid_feedback = st.builds(lambda tx_id, card, at, delay: encode_feedback(Feedback(tx_id, card, "T1", at, at + delay)),
-                            _ids, _cards, st.integers(T0 - 400 * 86_400_000, T0), st.integers(0, 30 * 86_400_000))
-_payloads = st.one_of(st.none(), st.binary(max_size=600), _valid_transactions, _valid_feedback,
-                      _valid_transactions.map(lambda b: b[: len(b) // 2]),            # cut short
-                      _valid_transactions.map(lambda b: b.replace(b'"T1"', b'"\xff"')),  # a byte that is not UTF-8
-                      _valid_transactions.map(lambda b: b.decode().encode("utf-16")),
-                      st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
-                      st.sampled_from([b"\x01" * MAX_JUDGED_BYTES, b"\x00" * 3000, b"[" * 5000, b"\xef\xbb\xbf{}"]))
+_valid_transactions = st.builds(
+    transaction,
+    _ids,
+    _cards,
+    st.integers(T0 - 400 * 86_400_000, T0 + 86_400_000),
+    st.floats(0, 100_000, allow_nan=False),
+)
+_valid_feedback = st.builds(
+    lambda tx_id, card, at, delay: encode_feedback(Feedback(tx_id, card, "T1", at, at + delay)),
+    _ids,
+    _cards,
+    st.integers(T0 - 400 * 86_400_000, T0),
+    st.integers(0, 30 * 86_400_000),
+)
+_payloads = st.one_of(
+    st.none(),
+    st.binary(max_size=600),
+    _valid_transactions,
+    _valid_feedback,
+    _valid_transactions.map(lambda b: b[: len(b) // 2]),  # cut short
+    _valid_transactions.map(lambda b: b.replace(b'"T1"', b'"\xff"')),  # a byte that is not UTF-8
+    _valid_transactions.map(lambda b: b.decode().encode("utf-16")),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"\x01" * MAX_JUDGED_BYTES, b"\x00" * 3000, b"[" * 5000, b"\xef\xbb\xbf{}"]),
+)
 
 
-_timestamps = st.one_of(st.integers(-2**63 + 1, 2**63 - 1), st.sampled_from([-1, 0, 1, 16_725_225_600_000]),
-                        st.integers(T0 - 86_400_000, T0 + 86_400_000))
+_timestamps = st.one_of(
+    st.integers(-(2**63) + 1, 2**63 - 1),
+    st.sampled_from([-1, 0, 1, 16_725_225_600_000]),
+    st.integers(T0 - 86_400_000, T0 + 86_400_000),
+)
 
 
 @st.composite
@@ -171,25 +215,46 @@ def valid_with_any_timestamp(draw) -> tuple:
     """A valid transaction, keyed by its card, whatever its record timestamp."""
     payload = draw(_valid_transactions)
     key = json.loads(payload)["card_id"].encode()
-    return (TX_TOPIC, key, payload, None, None, draw(st.integers(0, 2**31 - 1)), draw(st.integers(0, 2**63 - 1)),
-            draw(_timestamps))
+    return (
+        TX_TOPIC,
+        key,
+        payload,
+        None,
+        None,
+        draw(st.integers(0, 2**31 - 1)),
+        draw(st.integers(0, 2**63 - 1)),
+        draw(_timestamps),
+    )
 
 
 @st.composite
 def any_record(draw) -> tuple:
     topic = draw(st.sampled_from([TX_TOPIC, FEEDBACK_TOPIC, "unexpected"]))
     payload = draw(_payloads)
-    key = draw(st.one_of(st.none(), st.binary(max_size=40),
-                         st.just(json.loads(payload)["card_id"].encode()) if _has_card(payload) else st.none()))
+    key = draw(
+        st.one_of(
+            st.none(),
+            st.binary(max_size=40),
+            st.just(json.loads(payload)["card_id"].encode()) if _has_card(payload) else st.none(),
+        )
+    )
     full_length = full_sha256 = None
-    if draw(st.integers(0, 20)) == 0:   # a value longer than the UDF is handed: its first 4,096 bytes
+    if draw(st.integers(0, 20)) == 0:  # a value longer than the UDF is handed: its first 4,096 bytes
         pattern = draw(st.binary(min_size=1, max_size=64))
         payload = (pattern * (4096 // len(pattern) + 1))[:4096]
         full_length = draw(st.integers(MAX_JUDGED_BYTES + 1, 2**20))
         full_sha256 = hashlib.sha256(payload).hexdigest()
     kafka_ms = draw(_timestamps)
-    return (topic, key, payload, full_length, full_sha256, draw(st.integers(0, 2**31 - 1)),
-            draw(st.integers(0, 2**63 - 1)), kafka_ms)
+    return (
+        topic,
+        key,
+        payload,
+        full_length,
+        full_sha256,
+        draw(st.integers(0, 2**31 - 1)),
+        draw(st.integers(0, 2**63 - 1)),
+        kafka_ms,
+    )
 
 
 def _has_card(payload: bytes | None) -> bool:
@@ -232,16 +297,20 @@ def test_a_batch_of_the_largest_values_the_udf_is_handed_passes(judge):
 
 def test_the_issue_records_get_their_reasons(judge):
     """The two records that once put the job into a restart loop."""
-    rows = [(TX_TOPIC, b"C000000001", b'{"schema_version":1,"tx_id":"\xff\xfe"}', None, None, 0, 1, T0),
-            (TX_TOPIC, b"C000000001", b"\x01" * 4096, 200_000, "ab" * 32, 0, 2, T0)]
+    rows = [
+        (TX_TOPIC, b"C000000001", b'{"schema_version":1,"tx_id":"\xff\xfe"}', None, None, 0, 1, T0),
+        (TX_TOPIC, b"C000000001", b"\x01" * 4096, 200_000, "ab" * 32, 0, 2, T0),
+    ]
     reasons = [v["reject_reason"].split(":")[0] for v in run_batch(judge, rows)]
     assert reasons == ["invalid_encoding", "too_large"]
 
 
 def test_valid_records_around_hostile_ones_are_scored_and_confirmed(judge):
     card = "C000000007"
-    rows = [(TX_TOPIC, card.encode(), transaction("ok-1", card, T0, 12.0), None, None, 1, 10, T0),
-            (TX_TOPIC, None, b"\xff\xfe\x00", None, None, 1, 11, -1),
-            (FEEDBACK_TOPIC, b"x", encode_feedback(Feedback("f-1", card, "T1", T0 - 5000, T0)), None, None, 0, 3, T0),
-            (TX_TOPIC, card.encode(), transaction("ok-2", card, T0 + 1000, 13.0), None, None, 1, 12, T0 + 1000)]
+    rows = [
+        (TX_TOPIC, card.encode(), transaction("ok-1", card, T0, 12.0), None, None, 1, 10, T0),
+        (TX_TOPIC, None, b"\xff\xfe\x00", None, None, 1, 11, -1),
+        (FEEDBACK_TOPIC, b"x", encode_feedback(Feedback("f-1", card, "T1", T0 - 5000, T0)), None, None, 0, 3, T0),
+        (TX_TOPIC, card.encode(), transaction("ok-2", card, T0 + 1000, 13.0), None, None, 1, 12, T0 + 1000),
+    ]
     assert [v["status"] for v in run_batch(judge, rows)] == ["scored", "rejected", "confirmed", "scored"]

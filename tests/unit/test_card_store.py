@@ -9,8 +9,9 @@ from include.scoring.card_store import DynamoCardStore, DynamoUnavailable
 
 
 def throttled():
-    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
-                       "BatchWriteItem")
+    return ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "BatchWriteItem"
+    )
 
 
 class ScriptedClient:
@@ -26,13 +27,14 @@ class ScriptedClient:
         return self.script.pop(0) if self.script else "ok"
 
     def batch_write_item(self, RequestItems):
-        (table, requests), = RequestItems.items()
+        ((table, requests),) = RequestItems.items()
         self.calls.append(("write", len(requests)))
         outcome = self._next()
         if isinstance(outcome, Exception):
             raise outcome
-        done, left = (requests[: len(requests) // 2], requests[len(requests) // 2:]) if outcome == "partial" \
-            else (requests, [])
+        done, left = (
+            (requests[: len(requests) // 2], requests[len(requests) // 2 :]) if outcome == "partial" else (requests, [])
+        )
         for r in done:
             if "DeleteRequest" in r:
                 key = r["DeleteRequest"]["Key"]
@@ -48,17 +50,22 @@ class ScriptedClient:
     def query(self, TableName, KeyConditionExpression, ExpressionAttributeValues, ConsistentRead):
         self.calls.append(("query", 0))
         stream = ExpressionAttributeValues[":s"]["S"]
-        return {"Items": [{"log_partition": {"S": s}, "first_offset": {"N": str(q)}, "entries": {"B": b}}
-                          for (s, q), b in sorted(self.log.items()) if s == stream]}
+        return {
+            "Items": [
+                {"log_partition": {"S": s}, "first_offset": {"N": str(q)}, "entries": {"B": b}}
+                for (s, q), b in sorted(self.log.items())
+                if s == stream
+            ]
+        }
 
     def batch_get_item(self, RequestItems):
-        (table, request), = RequestItems.items()
+        ((table, request),) = RequestItems.items()
         self.calls.append(("get", len(request["Keys"])))
         outcome = self._next()
         if isinstance(outcome, Exception):
             raise outcome
         keys = [k["card_id"]["S"] for k in request["Keys"]]
-        done, left = (keys[: len(keys) // 2], keys[len(keys) // 2:]) if outcome == "partial" else (keys, [])
+        done, left = (keys[: len(keys) // 2], keys[len(keys) // 2 :]) if outcome == "partial" else (keys, [])
         found = [{"card_id": {"S": k}, "history": {"B": self.items[k]}} for k in done if k in self.items]
         unprocessed = {table: {**request, "Keys": [{"card_id": {"S": k}} for k in left]}} if left else {}
         return {"Responses": {table: found}, "UnprocessedKeys": unprocessed}
@@ -112,8 +119,8 @@ def test_the_log_is_written_per_partition_read_back_and_deleted():
     s = store(client)
     entries = [(f"C{i % 3:09d}", Entry(1000 + i, f"t{i}", 1.5, "T1", None, None, 2, 40 + i)) for i in range(4500)]
     keys = s.append_log({2: entries, 0: entries[:10]})[2]
-    assert keys == [40, 2040, 4040]                     # items of at most 2,000 entries, keyed by first offset
-    assert [kind for kind, _ in client.calls] == ["write"]   # both partitions in one request
+    assert keys == [40, 2040, 4040]  # items of at most 2,000 entries, keyed by first offset
+    assert [kind for kind, _ in client.calls] == ["write"]  # both partitions in one request
     logged = s.read_log(2)
     assert sorted(logged) == keys and [e for k in keys for e in logged[k]] == entries
     assert s.read_log(1) == {}
@@ -136,9 +143,22 @@ def test_a_log_item_never_exceeds_dynamodbs_item_limit_whatever_the_ids(monkeypa
     def an_id() -> str:
         return "".join(rng.choices(string.ascii_letters + string.digits + "._:-", k=64))
 
-    entries = [(f"C{rng.randrange(10**9):09d}", Entry(1_767_225_600_000 + i, an_id(), rng.uniform(0, 100_000), an_id(),
-                                                     rng.uniform(-90, 90), rng.uniform(-180, 180), 2**31 - 1, 2**62 + i))
-               for i in range(4_000)]
+    entries = [
+        (
+            f"C{rng.randrange(10**9):09d}",
+            Entry(
+                1_767_225_600_000 + i,
+                an_id(),
+                rng.uniform(0, 100_000),
+                an_id(),
+                rng.uniform(-90, 90),
+                rng.uniform(-180, 180),
+                2**31 - 1,
+                2**62 + i,
+            ),
+        )
+        for i in range(4_000)
+    ]
     items = log_items(entries)
     assert len(items) == 2 and all(len(blob) <= LOG_ITEM_MAX_BYTES for _, blob in items)
     monkeypatch.setattr(card_store, "LOG_ITEM_MAX_BYTES", 100_000)

@@ -10,8 +10,9 @@ from include import config
 
 def _settings_in_subprocess(env: dict[str, str]) -> dict[str, str]:
     code = "import json; from include import config; print(json.dumps(config.settings()))"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
-                         cwd=config.REPO_ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=config.REPO_ROOT
+    ).stdout
     import json
 
     return json.loads(out)

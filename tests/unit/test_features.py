@@ -20,8 +20,12 @@ def tx(ms, amount=20.0, terminal="T1", lat=None, lon=None, card="C000000001"):
 
 
 def hist(*items):
-    return Prior.of(sorted(Entry(ms, f"h{i}", amount, terminal, lat, lon, 0, i)
-                           for i, (ms, amount, terminal, lat, lon) in enumerate(items)))
+    return Prior.of(
+        sorted(
+            Entry(ms, f"h{i}", amount, terminal, lat, lon, 0, i)
+            for i, (ms, amount, terminal, lat, lon) in enumerate(items)
+        )
+    )
 
 
 NO_HISTORY = Prior.of([])
@@ -41,9 +45,14 @@ def test_first_transaction_of_a_card_has_no_habit_features():
 
 def test_window_counts_and_sums():
     now = T0 + 20 * DAY
-    prior = hist((now - 25 * DAY, 10, "T1", None, None), (now - 3 * DAY, 10, "T1", None, None),
-                 (now - 5 * HOUR, 30, "T2", None, None), (now - 30 * 60_000, 40, "T2", None, None),
-                 (now - 5 * 60_000, 50, "T3", None, None), (now - 40 * DAY, 999, "T9", None, None))
+    prior = hist(
+        (now - 25 * DAY, 10, "T1", None, None),
+        (now - 3 * DAY, 10, "T1", None, None),
+        (now - 5 * HOUR, 30, "T2", None, None),
+        (now - 30 * 60_000, 40, "T2", None, None),
+        (now - 5 * 60_000, 50, "T3", None, None),
+        (now - 40 * DAY, 999, "T9", None, None),
+    )
     f = compute(tx(now, amount=100, terminal="T3"), prior, FeedbackIndex(), CONFIG)
     assert (f["card_tx_count_10m"], f["card_tx_count_1h"], f["card_tx_count_24h"]) == (1, 2, 3)
     assert (f["card_tx_count_7d"], f["card_tx_count_30d"]) == (4, 5)
@@ -83,10 +92,10 @@ def test_feedback_counts_only_what_was_confirmed_before_the_margin():
     for i, confirmed in enumerate([now - margin - 1, now - margin + 1, now - margin - 10 * DAY, now - 45 * DAY]):
         index.add(Feedback(f"f{i}", "C000000001", "T1", confirmed - 7 * DAY, confirmed))
     f = compute(tx(now), NO_HISTORY, index, CONFIG)
-    assert f["terminal_fraud_count_7d"] == 1       # the one just before the margin
-    assert f["terminal_fraud_count_30d"] == 2      # plus the one 10 days earlier
+    assert f["terminal_fraud_count_7d"] == 1  # the one just before the margin
+    assert f["terminal_fraud_count_30d"] == 2  # plus the one 10 days earlier
     assert f["card_fraud_count_30d"] == 2
-    assert index.add(Feedback("f0", "C000000001", "T1", 0, 0)) is False   # same tx confirmed twice
+    assert index.add(Feedback("f0", "C000000001", "T1", 0, 0)) is False  # same tx confirmed twice
 
 
 def test_a_window_holds_what_is_strictly_younger_than_its_width():

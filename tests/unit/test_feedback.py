@@ -25,26 +25,29 @@ def test_encode_then_parse_round_trips():
     assert parse_feedback(encode_feedback(GOOD)) == GOOD == validate_feedback(encode_feedback(GOOD), GOOD.confirmed_ms)
 
 
-@pytest.mark.parametrize("payload, code", [
-    (_message(schema_version=None), "missing_field"),
-    (_message(schema_version=2), "unsupported_schema_version"),
-    (_message(tx_id=None), "missing_field"),
-    (_message(card_id=""), "invalid_card_id"),
-    (_message(card_id="4111111111111111"), "invalid_card_id"),
-    (_message(terminal_id={"id": 1}), "wrong_type"),
-    (_message(confirmed_at="2026-01-08T00:00:00+02:00"), "invalid_confirmed_at"),
-    (_message(tx_event_time="2026-01-01 00:00:00"), "invalid_tx_event_time"),
-    (_message(confirmed_at="2025-12-01T00:00:00Z"), "invalid_confirmed_at"),   # before the transaction
-    (_message(confirmed_at="2500-01-01T00:00:00Z"), "invalid_confirmed_at"),   # outside 2000-2100
-    (_message(fraud_pattern="x" * 65), "invalid_fraud_pattern"),
-    (_message(amount="12"), "wrong_type"),
-    (_message(amount=-1), "invalid_amount"),
-    (_message(is_fraud=True), "unknown_field"),
-    (b"[" * 16_000, "malformed_json"),
-    (b"not json", "malformed_json"),
-    (b"\xff\xfe{}", "invalid_encoding"),
-    (None, "tombstone"),
-])
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        (_message(schema_version=None), "missing_field"),
+        (_message(schema_version=2), "unsupported_schema_version"),
+        (_message(tx_id=None), "missing_field"),
+        (_message(card_id=""), "invalid_card_id"),
+        (_message(card_id="4111111111111111"), "invalid_card_id"),
+        (_message(terminal_id={"id": 1}), "wrong_type"),
+        (_message(confirmed_at="2026-01-08T00:00:00+02:00"), "invalid_confirmed_at"),
+        (_message(tx_event_time="2026-01-01 00:00:00"), "invalid_tx_event_time"),
+        (_message(confirmed_at="2025-12-01T00:00:00Z"), "invalid_confirmed_at"),  # before the transaction
+        (_message(confirmed_at="2500-01-01T00:00:00Z"), "invalid_confirmed_at"),  # outside 2000-2100
+        (_message(fraud_pattern="x" * 65), "invalid_fraud_pattern"),
+        (_message(amount="12"), "wrong_type"),
+        (_message(amount=-1), "invalid_amount"),
+        (_message(is_fraud=True), "unknown_field"),
+        (b"[" * 16_000, "malformed_json"),
+        (b"not json", "malformed_json"),
+        (b"\xff\xfe{}", "invalid_encoding"),
+        (None, "tombstone"),
+    ],
+)
 def test_what_is_not_feedback_is_rejected_with_a_reason_and_skipped_by_the_side_input(payload, code):
     with pytest.raises(Rejected) as rejected:
         validate_feedback(payload)
@@ -62,8 +65,16 @@ def test_a_confirmation_far_after_its_record_timestamp_is_rejected():
 def confirmations(n: int, seed: int = 7) -> list[Feedback]:
     rng = random.Random(seed)
     start = GOOD.confirmed_ms
-    return [Feedback(f"tx-{i}", f"C{rng.randrange(50):09d}", f"T{rng.randrange(20)}", start + i * 3_600_000 - DAY_MS,
-                     start + i * 3_600_000 + rng.randrange(-2 * DAY_MS, 2 * DAY_MS)) for i in range(n)]
+    return [
+        Feedback(
+            f"tx-{i}",
+            f"C{rng.randrange(50):09d}",
+            f"T{rng.randrange(20)}",
+            start + i * 3_600_000 - DAY_MS,
+            start + i * 3_600_000 + rng.randrange(-2 * DAY_MS, 2 * DAY_MS),
+        )
+        for i in range(n)
+    ]
 
 
 def test_the_index_keeps_only_what_was_confirmed_within_its_age_bound():
@@ -75,7 +86,7 @@ def test_the_index_keeps_only_what_was_confirmed_within_its_age_bound():
     newest = max(fb.confirmed_ms for fb in stream)
     kept = {row[0] for row in index.confirmations()}
     assert kept == {fb.tx_id for fb in stream if fb.confirmed_ms >= newest - keep}
-    assert len(index) == len(kept) < 500   # bounded: 2,000 hours of feedback, 10 days kept
+    assert len(index) == len(kept) < 500  # bounded: 2,000 hours of feedback, 10 days kept
 
 
 def test_what_the_index_counts_depends_only_on_the_records_read_not_their_order_or_a_snapshot():

@@ -30,7 +30,8 @@ botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint U
 
 def test_a_python_failure_is_summarized_by_the_error_the_python_code_raised():
     assert failure_summary(PYTHON_FAILURE) == (
-        "include.scoring.card_store.DynamoUnavailable: DynamoDB batch_get_item failed 10 times: Could not connect")
+        "include.scoring.card_store.DynamoUnavailable: DynamoDB batch_get_item failed 10 times: Could not connect"
+    )
 
 
 def test_a_java_failure_is_summarized_by_its_first_line():

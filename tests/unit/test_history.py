@@ -70,9 +70,20 @@ def test_approx_bytes_bounds_what_a_history_holds_for_the_longest_ids():
         for card in range(50):
             history = CardHistory(f"C{card:09d}")
             for i in range(entries):
-                history.add(Entry(1_700_000_000_000 + i * 1000, an_id(), random.random() * 100, an_id(),
-                                  48.1 + random.random(), 11.5 + random.random(), 3, 10_000_000 + i),
-                            retention_ms=10**12, max_entries=1000)
+                history.add(
+                    Entry(
+                        1_700_000_000_000 + i * 1000,
+                        an_id(),
+                        random.random() * 100,
+                        an_id(),
+                        48.1 + random.random(),
+                        11.5 + random.random(),
+                        3,
+                        10_000_000 + i,
+                    ),
+                    retention_ms=10**12,
+                    max_entries=1000,
+                )
             histories.append(history)
         measured, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -82,7 +93,7 @@ def test_approx_bytes_bounds_what_a_history_holds_for_the_longest_ids():
 def test_the_newest_entry_read_before_a_record_ignores_what_a_replay_finds_stored_after_it():
     h = CardHistory("C1", [entry(100, "a", offset=1), entry(500, "b", offset=2), entry(900, "later", offset=8)])
     assert h.newest_read_before(0, 9) == 900
-    assert h.newest_read_before(0, 5) == 500        # "later" was read after offset 5
-    assert h.newest_read_before(0, 2) == 100        # the record itself does not count
-    assert h.newest_read_before(1, 0) == 900        # another partition: no order known
+    assert h.newest_read_before(0, 5) == 500  # "later" was read after offset 5
+    assert h.newest_read_before(0, 2) == 100  # the record itself does not count
+    assert h.newest_read_before(1, 0) == 900  # another partition: no order known
     assert CardHistory("C2").newest_read_before(0, 0) is None

@@ -26,8 +26,8 @@ def _statement(statements: list[str], start: str) -> str:
 
 
 def _table_columns(ddl: str) -> list[str]:
-    lines = ddl[ddl.index("(") + 1:].splitlines()
-    body = lines[:next(i for i, line in enumerate(lines) if line.startswith(")"))]
+    lines = ddl[ddl.index("(") + 1 :].splitlines()
+    body = lines[: next(i for i, line in enumerate(lines) if line.startswith(")"))]
     return [line.strip().split()[0] for line in body if line.strip()]
 
 
@@ -48,7 +48,7 @@ def _top_level_items(select: str) -> list[str]:
 
 
 def _view_columns(view: str) -> list[str]:
-    select = view[view.index("SELECT") + 6:view.rindex("\nFROM")]
+    select = view[view.index("SELECT") + 6 : view.rindex("\nFROM")]
     return [item.split(" AS ")[-1].strip() for item in _top_level_items(select)]
 
 
@@ -60,11 +60,16 @@ def test_every_variable_the_sql_uses_is_set():
 
 def test_the_verdict_view_names_every_array_element_once_in_udf_order():
     _, statements, _ = rendered()
-    columns = [c.strip() for c in _statement(statements, "CREATE TEMPORARY VIEW verdicts").split("SELECT", 1)[1]
-               .split("\nFROM")[0].split(",\n")]
+    columns = [
+        c.strip()
+        for c in _statement(statements, "CREATE TEMPORARY VIEW verdicts")
+        .split("SELECT", 1)[1]
+        .split("\nFROM")[0]
+        .split(",\n")
+    ]
     elements = [(re.search(r"v\.(\w+)\[(\d+)\]", c).groups(), c.split(" AS ")[-1]) for c in columns if "[" in c]
     for array, fields in (("strings", STRING_FIELDS), ("doubles", DOUBLE_FIELDS), ("bigints", BIGINT_FIELDS)):
-        named = [(int(i), name) for (a, i), name in elements if a == array][:len(fields)]
+        named = [(int(i), name) for (a, i), name in elements if a == array][: len(fields)]
         assert named == [(i, TIME_COLUMNS.get(f, f)) for i, f in enumerate(fields, 1)], array
 
 
@@ -73,7 +78,7 @@ def test_scored_transactions_insert_fills_the_table_columns_in_order_with_every_
     columns = _table_columns(_statement(statements, "CREATE TABLE IF NOT EXISTS lakehouse.fraud.scored_transactions"))
     assert set(FEATURES) <= set(columns)
     insert = _statement(inserts, "INSERT INTO lakehouse.fraud.scored_transactions")
-    select = insert[insert.index("SELECT") + 6:insert.index("\nFROM verdicts")]
+    select = insert[insert.index("SELECT") + 6 : insert.index("\nFROM verdicts")]
     assert [item.split(" AS ")[-1].strip() for item in _top_level_items(select)] == columns
 
 
@@ -89,8 +94,9 @@ def test_benchmark_designs_provide_the_verdict_view(design):
 
     _, statements, _ = rendered()
     _, design_statements, _ = rendered(job_files(design))
-    assert _view_columns(_statement(design_statements, "CREATE TEMPORARY VIEW verdicts")) == \
-        _view_columns(_statement(statements, "CREATE TEMPORARY VIEW verdicts"))
+    assert _view_columns(_statement(design_statements, "CREATE TEMPORARY VIEW verdicts")) == _view_columns(
+        _statement(statements, "CREATE TEMPORARY VIEW verdicts")
+    )
 
 
 def test_a_savepoint_restores_whatever_the_parallelism():

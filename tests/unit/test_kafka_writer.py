@@ -50,7 +50,7 @@ def test_delivered_counts_the_leading_confirmed_messages_after_those_skipped(wri
         broker.report(n)
     broker.report(2, error="timed out")
     summary = writer.close()
-    assert summary.delivered == 100 + 2          # message 2 failed: a rerun resumes there
+    assert summary.delivered == 100 + 2  # message 2 failed: a rerun resumes there
     assert summary.failed == 1
 
 

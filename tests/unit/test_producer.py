@@ -33,8 +33,13 @@ def test_simulated_transactions_are_valid_ordered_and_labelled():
     times = [(i.tx.event_ms, i.tx.tx_id) for i in items]
     assert times == sorted(times)
     patterns = collections.Counter(i.fraud_pattern for i in items if i.is_fraud)
-    assert set(patterns) == {"card_testing", "spending_spree", "impossible_travel", "compromised_terminal",
-                             "high_amount"}
+    assert set(patterns) == {
+        "card_testing",
+        "spending_spree",
+        "impossible_travel",
+        "compromised_terminal",
+        "high_amount",
+    }
     assert 0.001 < sum(patterns.values()) / len(items) < 0.02
     assert all(not i.is_fraud for i in items if i.fraud_pattern is None)
 
@@ -68,8 +73,14 @@ def test_every_bad_record_is_rejected():
             raise AssertionError(f"accepted: {message.value!r}")
         except Rejected as rejected:
             codes[rejected.code] += 1
-    assert set(codes) == {"malformed_json", "missing_field", "wrong_type", "invalid_amount", "invalid_card_id",
-                          "unknown_field"}
+    assert set(codes) == {
+        "malformed_json",
+        "missing_field",
+        "wrong_type",
+        "invalid_amount",
+        "invalid_card_id",
+        "unknown_field",
+    }
 
 
 def test_project_file_round_trip(tmp_path):
@@ -82,14 +93,23 @@ def test_project_file_round_trip(tmp_path):
 def test_handbook_file_keeps_transaction_ids(tmp_path):
     import pandas as pd
 
-    frame = pd.DataFrame({
-        "TRANSACTION_ID": [11, 10], "TX_DATETIME": pd.to_datetime(["2018-04-01 00:05:00", "2018-04-01 00:01:00"]),
-        "CUSTOMER_ID": [7, 3], "TERMINAL_ID": [12, 99], "TX_AMOUNT": [250.5, 9.99],
-        "TX_FRAUD": [1, 0], "TX_FRAUD_SCENARIO": [1, 0]})
+    frame = pd.DataFrame(
+        {
+            "TRANSACTION_ID": [11, 10],
+            "TX_DATETIME": pd.to_datetime(["2018-04-01 00:05:00", "2018-04-01 00:01:00"]),
+            "CUSTOMER_ID": [7, 3],
+            "TERMINAL_ID": [12, 99],
+            "TX_AMOUNT": [250.5, 9.99],
+            "TX_FRAUD": [1, 0],
+            "TX_FRAUD_SCENARIO": [1, 0],
+        }
+    )
     frame.to_parquet(tmp_path / "h.parquet")
     out = list(files.read_handbook(tmp_path / "h.parquet"))
-    assert [(i.tx.tx_id, i.tx.card_id, i.tx.terminal_id) for i in out] == [("10", "C000000003", "T000099"),
-                                                                            ("11", "C000000007", "T000012")]
+    assert [(i.tx.tx_id, i.tx.card_id, i.tx.terminal_id) for i in out] == [
+        ("10", "C000000003", "T000099"),
+        ("11", "C000000007", "T000012"),
+    ]
     assert out[1].is_fraud and out[1].fraud_pattern == "handbook_high_amount"
     assert list(itertools.islice((i.tx.event_ms for i in out), 1)) == [1522540860000]
 

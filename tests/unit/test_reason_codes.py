@@ -9,8 +9,13 @@ import yaml
 
 from include import config
 
-SOURCES = ["include/messages.py", "include/transactions.py", "include/scoring/feedback.py",
-           "include/scoring/scorer.py", "include/scoring/verdicts.py"]
+SOURCES = [
+    "include/messages.py",
+    "include/transactions.py",
+    "include/scoring/feedback.py",
+    "include/scoring/scorer.py",
+    "include/scoring/verdicts.py",
+]
 
 
 def codes_in_code() -> set[str]:
@@ -18,8 +23,8 @@ def codes_in_code() -> set[str]:
     for source in SOURCES:
         text = (config.REPO_ROOT / source).read_text()
         found |= set(re.findall(r'Rejected\(\s*"([a-z_]+)"', text))
-        found |= set(re.findall(r'reject_reason = \(?f?"([a-z_]+):', text))
-        found |= set(re.findall(r'"(invalid_[a-z_]+)"\)', text))   # codes handed to a helper
+        found |= set(re.findall(r'reject_reason = \(?\s*f?"([a-z_]+):', text))
+        found |= set(re.findall(r'"(invalid_[a-z_]+)"\)', text))  # codes handed to a helper
     return found
 
 

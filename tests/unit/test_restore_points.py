@@ -59,10 +59,16 @@ def test_latest_takes_the_newest_of_the_jobmanager_and_the_directories(state_dir
     stored = f"file://{state_dirs}/checkpoints/scoring/job1/chk-7"
     forgotten = KnownJobs({})
     assert restore_points.latest(forgotten, "scoring") == stored
-    newer = KnownJobs({Job("j2", "scoring", "FAILED"): (2_000_000, "file:/restored/savepoint"),
-                       Job("j3", "other", "FAILED"): (5_000_000, "file:/not/this/job")})
+    newer = KnownJobs(
+        {
+            Job("j2", "scoring", "FAILED"): (2_000_000, "file:/restored/savepoint"),
+            Job("j3", "other", "FAILED"): (5_000_000, "file:/not/this/job"),
+        }
+    )
     assert restore_points.latest(newer, "scoring") == "file:/restored/savepoint"
-    older = KnownJobs({Job("j0", "scoring", "CANCELED"): (500_000, "file:/older"), Job("j1", "scoring", "FAILED"): None})
+    older = KnownJobs(
+        {Job("j0", "scoring", "CANCELED"): (500_000, "file:/older"), Job("j1", "scoring", "FAILED"): None}
+    )
     assert restore_points.latest(older, "scoring") == stored
     assert restore_points.latest(forgotten, "never-ran") is None
 
@@ -79,15 +85,17 @@ def test_remove_stored_deletes_both_directories_and_tolerates_none(state_dirs):
 def test_prune_keeps_the_current_run_and_the_newest_savepoints(state_dirs):
     _write(state_dirs / "checkpoints/scoring/old/chk-3", 1_000)
     _write(state_dirs / "checkpoints/scoring/current/chk-9", 5_000)
-    _write(state_dirs / "checkpoints/other/old/chk-1", 1_000)          # another job: left alone
+    _write(state_dirs / "checkpoints/other/old/chk-1", 1_000)  # another job: left alone
     for n, written in enumerate((2_000, 4_000, 3_000)):
         _write(state_dirs / f"savepoints/scoring/savepoint-{n}", written)
     deleted = restore_points.prune("scoring", "current", keep_savepoints=2)
     root = f"file://{state_dirs}"
     assert sorted(deleted) == [f"{root}/checkpoints/scoring/old", f"{root}/savepoints/scoring/savepoint-0"]
     assert sorted(path for _, path in restore_points.stored("scoring")) == [
-        f"{root}/checkpoints/scoring/current/chk-9", f"{root}/savepoints/scoring/savepoint-1",
-        f"{root}/savepoints/scoring/savepoint-2"]
+        f"{root}/checkpoints/scoring/current/chk-9",
+        f"{root}/savepoints/scoring/savepoint-1",
+        f"{root}/savepoints/scoring/savepoint-2",
+    ]
     assert restore_points.stored("other")
     assert restore_points.prune("scoring", "current", keep_savepoints=2) == []
     assert restore_points.prune("never-ran", "any", keep_savepoints=2) == []

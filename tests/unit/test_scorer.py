@@ -25,13 +25,14 @@ def records(n: int, cards: int = 5) -> list[SourceRecord]:
         amount = 900.0 if i % 17 == 0 else 10.0 + i % 13
         late = 1_800_000 if i % 50 == 49 else 0  # every 50th arrives half an hour late
         tx = Transaction(f"tx{i:04d}", f"C{i % cards:09d}", f"T{i % 7}", amount, "EUR", T0 + i * 60_000 - late)
-        out.append(SourceRecord(encode(tx), partition=i % cards % 2, offset=i, kafka_ms=tx.event_ms,
-                                key=tx.card_id.encode()))
+        out.append(
+            SourceRecord(encode(tx), partition=i % cards % 2, offset=i, kafka_ms=tx.event_ms, key=tx.card_id.encode())
+        )
     return out
 
 
 def batched(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def scores(results):
@@ -177,7 +178,8 @@ def test_a_record_not_keyed_by_its_card_is_rejected():
     good = records(1)[0]
     for key in (None, b"", b"C000000009", good.key + b" ", b"\xff"):
         [result] = BatchScorer(CONFIG, MemoryCardStore(), FeedbackIndex()).score_batch(
-            [dataclasses.replace(good, key=key)])
+            [dataclasses.replace(good, key=key)]
+        )
         assert result.status == REJECTED and result.reject_reason.startswith("key_mismatch"), key
 
 
@@ -199,8 +201,12 @@ def test_a_transaction_older_than_the_cards_history_horizon_is_rejected_and_a_re
     horizon = CONFIG.history_horizon_ms
     card = "C000000001"
     store = MemoryCardStore()
-    stream = [_one(card, "new", T0, 1), _one(card, "late-ok", T0 - horizon + day, 2),
-              _one(card, "too-late", T0 - horizon - day, 3), _one(card, "much-later", T0 + 25 * day, 4)]
+    stream = [
+        _one(card, "new", T0, 1),
+        _one(card, "late-ok", T0 - horizon + day, 2),
+        _one(card, "too-late", T0 - horizon - day, 3),
+        _one(card, "much-later", T0 + 25 * day, 4),
+    ]
     first = [(r.status, r.reject_reason) for r in BatchScorer(CONFIG, store, FeedbackIndex()).score_batch(stream)]
     assert [status for status, _ in first] == [SCORED, SCORED, REJECTED, SCORED]
     assert first[2][1].startswith("too_old: event_time")
@@ -236,16 +242,15 @@ def test_compacting_cards_evicted_from_the_cache_never_stalls_scoring_and_stores
     store = SlowLoadStore()
     clock = [0.0]
     stream = records(2000, cards=300)
-    scorer = BatchScorer(CONFIG, store, FeedbackIndex(), cache_bytes=60_000, compact_every_s=10,
-                         clock=lambda: clock[0])
+    scorer = BatchScorer(CONFIG, store, FeedbackIndex(), cache_bytes=60_000, compact_every_s=10, clock=lambda: clock[0])
     reference = BatchScorer(CONFIG, MemoryCardStore(), FeedbackIndex())
     for batch in batched(stream[:1000], 100):
         scorer.score_batch(batch)
         reference.score_batch(batch)
     clock[0] += 11.0
-    scorer.score_batch(stream[1000:1100])       # starts a compaction: most of its cards are evicted
+    scorer.score_batch(stream[1000:1100])  # starts a compaction: most of its cards are evicted
     assert scorer.compactor.busy
-    for batch in batched(stream[1100:], 100):   # ...whose reads are held: scoring goes on meanwhile
+    for batch in batched(stream[1100:], 100):  # ...whose reads are held: scoring goes on meanwhile
         scorer.score_batch(batch)
     for batch in batched(stream[1000:], 100):
         reference.score_batch(batch)
@@ -262,10 +267,10 @@ def test_the_log_in_memory_is_bounded_when_compaction_falls_behind():
     store = SlowLoadStore()
     scorer = BatchScorer(CONFIG, store, FeedbackIndex(), cache_bytes=10_000, compact_max_entries=100)
     stream = records(2000, cards=500)
-    waited = threading.Timer(2.0, store.release.set)   # the held compaction is let go after 2 s
+    waited = threading.Timer(2.0, store.release.set)  # the held compaction is let go after 2 s
     waited.start()
     for batch in batched(stream, 50):
         scorer.score_batch(batch)
-        assert sum(scorer.log_sizes.values()) < 2 * 100 + 50   # a batch more than the bound at most
-    assert store.release.is_set()   # scoring had to wait for it
+        assert sum(scorer.log_sizes.values()) < 2 * 100 + 50  # a batch more than the bound at most
+    assert store.release.is_set()  # scoring had to wait for it
     waited.cancel()

@@ -29,12 +29,15 @@ def test_render_fills_variables_and_names_a_missing_one():
 
 
 def test_plan_separates_settings_statements_and_inserts_across_files(tmp_path):
-    (tmp_path / "a.sql").write_text("-- comments may mention ${UNSET}\nSET 'pipeline.name' = '${NAME}';\n"
-                                    "CREATE TABLE s (x INT);\n")
-    (tmp_path / "b.sql").write_text("INSERT INTO k SELECT x FROM s;\nINSERT INTO i SELECT x FROM s;\n"
-                                    "SET 'parallelism.default' = '4';\n")
-    settings, statements, inserts = plan([tmp_path / "a.sql", tmp_path / "b.sql"],
-                                         overrides={"parallelism.default": "2"}, variables={"NAME": "job"})
+    (tmp_path / "a.sql").write_text(
+        "-- comments may mention ${UNSET}\nSET 'pipeline.name' = '${NAME}';\nCREATE TABLE s (x INT);\n"
+    )
+    (tmp_path / "b.sql").write_text(
+        "INSERT INTO k SELECT x FROM s;\nINSERT INTO i SELECT x FROM s;\nSET 'parallelism.default' = '4';\n"
+    )
+    settings, statements, inserts = plan(
+        [tmp_path / "a.sql", tmp_path / "b.sql"], overrides={"parallelism.default": "2"}, variables={"NAME": "job"}
+    )
     assert settings == {"pipeline.name": "job", "parallelism.default": "2"}
     assert statements == ["CREATE TABLE s (x INT)"]
     assert inserts == ["INSERT INTO k SELECT x FROM s", "INSERT INTO i SELECT x FROM s"]

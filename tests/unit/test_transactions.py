@@ -38,40 +38,46 @@ def test_optional_fields_may_be_absent():
     assert (tx.merchant_category, tx.channel, tx.lat, tx.lon) == (None, None, None, None)
 
 
-@pytest.mark.parametrize("payload, code", [
-    (b"", "empty_value"),
-    (None, "tombstone"),
-    (b'{"tx_id": "x", ', "malformed_json"),
-    (b"[1, 2]", "malformed_json"),
-    (_message(amount=_DROP), "missing_field"),
-    (_message(card_id=None), "missing_field"),
-    (_message(amount="12.50"), "wrong_type"),
-    (_message(amount=True), "wrong_type"),
-    (_message(tx_id=42), "wrong_type"),
-    (_message(amount=-3.0), "invalid_amount"),
-    (_message(amount=-0.01), "invalid_amount"),
-    (_message(amount=1e12), "invalid_amount"),
-    (b'{"schema_version":1,"tx_id":"a","card_id":"C000000001","terminal_id":"T1","amount":NaN,'
-     b'"currency":"EUR","event_time":"2026-01-01T00:00:00Z"}', "invalid_amount"),
-    (_message(card_id="4111-1111-1111-1111"), "invalid_card_id"),
-    (_message(card_id="C12"), "invalid_card_id"),
-    (_message(event_time="2026-13-45T99:00:00Z"), "invalid_event_time"),
-    (_message(event_time="2026-01-01 10:00:00"), "invalid_event_time"),
-    (_message(event_time="1970-01-01T00:00:00Z"), "invalid_event_time"),
-    (_message(currency="euro"), "invalid_currency"),
-    (_message(lat=95.0), "invalid_location"),
-    (_message(lon=_DROP), "invalid_location"),
-    (_message(channel="phone"), "invalid_channel"),
-    (_message(is_fraud=True), "unknown_field"),
-    (_message(schema_version=2), "unsupported_schema_version"),
-    # Values that once escaped validation as Python errors (and would have failed the job):
-    (_message(channel=[]), "invalid_channel"),
-    (_message(channel={"a": 1}), "invalid_channel"),
-    (_message(amount=0).replace(b'"amount": 0', b'"amount": 1' + b"0" * 400), "invalid_amount"),
-    (_message(lat=0).replace(b'"lat": 0', b'"lat": 1' + b"0" * 400), "invalid_location"),
-    (b"[" * 16_000, "malformed_json"),
-    (_message(merchant_category="\ud800"), "invalid_merchant_category"),
-])
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        (b"", "empty_value"),
+        (None, "tombstone"),
+        (b'{"tx_id": "x", ', "malformed_json"),
+        (b"[1, 2]", "malformed_json"),
+        (_message(amount=_DROP), "missing_field"),
+        (_message(card_id=None), "missing_field"),
+        (_message(amount="12.50"), "wrong_type"),
+        (_message(amount=True), "wrong_type"),
+        (_message(tx_id=42), "wrong_type"),
+        (_message(amount=-3.0), "invalid_amount"),
+        (_message(amount=-0.01), "invalid_amount"),
+        (_message(amount=1e12), "invalid_amount"),
+        (
+            b'{"schema_version":1,"tx_id":"a","card_id":"C000000001","terminal_id":"T1","amount":NaN,'
+            b'"currency":"EUR","event_time":"2026-01-01T00:00:00Z"}',
+            "invalid_amount",
+        ),
+        (_message(card_id="4111-1111-1111-1111"), "invalid_card_id"),
+        (_message(card_id="C12"), "invalid_card_id"),
+        (_message(event_time="2026-13-45T99:00:00Z"), "invalid_event_time"),
+        (_message(event_time="2026-01-01 10:00:00"), "invalid_event_time"),
+        (_message(event_time="1970-01-01T00:00:00Z"), "invalid_event_time"),
+        (_message(currency="euro"), "invalid_currency"),
+        (_message(lat=95.0), "invalid_location"),
+        (_message(lon=_DROP), "invalid_location"),
+        (_message(channel="phone"), "invalid_channel"),
+        (_message(is_fraud=True), "unknown_field"),
+        (_message(schema_version=2), "unsupported_schema_version"),
+        # Values that once escaped validation as Python errors (and would have failed the job):
+        (_message(channel=[]), "invalid_channel"),
+        (_message(channel={"a": 1}), "invalid_channel"),
+        (_message(amount=0).replace(b'"amount": 0', b'"amount": 1' + b"0" * 400), "invalid_amount"),
+        (_message(lat=0).replace(b'"lat": 0', b'"lat": 1' + b"0" * 400), "invalid_location"),
+        (b"[" * 16_000, "malformed_json"),
+        (_message(merchant_category="\ud800"), "invalid_merchant_category"),
+    ],
+)
 def test_bad_messages_are_rejected_with_a_reason(payload, code):
     with pytest.raises(Rejected) as rejected:
         parse(payload)
@@ -79,12 +85,20 @@ def test_bad_messages_are_rejected_with_a_reason(payload, code):
     assert rejected.value.reason.startswith(code)
 
 
-@pytest.mark.parametrize("payload", [
-    encode(GOOD),
-    _message(lat=_DROP, lon=_DROP, channel=None),
-    _message(amount=-3.0), _message(amount="12.50"), _message(card_id="C12"), _message(is_fraud=True),
-    _message(amount=_DROP), _message(currency="euro"), _message(event_time="2026-01-01 10:00:00"),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        encode(GOOD),
+        _message(lat=_DROP, lon=_DROP, channel=None),
+        _message(amount=-3.0),
+        _message(amount="12.50"),
+        _message(card_id="C12"),
+        _message(is_fraud=True),
+        _message(amount=_DROP),
+        _message(currency="euro"),
+        _message(event_time="2026-01-01 10:00:00"),
+    ],
+)
 def test_validator_agrees_with_the_json_schema(payload):
     doc = json.loads(payload)
     schema_ok = jsonschema.Draft202012Validator(SCHEMA).is_valid(doc)
