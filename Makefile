@@ -31,8 +31,11 @@ test: up lint  ## all tests (unit, UDF, DAG integrity, integration against the r
 	 .venvs/app/bin/python -m pytest -m disruptive $(PYTEST_ARGS); alone=$$?; \
 	 exit $$(( udf || shared || alone ))
 
-lint:          ## ruff over all Python code
-	@PYTHON_ENVS=app stack/run install >/dev/null && .venvs/app/bin/ruff check .
+lint:          ## ruff (lint and format), the direction of imports, sqlfluff over the dbt models
+	@PYTHON_ENVS=app stack/run install >/dev/null && .venvs/app/bin/ruff check . \
+	 && .venvs/app/bin/ruff format --check . \
+	 && .venvs/app/bin/lint-imports --no-cache \
+	 && (cd dbt_project && ../.venvs/app/bin/sqlfluff lint --disable-progress-bar models tests)
 
 test-unit:     ## only the tests that need no running service (seconds)
 	@PYTHON_ENVS="app udf-test" stack/run install >/dev/null && .venvs/udf-test/bin/python -m pytest tests/udf $(PYTEST_ARGS) \
