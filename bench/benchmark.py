@@ -38,7 +38,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from include import config, scoring_job
+from include import scoring_job, settings
 from include.scoring_job import Deployment
 from producer.kafka_writer import KafkaWriter
 from producer.simulator import Simulator
@@ -48,7 +48,7 @@ BENCH = Path(__file__).resolve().parent
 DAY_MS = 86_400_000
 WARM_UP_S = 5
 START_MS = 1_767_225_600_000  # 2026-01-01
-SCORING_SQL = config.REPO_ROOT / "flink" / "sql" / "scoring"
+SCORING_SQL = settings.REPO_ROOT / "flink" / "sql" / "scoring"
 # The files that make the scoring step of each design; the rest of the job is the same for all.
 DESIGNS = {
     "naive": [BENCH / "sql" / "function_naive.sql", SCORING_SQL / "5_verdicts_view.sql"],
@@ -127,7 +127,7 @@ def cpu_seconds_by_service() -> dict[str, float]:
 
 def job_files(design: str) -> list[Path]:
     return [
-        config.REPO_ROOT / "flink" / "sql" / "catalog.sql",
+        settings.REPO_ROOT / "flink" / "sql" / "catalog.sql",
         SCORING_SQL / "1_job_settings.sql",
         SCORING_SQL / "2_sources.sql",
         SCORING_SQL / "3_sinks.sql",
@@ -152,7 +152,7 @@ def start(deployment: Deployment, design: str, parallelism: int | None = None) -
 def preload(deployment: Deployment, items, rate: float = 0.0) -> int:
     """Sends the transactions and their confirmations; returns how many records that is."""
     writer = KafkaWriter(
-        config.get("KAFKA_BOOTSTRAP"),
+        settings.get("KAFKA_BOOTSTRAP"),
         {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
         rate=rate,
         progress=False,
@@ -313,7 +313,7 @@ def measure_latency(
     def read_alerts() -> None:
         consumer = Consumer(
             {
-                "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+                "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
                 "group.id": deployment.job_name,
                 "isolation.level": "read_uncommitted",
             }
@@ -343,7 +343,7 @@ def measure_latency(
         reader = threading.Thread(target=read_alerts, daemon=True)
         reader.start()
         writer = KafkaWriter(
-            config.get("KAFKA_BOOTSTRAP"),
+            settings.get("KAFKA_BOOTSTRAP"),
             {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
             rate=rate,
             progress=False,

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Producer
 
 from bench.benchmark import BENCH, RssSampler, python_workers
-from include import config, scoring_job
+from include import scoring_job, settings
 from include.scoring.feedback import Feedback, encode_feedback
 from stack import supervisor
 
@@ -52,7 +52,7 @@ def produce_confirmations(topic: str, count: int, days: int) -> None:
     confirmed (as the producer does)."""
     producer = Producer(
         {
-            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
             "enable.idempotence": True,
             "linger.ms": 50,
             "compression.type": "lz4",

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from bench.benchmark import BENCH, START_MS, python_workers
-from include import config, scoring_job
+from include import scoring_job, settings
 from include.transactions import Transaction, encode
 from producer.kafka_writer import KafkaWriter
 from producer.timeline import TX, Message
@@ -115,7 +115,7 @@ def run(cards: int, transactions: int, rate: float) -> Run:
         cards,
         transactions,
         rate,
-        taskmanager_budget_mib=float(config.get("FLINK_TASKMANAGER_MEMORY").removesuffix("m")),
+        taskmanager_budget_mib=float(settings.get("FLINK_TASKMANAGER_MEMORY").removesuffix("m")),
     )
     rest = scoring_job.flink()
     try:
@@ -126,7 +126,7 @@ def run(cards: int, transactions: int, rate: float) -> Run:
             cache_peak = 0.0
             started = time.monotonic()
             writer = KafkaWriter(
-                config.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic}, rate=rate, progress=False
+                settings.get("KAFKA_BOOTSTRAP"), {TX: deployment.transactions_topic}, rate=rate, progress=False
             )
             for n, message in enumerate(stream(cards, transactions)):
                 writer.send(message)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from include import config, quality, scoring_job
+from include import quality, scoring_job, settings
 from include.lakehouse import trino_query
 from include.scoring import config as scoring_config
 from include.scoring.training import train_and_publish
@@ -36,7 +36,7 @@ from producer.timeline import FEEDBACK, TX, messages
 
 BENCH = Path(__file__).resolve().parent
 HANDBOOK = (
-    config.REPO_ROOT.parent / "shared" / "datasets" / "fraud-handbook" / "transactions_2018-04-01_2018-05-31.parquet"
+    settings.REPO_ROOT.parent / "shared" / "datasets" / "fraud-handbook" / "transactions_2018-04-01_2018-05-31.parquet"
 )
 DAY = timedelta(days=1)
 FEEDBACK_DELAY = 7 * DAY
@@ -82,7 +82,7 @@ def send(
     deployment: scoring_job.Deployment, dataset: str, cards: int, start: datetime | None, end: datetime | None
 ) -> int:
     writer = KafkaWriter(
-        config.get("KAFKA_BOOTSTRAP"),
+        settings.get("KAFKA_BOOTSTRAP"),
         {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
         progress=True,
     )

@@ -35,11 +35,11 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from include import config
+from include import settings
 from include.assets import FRAUD_MARTS, SCORED_TRANSACTIONS
 
-DBT_PROJECT = Path(os.environ.get("DBT_PROJECT_DIR", config.REPO_ROOT / "dbt_project"))
-DBT = Path(config.get("VENV_DIR")) / "dbt" / "bin" / "dbt"
+DBT_PROJECT = Path(os.environ.get("DBT_PROJECT_DIR", settings.REPO_ROOT / "dbt_project"))
+DBT = Path(settings.get("VENV_DIR")) / "dbt" / "bin" / "dbt"
 # Written by `dbt parse` (make up does it): cosmos reads the graph from it instead of running dbt on
 # every DAG parse.
 MANIFEST = DBT_PROJECT / "target" / "manifest.json"
@@ -57,7 +57,7 @@ TRINO_FROM_CONNECTION = {
 
 def dbt_environment() -> dict[str, str]:
     """What profiles.yml and the models read besides the Trino endpoint."""
-    s = config.settings()
+    s = settings.all_settings()
     return {
         "ICEBERG_CATALOG_NAME": s["ICEBERG_CATALOG_NAME"],
         "ICEBERG_NAMESPACE": s["ICEBERG_NAMESPACE"],
@@ -121,7 +121,7 @@ def fraud_marts():
 
         airflow_connections.export_to_settings()
         report.main(["--schema", dbt_environment()["DBT_SCHEMA"]])
-        return config.get("REPORT_URL")
+        return settings.get("REPORT_URL")
 
     source_freshness(TRINO_FROM_CONNECTION) >> build >> build_report()
     after_the_build(build)

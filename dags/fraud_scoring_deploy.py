@@ -17,7 +17,7 @@ Trigger it by hand (Airflow UI: ▶ with config):
 | `from_savepoint` | start from this savepoint instead of the running job's (e.g. to roll back); a running job is still stopped with a savepoint first |
 | `allow_non_restored_state` | start even if part of the savepoint's state belongs to no operator of the new version (Flink's `--allowNonRestoredState`; its error names the operator). That state is dropped with what it held (a Kafka source without its offsets reads on from the consumer group's committed ones), so nothing-lost-nothing-doubled is no longer guaranteed across this deploy. Only for a change of the SQL that Flink refuses to restore. |
 
-A change of `include/config/scoring.yaml` reaches the job by running this DAG.
+A change of `include/scoring/scoring.yaml` reaches the job by running this DAG.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from include import config
+from include import settings
 
-DEFAULT_CONFIG = str(config.REPO_ROOT / "include" / "config" / "scoring.yaml")
+DEFAULT_CONFIG = str(settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml")
 
 
 @dag(

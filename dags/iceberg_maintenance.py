@@ -29,9 +29,9 @@ import pendulum
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import dag
 
-from include import config
+from include import settings
 
-NAMESPACE = config.get("ICEBERG_NAMESPACE")
+NAMESPACE = settings.get("ICEBERG_NAMESPACE")
 # Table -> the partitions compacted nightly (the job keeps committing to today's scored_transactions).
 TABLES = {
     "scored_transactions": "WHERE event_date < current_date",
@@ -54,7 +54,7 @@ COMMON = {
 
 @dag(schedule="@hourly", **COMMON)
 def iceberg_snapshot_expiry():
-    retention = config.get("ICEBERG_SNAPSHOT_RETENTION")
+    retention = settings.get("ICEBERG_SNAPSHOT_RETENTION")
     for table in TABLES:
         SQLExecuteQueryOperator(
             task_id=f"expire_snapshots_{table}",
@@ -64,7 +64,7 @@ def iceberg_snapshot_expiry():
 
 @dag(schedule="30 2 * * *", **COMMON)
 def iceberg_maintenance():
-    days = config.get_int("DEAD_LETTER_RETENTION_DAYS")
+    days = settings.get_int("DEAD_LETTER_RETENTION_DAYS")
     for table, where in TABLES.items():
         name = f"{NAMESPACE}.{table}"
         steps = []

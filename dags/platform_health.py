@@ -2,7 +2,7 @@
 ### Platform health
 
 Checks every service the fraud platform depends on, through Airflow connections (`AIRFLOW_CONN_*`,
-defined in `include/config/platform.env` from the same endpoints the platform's own clients in
+defined in `include/platform.env` from the same endpoints the platform's own clients in
 `include/` read): the Kafka topics, the Flink session cluster, DynamoDB, the S3 warehouse bucket and
 Trino's Iceberg catalog.
 
@@ -16,7 +16,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from include import config
+from include import settings
 
 
 @dag(
@@ -34,7 +34,7 @@ def platform_health():
         from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
 
         topics = KafkaAdminClientHook(kafka_config_id="kafka_default").get_conn.list_topics(timeout=10).topics
-        wanted = {config.get(name) for name in ("TRANSACTIONS_TOPIC", "FEEDBACK_TOPIC", "ALERTS_TOPIC", "DLQ_TOPIC")}
+        wanted = {settings.get(name) for name in ("TRANSACTIONS_TOPIC", "FEEDBACK_TOPIC", "ALERTS_TOPIC", "DLQ_TOPIC")}
         missing = wanted - set(topics)
         if missing:
             raise RuntimeError(f"Kafka topics missing: {sorted(missing)}")
@@ -60,7 +60,7 @@ def platform_health():
     def warehouse_bucket_exists() -> str:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        bucket = config.get("ICEBERG_WAREHOUSE_BUCKET")
+        bucket = settings.get("ICEBERG_WAREHOUSE_BUCKET")
         if not S3Hook(aws_conn_id="aws_default").check_for_bucket(bucket):
             raise RuntimeError(f"the Iceberg warehouse bucket {bucket} does not exist")
         return bucket

@@ -19,7 +19,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from include import config
+from include import settings
 
 
 @dag(
@@ -33,8 +33,8 @@ from include import config
         "source": Param("iceberg", enum=["file", "iceberg"]),
         "path": Param(None, type=["null", "string"], description="the file, for source = file"),
         "format": Param("project", enum=["project", "handbook"]),
-        "namespace": Param(config.get("ICEBERG_NAMESPACE"), type="string"),
-        "card_table": Param(config.get("DYNAMODB_CARD_TABLE"), type="string"),
+        "namespace": Param(settings.get("ICEBERG_NAMESPACE"), type="string"),
+        "card_table": Param(settings.get("DYNAMODB_CARD_TABLE"), type="string"),
     },
     doc_md=__doc__,
 )

@@ -1,9 +1,9 @@
 """Inside Airflow, the services' endpoints and credentials come from Airflow connections.
 
-Locally the connections are the `AIRFLOW_CONN_*` lines of include/config/platform.env, built from the
+Locally the connections are the `AIRFLOW_CONN_*` lines of include/platform.env, built from the
 same settings the platform's clients read; on a cluster they may live in a secrets backend instead.
 `export_to_settings()`, called first by every task that reaches a service through include/, writes
-each connection over the matching platform settings in the task's environment (include/config.py lets
+each connection over the matching platform settings in the task's environment (include/settings.py lets
 the environment win), so Flink REST, Kafka, Trino, DynamoDB, S3 and the Iceberg catalog are all
 reached the way the connections say.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from include import config
+from include import settings
 
 KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG = (
     "kafka_default",
@@ -47,4 +47,4 @@ def settings_from_connections() -> dict[str, str]:
 
 def export_to_settings() -> None:
     os.environ.update(settings_from_connections())
-    config.settings.cache_clear()  # settings are read once per process: read them again
+    settings.all_settings.cache_clear()  # settings are read once per process: read them again

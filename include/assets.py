@@ -4,10 +4,10 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import Asset
 
-from include import config
+from include import settings
 
-_TRINO = f"trino://{urlsplit(config.get('TRINO_URL')).netloc}/{config.get('ICEBERG_CATALOG_NAME')}"
-_NAMESPACE = config.get("ICEBERG_NAMESPACE")
+_TRINO = f"trino://{urlsplit(settings.get('TRINO_URL')).netloc}/{settings.get('ICEBERG_CATALOG_NAME')}"
+_NAMESPACE = settings.get("ICEBERG_NAMESPACE")
 
 # Updated by the health DAG when the scoring job has committed new rows; the marts DAG runs on it.
 SCORED_TRANSACTIONS = Asset(name="scored_transactions", uri=f"{_TRINO}/{_NAMESPACE}/scored_transactions")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import boto3
 from botocore.config import Config
 
-from include import config
+from include import settings
 
 
 def _client(service: str, endpoint_setting: str, **client_config):
-    s = config.settings()
+    s = settings.all_settings()
     return boto3.client(
         service,
         endpoint_url=s.get(endpoint_setting) or None,

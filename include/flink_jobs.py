@@ -11,9 +11,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from include import config
+from include import settings
 
-SQL_RUNNER = config.REPO_ROOT / "flink" / "sql_runner.py"
+SQL_RUNNER = settings.REPO_ROOT / "flink" / "sql_runner.py"
 
 
 class SubmitError(RuntimeError):
@@ -22,7 +22,7 @@ class SubmitError(RuntimeError):
 
 def cli_environment() -> dict[str, str]:
     """The CLI's environment: FLINK_CONF_DIR, FLINK_LIB_DIR and FLINK_PLUGINS_DIR are platform settings."""
-    s = config.settings()
+    s = settings.all_settings()
     log_dir = Path(s["LOG_DIR"]) / "flink"
     log_dir.mkdir(parents=True, exist_ok=True)
     return {
@@ -37,24 +37,24 @@ def cli_environment() -> dict[str, str]:
 
 def _command(
     sql_files: list[Path],
-    settings: dict[str, str] | None,
+    flink_config: dict[str, str] | None,
     from_savepoint: str | None,
     job_files: dict[str, Path] | None,
     allow_non_restored_state: bool = False,
 ) -> list[str]:
     cmd = [
-        f"{config.get('FLINK_DIST')}/bin/flink",
+        f"{settings.get('FLINK_DIST')}/bin/flink",
         "run",
         "--detached",
         "--jobmanager",
-        config.get("FLINK_REST_URL").removeprefix("http://"),
+        settings.get("FLINK_REST_URL").removeprefix("http://"),
     ]
     if from_savepoint:
         cmd += ["--fromSavepoint", from_savepoint]
         cmd += ["--allowNonRestoredState"] if allow_non_restored_state else []
     cmd += ["--python", str(SQL_RUNNER)]
     cmd += [str(f) for f in sql_files]
-    for key, value in (settings or {}).items():
+    for key, value in (flink_config or {}).items():
         cmd += ["--set", f"{key}={value}"]
     for key, path in (job_files or {}).items():
         cmd += ["--job-param", f"{key}=@{path}"]
@@ -77,19 +77,19 @@ def _run(cmd: list[str], variables: dict[str, str] | None, timeout_s: float) -> 
 
 def explain_sql(
     sql_files: list[Path],
-    settings: dict[str, str] | None = None,
+    flink_config: dict[str, str] | None = None,
     variables: dict[str, str] | None = None,
     job_files: dict[str, Path] | None = None,
     timeout_s: float = 300,
 ) -> str:
     """The optimized plan of the SQL files' statement set (nothing is submitted)."""
-    cmd = _command(sql_files, settings, None, job_files) + ["--explain"]
+    cmd = _command(sql_files, flink_config, None, job_files) + ["--explain"]
     return _run(cmd, variables, timeout_s)
 
 
 def submit_sql(
     sql_files: list[Path],
-    settings: dict[str, str] | None = None,
+    flink_config: dict[str, str] | None = None,
     from_savepoint: str | None = None,
     variables: dict[str, str] | None = None,
     job_files: dict[str, Path] | None = None,
@@ -98,12 +98,12 @@ def submit_sql(
 ) -> str:
     """Submits the SQL files as one detached job; returns its job id.
 
-    settings: job configuration overriding the files' SET statements; variables: values for ${NAME}
+    flink_config: Flink configuration overriding the files' SET statements; variables: values for ${NAME}
     in the SQL beyond the platform settings; job_files: files handed to the UDFs as job parameters;
     allow_non_restored_state: start from the savepoint even if some of its state belongs to no operator
     of the job (Flink drops that state; otherwise it refuses to start).
     """
-    cmd = _command(sql_files, settings, from_savepoint, job_files, allow_non_restored_state)
+    cmd = _command(sql_files, flink_config, from_savepoint, job_files, allow_non_restored_state)
     stdout = _run(cmd, variables, timeout_s)
     submitted = re.search(r"Job has been submitted with JobID ([0-9a-f]{32})", stdout)
     if not submitted:

@@ -14,7 +14,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from include import config
+from include import settings
 
 
 def admin_client():
@@ -22,14 +22,14 @@ def admin_client():
     quiet = logging.getLogger("include.kafka_admin")
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False
-    return AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")}, logger=quiet)
+    return AdminClient({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP")}, logger=quiet)
 
 
 def create_topics(topics: dict[str, tuple[int, dict[str, str]]]) -> None:
     """Creates missing topics, adds partitions to topics with too few, and sets their configs."""
     admin = admin_client()
     existing = admin.list_topics(timeout=10).topics
-    replicas = config.get_int("KAFKA_REPLICATION_FACTOR")
+    replicas = settings.get_int("KAFKA_REPLICATION_FACTOR")
     missing = [
         NewTopic(name, num_partitions=parts, replication_factor=replicas, config=topic_config)
         for name, (parts, topic_config) in topics.items()

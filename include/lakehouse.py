@@ -6,12 +6,12 @@ from urllib.parse import quote, urlsplit
 
 from pyiceberg.catalog.sql import SqlCatalog
 
-from include import config
+from include import settings
 
 
 def iceberg_catalog() -> SqlCatalog:
     """The JDBC catalog Flink and Trino use (same PostgreSQL rows, same S3 warehouse)."""
-    s = config.settings()
+    s = settings.all_settings()
     database = s["ICEBERG_CATALOG_JDBC_URL"].removeprefix("jdbc:postgresql://")  # host:port/database
     return SqlCatalog(
         s["ICEBERG_CATALOG_NAME"],
@@ -30,9 +30,13 @@ def iceberg_catalog() -> SqlCatalog:
 def trino_connection(user: str = "fraud-platform"):
     import trino
 
-    url = urlsplit(config.get("TRINO_URL"))
+    url = urlsplit(settings.get("TRINO_URL"))
     return trino.dbapi.connect(
-        host=url.hostname, port=url.port, http_scheme=url.scheme, user=user, catalog=config.get("ICEBERG_CATALOG_NAME")
+        host=url.hostname,
+        port=url.port,
+        http_scheme=url.scheme,
+        user=user,
+        catalog=settings.get("ICEBERG_CATALOG_NAME"),
     )
 
 

@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    from include import config
+    from include import settings
 
-    namespace = args.namespace or config.get("ICEBERG_NAMESPACE")
+    namespace = args.namespace or settings.get("ICEBERG_NAMESPACE")
     start, end = _window(args, namespace)
     frame = join(load_scores(namespace, start, end), load_labels(namespace, args.labels))
     if frame.empty:

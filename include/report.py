@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from include import config  # noqa: E402
+from include import settings  # noqa: E402
 from include.lakehouse import trino_connection  # noqa: E402
 
 
@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m include.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--schema", default=config.get("ICEBERG_NAMESPACE"), help="dbt target schema")
-    parser.add_argument("--out", type=Path, default=Path(config.get("REPORT_DIR")))
+    parser.add_argument("--schema", default=settings.get("ICEBERG_NAMESPACE"), help="dbt target schema")
+    parser.add_argument("--out", type=Path, default=Path(settings.get("REPORT_DIR")))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     page = args.out / "index.html"

@@ -23,16 +23,16 @@ import time
 
 from pyarrow import fs
 
-from include import config
+from include import settings
 from include.flink_rest import FlinkRest
 
 
 def checkpoint_dir(job_name: str) -> str:
-    return f"{config.get('FLINK_CHECKPOINT_DIR')}/{job_name}"
+    return f"{settings.get('FLINK_CHECKPOINT_DIR')}/{job_name}"
 
 
 def savepoint_dir(job_name: str) -> str:
-    return f"{config.get('FLINK_SAVEPOINT_DIR')}/{job_name}"
+    return f"{settings.get('FLINK_SAVEPOINT_DIR')}/{job_name}"
 
 
 def _complete(root: str) -> list[tuple[int, str]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from include import aws, config, kafka_admin, restore_points
+from include import aws, kafka_admin, restore_points, settings
 from include.flink_jobs import explain_sql, submit_sql
 from include.flink_rest import TERMINAL_STATES, FlinkRest, Job
 from include.messages import MAX_JUDGED_BYTES
@@ -25,9 +25,9 @@ from include.scoring.runtime import RUNTIME_PARAMETER, SCORING_CONFIG_PARAMETER,
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = config.REPO_ROOT / "flink" / "sql"
+SQL_DIR = settings.REPO_ROOT / "flink" / "sql"
 SQL_FILES = [SQL_DIR / "catalog.sql", *sorted((SQL_DIR / "scoring").glob("*.sql"))]
-DEFAULT_SCORING_CONFIG = config.REPO_ROOT / "include" / "config" / "scoring.yaml"
+DEFAULT_SCORING_CONFIG = settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml"
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Deployment:
 
     @classmethod
     def platform(cls) -> Deployment:
-        s = config.settings()
+        s = settings.all_settings()
         return cls(
             s["SCORING_JOB_NAME"],
             s["TRANSACTIONS_TOPIC"],
@@ -82,8 +82,8 @@ class Deployment:
             "transactions_topic": self.transactions_topic,
             "feedback_topic": self.feedback_topic,
             "card_table": self.card_table,
-            "dynamodb_max_attempts": self.dynamodb_max_attempts or config.get_int("DYNAMODB_MAX_ATTEMPTS"),
-            "card_cache_bytes": config.get_int("SCORING_CARD_CACHE_MB") * 2**20,
+            "dynamodb_max_attempts": self.dynamodb_max_attempts or settings.get_int("DYNAMODB_MAX_ATTEMPTS"),
+            "card_cache_bytes": settings.get_int("SCORING_CARD_CACHE_MB") * 2**20,
         }
 
     def table(self, name: str) -> str:
@@ -123,7 +123,7 @@ class Deployment:
         job checks event times against them). Every topic takes records up to KAFKA_MAX_MESSAGE_BYTES,
         the size every producer of the platform is configured with.
         """
-        s = config.settings()
+        s = settings.all_settings()
         sized = {"max.message.bytes": s["KAFKA_MAX_MESSAGE_BYTES"]}
         by_size = {
             **sized,
@@ -141,7 +141,7 @@ class Deployment:
 
 
 def flink() -> FlinkRest:
-    return FlinkRest(config.get("FLINK_REST_URL"))
+    return FlinkRest(settings.get("FLINK_REST_URL"))
 
 
 def running(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> list[Job]:
@@ -153,7 +153,7 @@ def submit(
     scoring_config: Path = DEFAULT_SCORING_CONFIG,
     parallelism: int | None = None,
     from_savepoint: str | None = None,
-    settings: dict[str, str] | None = None,
+    flink_config: dict[str, str] | None = None,
     sql_files: list[Path] | None = None,
     allow_non_restored_state: bool = False,
 ) -> str:
@@ -165,7 +165,7 @@ def submit(
     with job_parameter_files(deployment, scoring_config) as files:
         job_id = submit_sql(
             sql_files or SQL_FILES,
-            settings=_settings(settings, parallelism),
+            flink_config=_flink_config(flink_config, parallelism),
             from_savepoint=from_savepoint,
             variables=deployment.sql_variables(),
             job_files=files,
@@ -182,8 +182,8 @@ def explain(deployment: Deployment | None = None, scoring_config: Path = DEFAULT
         return explain_sql(SQL_FILES, variables=deployment.sql_variables(), job_files=files)
 
 
-def _settings(settings: dict[str, str] | None, parallelism: int | None) -> dict[str, str]:
-    return {**(settings or {}), **({"parallelism.default": str(parallelism)} if parallelism else {})}
+def _flink_config(flink_config: dict[str, str] | None, parallelism: int | None) -> dict[str, str]:
+    return {**(flink_config or {}), **({"parallelism.default": str(parallelism)} if parallelism else {})}
 
 
 @contextlib.contextmanager
@@ -256,7 +256,7 @@ def deploy(
 def prune_state(deployment: Deployment, job_id: str) -> list[str]:
     """Deletes the checkpoints and savepoints the instance's new run, which has completed a checkpoint,
     no longer needs (restore_points.prune); returns their paths."""
-    deleted = restore_points.prune(deployment.job_name, job_id, config.get_int("FLINK_SAVEPOINTS_KEPT"))
+    deleted = restore_points.prune(deployment.job_name, job_id, settings.get_int("FLINK_SAVEPOINTS_KEPT"))
     log.info("deleted %d checkpoint or savepoint directories of earlier runs", len(deleted))
     return deleted
 

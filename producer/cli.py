@@ -5,7 +5,7 @@
 
 Common options choose the rate (transactions per second, 0 = as fast as possible), when to stop
 (--count, --duration), where to send (--bootstrap, --topic, --feedback-topic; defaults from
-include/config/platform.env), the feedback delay (--feedback-delay-days, default 7) and where to keep
+include/platform.env), the feedback delay (--feedback-delay-days, default 7) and where to keep
 the ground truth (--labels-out, Parquet). `simulate --out FILE` writes the project's file format
 instead of sending. Nothing is sent before it happens: messages timestamped after now are counted, not sent.
 A run that failed part-way prints how many messages it delivered; the same command with
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from include import config
+from include import settings
 from producer import files
 from producer.kafka_writer import KafkaWriter, Summary
 from producer.labelled import Labelled
@@ -120,7 +120,7 @@ def _source(args: argparse.Namespace) -> Iterator[Labelled]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    s = config.settings()
+    s = settings.all_settings()
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--rate", type=float, default=0.0, help="transactions per second; 0 = as fast as possible")
     common.add_argument("--count", type=int, help="stop after this many transactions")

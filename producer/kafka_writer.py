@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException, Producer
 
-from include import config
+from include import settings
 from producer.timeline import BAD, FEEDBACK, TX, Message
 
 # Must stay below scoring.yaml feedback.delay_margin_hours.
@@ -105,7 +105,7 @@ class KafkaWriter:
                 "compression.type": "lz4",
                 "queue.buffering.max.messages": 500_000,
                 # The topics take the same (Deployment.topics): a message the broker would refuse fails here.
-                "message.max.bytes": config.get_int("KAFKA_MAX_MESSAGE_BYTES"),
+                "message.max.bytes": settings.get_int("KAFKA_MAX_MESSAGE_BYTES"),
                 **(extra_config or {}),
             }
         )

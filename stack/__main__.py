@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from include import config
+from include import settings
 from stack import install, supervisor
 from stack.services import SERVICES, STAGES, Service
 
@@ -35,7 +35,7 @@ def _say(message: str) -> None:
 
 
 def _log_file(program: str) -> Path:
-    return Path(config.get("LOG_DIR")) / f"{program}.log"
+    return Path(settings.get("LOG_DIR")) / f"{program}.log"
 
 
 def _log_tail(program: str, lines: int = 40) -> str:
@@ -49,7 +49,7 @@ def _log_tail(program: str, lines: int = 40) -> str:
 def _port_in_use(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
-        return probe.connect_ex((config.get("BIND_HOST"), port)) == 0
+        return probe.connect_ex((settings.get("BIND_HOST"), port)) == 0
 
 
 def _start(service: Service) -> None:
@@ -60,7 +60,7 @@ def _start(service: Service) -> None:
     # service holds its own ports).
     if not any(state in ("RUNNING", "STARTING", "BACKOFF") for state in states.values()):
         for var in service.ports:
-            port = config.get_int(var)
+            port = settings.get_int(var)
             if _port_in_use(port):
                 raise StackError(
                     f"{service.name}: port {port} ({var}) is already in use by a process this "
@@ -96,8 +96,8 @@ def up(_: argparse.Namespace) -> None:
     began = time.monotonic()
     install.everything()
     for name in ("DATA_DIR", "LOG_DIR", "RUN_DIR"):
-        Path(config.get(name)).mkdir(parents=True, exist_ok=True)
-    supervisor.start_daemon({**os.environ, **config.settings()})
+        Path(settings.get(name)).mkdir(parents=True, exist_ok=True)
+    supervisor.start_daemon({**os.environ, **settings.all_settings()})
     for stage in STAGES:
         services = [SERVICES[name] for name in stage]
         stage_began = time.monotonic()
@@ -113,7 +113,7 @@ def up(_: argparse.Namespace) -> None:
 
 
 def _print_urls() -> None:
-    s = config.settings()
+    s = settings.all_settings()
     print(
         f"""
   Airflow UI   {s["AIRFLOW_URL"]}   (login {s["AIRFLOW_ADMIN_USER"]} / {s["AIRFLOW_ADMIN_PASSWORD"]})
@@ -186,14 +186,14 @@ def logs(args: argparse.Namespace) -> None:
         programs = tuple(p for s in SERVICES.values() for p in s.programs)
     files = [str(_log_file(p)) for p in programs if _log_file(p).exists()]
     if not files:
-        raise StackError(f"no logs yet in {config.get('LOG_DIR')}")
+        raise StackError(f"no logs yet in {settings.get('LOG_DIR')}")
     subprocess.run(["tail", f"-n{args.lines}", *(["-F"] if args.follow else []), *files], check=False)
 
 
 def clean(args: argparse.Namespace) -> None:
     down(args)
-    shutil.rmtree(config.get("STACK_HOME"), ignore_errors=True)
-    _say(f"deleted {config.get('STACK_HOME')} (downloads in {config.get('CACHE_DIR')} kept)")
+    shutil.rmtree(settings.get("STACK_HOME"), ignore_errors=True)
+    _say(f"deleted {settings.get('STACK_HOME')} (downloads in {settings.get('CACHE_DIR')} kept)")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, TopicPartition
 
-from include import config, scoring_job
+from include import scoring_job, settings
 from include.lakehouse import trino_query
 from producer.cli import main as produce
 
@@ -28,7 +28,7 @@ def _last_messages(topic: str, count: int, timeout_s: float = 10.0) -> list[dict
     """The last `count` messages of a topic, oldest first."""
     consumer = Consumer(
         {
-            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
             "group.id": "demo-reader",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
@@ -101,7 +101,7 @@ def main() -> int:
         now = trino_query(ours)[0][0]
         if now != count:
             count, stable_since = now, time.monotonic()
-    _say(f"{count:,} transactions scored into {config.get('ICEBERG_CATALOG_NAME')}.{table}")
+    _say(f"{count:,} transactions scored into {settings.get('ICEBERG_CATALOG_NAME')}.{table}")
 
     print("\nLatest alerts on fraud_alerts:")
     for alert in _last_messages(deployment.alerts_topic, 3):
@@ -118,12 +118,12 @@ def main() -> int:
         f"select decision, count(*) as transactions, round(avg(score), 3) as avg_score "
         f"from {table} where tx_id like 'sim{seed}-%' group by decision order by decision"
     )
-    print(f"\nIn Trino ({config.get('TRINO_URL')}, catalog {config.get('ICEBERG_CATALOG_NAME')}):\n  {query}")
+    print(f"\nIn Trino ({settings.get('TRINO_URL')}, catalog {settings.get('ICEBERG_CATALOG_NAME')}):\n  {query}")
     for row in trino_query(query):
         print(f"  {row}")
     print(
-        f"\nNext: the Airflow UI {config.get('AIRFLOW_URL')} (fraud_marts builds the marts and the report "
-        f"at {config.get('REPORT_URL')}), the Flink UI {config.get('FLINK_REST_URL')}."
+        f"\nNext: the Airflow UI {settings.get('AIRFLOW_URL')} (fraud_marts builds the marts and the report "
+        f"at {settings.get('REPORT_URL')}), the Flink UI {settings.get('FLINK_REST_URL')}."
     )
     return 0
 

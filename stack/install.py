@@ -16,9 +16,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from include import config
+from include import settings
 
-MAVEN_DIR = config.REPO_ROOT / "stack" / "maven"
+MAVEN_DIR = settings.REPO_ROOT / "stack" / "maven"
 
 
 class InstallError(RuntimeError):
@@ -53,9 +53,9 @@ def _mvn(component: str, pom: str | None, goals: list[str], props: dict[str, str
 
 def check_java() -> None:
     for var, need in (("JAVA17_HOME", "Kafka, Flink, S3Proxy"), ("JAVA25_HOME", "Trino")):
-        java = Path(config.get(var)) / "bin" / "java"
+        java = Path(settings.get(var)) / "bin" / "java"
         if not os.access(java, os.X_OK):
-            raise InstallError(f"{var}={config.get(var)} holds no Java ({java} missing); {need} need it")
+            raise InstallError(f"{var}={settings.get(var)} holds no Java ({java} missing); {need} need it")
     if shutil.which("mvn") is None:
         raise InstallError("Maven (mvn) is not installed: the Kafka, Flink and Trino jars come from Maven Central")
     if shutil.which("node") is None or shutil.which("npm") is None:
@@ -65,7 +65,7 @@ def check_java() -> None:
 def debian_packages() -> None:
     """From Debian, if not there yet: the PostgreSQL server (Airflow metadata, Iceberg catalog) and
     Chromium (the test that renders the report page in a real browser)."""
-    wanted = {"postgresql": Path(config.get("POSTGRES_BIN")) / "postgres", "chromium": Path("/usr/bin/chromium")}
+    wanted = {"postgresql": Path(settings.get("POSTGRES_BIN")) / "postgres", "chromium": Path("/usr/bin/chromium")}
     missing = [package for package, binary in wanted.items() if not binary.exists()]
     if not missing:
         return
@@ -79,8 +79,8 @@ def debian_packages() -> None:
 
 
 def kafka() -> None:
-    version = config.get("KAFKA_VERSION")
-    target = Path(config.get("CACHE_DIR")) / f"kafka-{version}"
+    version = settings.get("KAFKA_VERSION")
+    target = Path(settings.get("CACHE_DIR")) / f"kafka-{version}"
     if _stamped(target, version):
         return
     _log(f"Kafka {version} broker jars (Maven Central)")
@@ -100,14 +100,14 @@ def kafka() -> None:
 
 def flink_connectors() -> None:
     props = {
-        "flink.kafka.connector.version": config.get("FLINK_KAFKA_CONNECTOR_VERSION"),
-        "iceberg.flink.runtime": config.get("ICEBERG_FLINK_RUNTIME"),
-        "iceberg.version": config.get("ICEBERG_VERSION"),
-        "postgres.jdbc.version": config.get("POSTGRES_JDBC_VERSION"),
-        "hadoop.version": config.get("HADOOP_VERSION"),
+        "flink.kafka.connector.version": settings.get("FLINK_KAFKA_CONNECTOR_VERSION"),
+        "iceberg.flink.runtime": settings.get("ICEBERG_FLINK_RUNTIME"),
+        "iceberg.version": settings.get("ICEBERG_VERSION"),
+        "postgres.jdbc.version": settings.get("POSTGRES_JDBC_VERSION"),
+        "hadoop.version": settings.get("HADOOP_VERSION"),
     }
     key = " ".join(f"{k}={v}" for k, v in sorted(props.items()))
-    target = Path(config.get("CACHE_DIR")) / "flink-connectors"
+    target = Path(settings.get("CACHE_DIR")) / "flink-connectors"
     if _stamped(target, key):
         return
     _log("Flink connector jars: Kafka SQL connector, Iceberg runtime + AWS bundle, JDBC driver")
@@ -125,23 +125,23 @@ def flink_connectors() -> None:
     _stamp(target, key)
 
 
-FUNCTIONS_SOURCE = config.REPO_ROOT / "flink" / "functions"
+FUNCTIONS_SOURCE = settings.REPO_ROOT / "flink" / "functions"
 
 
 def flink_functions() -> Path:
     """The job's Java SQL functions (flink/functions/*.java), compiled against the wheel's Flink into a jar,
     once per source and Flink version; returns its directory."""
-    dist = Path(config.get("FLINK_DIST"))
+    dist = Path(settings.get("FLINK_DIST"))
     sources = sorted(FUNCTIONS_SOURCE.glob("*.java"))
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + config.get("FLINK_VERSION").encode()).hexdigest()
-    target = Path(config.get("CACHE_DIR")) / f"flink-functions-{key[:16]}"
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + settings.get("FLINK_VERSION").encode()).hexdigest()
+    target = Path(settings.get("CACHE_DIR")) / f"flink-functions-{key[:16]}"
     if _stamped(target, key):
         return target
     _log("Flink SQL functions (flink/functions, javac)")
     shutil.rmtree(target, ignore_errors=True)
     classes = target / "classes"
     classes.mkdir(parents=True)
-    java_bin = Path(config.get("JAVA17_HOME")) / "bin"
+    java_bin = Path(settings.get("JAVA17_HOME")) / "bin"
     classpath = ":".join(str(jar) for jar in (dist / "lib").glob("flink-table-api-java-uber-*.jar"))
     _run(
         "Flink SQL functions",
@@ -160,12 +160,12 @@ def flink_lib() -> None:
     """The session cluster's lib/: links to the wheel's runtime jars, flink-python, the connectors and the
     job's own functions. Left alone when it already links exactly those (a running cluster may be reading
     it; a changed jar needs `make restart SERVICE=flink`)."""
-    dist = Path(config.get("FLINK_DIST"))
-    lib = Path(config.get("FLINK_LIB_DIR"))
+    dist = Path(settings.get("FLINK_DIST"))
+    lib = Path(settings.get("FLINK_LIB_DIR"))
     jars = [
         *(dist / "lib").glob("*.jar"),
         *(dist / "opt").glob("flink-python-*.jar"),
-        *(Path(config.get("CACHE_DIR")) / "flink-connectors").glob("*.jar"),
+        *(Path(settings.get("CACHE_DIR")) / "flink-connectors").glob("*.jar"),
         *flink_functions().glob("*.jar"),
     ]
     wanted = {jar.name: jar for jar in jars}
@@ -173,14 +173,14 @@ def flink_lib() -> None:
         return
     shutil.rmtree(lib, ignore_errors=True)
     lib.mkdir(parents=True)
-    Path(config.get("FLINK_PLUGINS_DIR")).mkdir(parents=True, exist_ok=True)
+    Path(settings.get("FLINK_PLUGINS_DIR")).mkdir(parents=True, exist_ok=True)
     for name, jar in wanted.items():
         (lib / name).symlink_to(jar)
 
 
 def s3proxy() -> None:
-    version = config.get("S3PROXY_VERSION")
-    target = Path(config.get("CACHE_DIR")) / "s3proxy"
+    version = settings.get("S3PROXY_VERSION")
+    target = Path(settings.get("CACHE_DIR")) / "s3proxy"
     if (target / f"s3proxy-{version}-jar-with-dependencies.jar").exists():
         return
     _log(f"S3Proxy {version} (Maven Central)")
@@ -197,8 +197,8 @@ def s3proxy() -> None:
 
 def trino() -> None:
     """trino-server-core (coordinator, no connectors) plus the Iceberg plugin only: 540 MB, not 820."""
-    version = config.get("TRINO_VERSION")
-    root = Path(config.get("CACHE_DIR")) / "trino"
+    version = settings.get("TRINO_VERSION")
+    root = Path(settings.get("CACHE_DIR")) / "trino"
     server = root / f"trino-server-core-{version}"
     if _stamped(server, version):
         return
@@ -232,8 +232,8 @@ def trino() -> None:
 
 
 def dynalite() -> None:
-    version = config.get("DYNALITE_VERSION")
-    target = Path(config.get("CACHE_DIR")) / "node"
+    version = settings.get("DYNALITE_VERSION")
+    target = Path(settings.get("CACHE_DIR")) / "node"
     if _stamped(target, version):
         return
     _log(f"dynalite {version} (npm)")

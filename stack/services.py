@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from include import aws, config, kafka_admin, lakehouse
+from include import aws, kafka_admin, lakehouse, settings
 
-CONF_TEMPLATES = config.REPO_ROOT / "stack" / "conf"
+CONF_TEMPLATES = settings.REPO_ROOT / "stack" / "conf"
 PREPARE_TIMEOUT_S = 300  # bound on each one-off command run before a service starts (initdb, migrations)
 
 
@@ -37,7 +37,7 @@ class Service:
 
 
 def _path(name: str) -> Path:
-    return Path(config.get(name))
+    return Path(settings.get(name))
 
 
 def _http_json(url: str, timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict:
@@ -57,7 +57,7 @@ def render_config(service: str, target: Path | None = None) -> None:
         out = target / template.relative_to(source)
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            out.write_text(string.Template(template.read_text()).substitute(config.settings()))
+            out.write_text(string.Template(template.read_text()).substitute(settings.all_settings()))
         except KeyError as missing:
             raise RuntimeError(f"{template} uses {missing}, which platform.env does not define") from None
 
@@ -74,7 +74,7 @@ def _pg_connect(dbname: str = "postgres"):
 
     _, socket_dir = _postgres_dirs()
     return psycopg2.connect(
-        host=str(socket_dir), port=config.get("POSTGRES_PORT"), user="postgres", dbname=dbname, connect_timeout=3
+        host=str(socket_dir), port=settings.get("POSTGRES_PORT"), user="postgres", dbname=dbname, connect_timeout=3
     )
 
 
@@ -125,14 +125,14 @@ ICEBERG_CATALOG_DDL = CONF_TEMPLATES / "postgres" / "iceberg_catalog.sql"
 
 
 def initialize_postgres() -> None:
-    user, password = config.get("POSTGRES_USER"), config.get("POSTGRES_PASSWORD")
+    user, password = settings.get("POSTGRES_USER"), settings.get("POSTGRES_PASSWORD")
     conn = _pg_connect()
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("select 1 from pg_roles where rolname = %s", (user,))
         if cur.fetchone() is None:
             cur.execute(f'create role "{user}" login password %s', (password,))
-        for db in (config.get("AIRFLOW_DB"), config.get("ICEBERG_CATALOG_DB")):
+        for db in (settings.get("AIRFLOW_DB"), settings.get("ICEBERG_CATALOG_DB")):
             cur.execute("select 1 from pg_database where datname = %s", (db,))
             if cur.fetchone() is None:
                 cur.execute(f'create database "{db}" owner "{user}"')
@@ -140,11 +140,11 @@ def initialize_postgres() -> None:
     import psycopg2
 
     with psycopg2.connect(
-        host=config.get("BIND_HOST"),
-        port=config.get("POSTGRES_PORT"),
+        host=settings.get("BIND_HOST"),
+        port=settings.get("POSTGRES_PORT"),
         user=user,
         password=password,
-        dbname=config.get("ICEBERG_CATALOG_DB"),
+        dbname=settings.get("ICEBERG_CATALOG_DB"),
     ) as catalog:
         with catalog.cursor() as cur:
             cur.execute(ICEBERG_CATALOG_DDL.read_text())
@@ -164,7 +164,7 @@ def check_s3() -> str:
 
 
 def initialize_s3() -> None:
-    bucket = config.get("ICEBERG_WAREHOUSE_BUCKET")
+    bucket = settings.get("ICEBERG_WAREHOUSE_BUCKET")
     client = aws.s3_client()
     if bucket not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
         client.create_bucket(Bucket=bucket)
@@ -191,7 +191,7 @@ def prepare_kafka() -> None:
         return
     data.mkdir(parents=True, exist_ok=True)
     java = str(_path("JAVA17_HOME") / "bin" / "java")
-    classpath = str(_path("CACHE_DIR") / f"kafka-{config.get('KAFKA_VERSION')}" / "libs" / "*")
+    classpath = str(_path("CACHE_DIR") / f"kafka-{settings.get('KAFKA_VERSION')}" / "libs" / "*")
     cluster_id = subprocess.run(
         [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
         check=True,
@@ -221,7 +221,7 @@ def prepare_kafka() -> None:
 
 def check_kafka() -> str:
     # A plain connect first: librdkafka would log every refused connection while the broker starts.
-    socket.create_connection((config.get("BIND_HOST"), config.get_int("KAFKA_PORT")), timeout=2).close()
+    socket.create_connection((settings.get("BIND_HOST"), settings.get_int("KAFKA_PORT")), timeout=2).close()
     metadata = kafka_admin.admin_client().list_topics(timeout=3)
     if not metadata.brokers:
         raise RuntimeError("no broker in metadata")
@@ -255,7 +255,7 @@ def prepare_flink() -> None:
 
 
 def check_flink() -> str:
-    overview = _http_json(f"{config.get('FLINK_REST_URL')}/overview")
+    overview = _http_json(f"{settings.get('FLINK_REST_URL')}/overview")
     if overview["taskmanagers"] < 1:
         raise RuntimeError("no TaskManager registered")
     if overview["slots-total"] < 1:
@@ -276,20 +276,18 @@ def prepare_trino() -> None:
 
 
 def check_trino() -> str:
-    info = _http_json(f"{config.get('TRINO_URL')}/v1/info")
+    info = _http_json(f"{settings.get('TRINO_URL')}/v1/info")
     if info.get("starting", True):
         raise RuntimeError("still starting")
     schemas = lakehouse.trino_query("show schemas")
-    return (
-        f"Trino {info['nodeVersion']['version']}, catalog {config.get('ICEBERG_CATALOG_NAME')}: {len(schemas)} schemas"
-    )
+    return f"Trino {info['nodeVersion']['version']}, catalog {settings.get('ICEBERG_CATALOG_NAME')}: {len(schemas)} schemas"
 
 
 # --- Airflow ------------------------------------------------------------------------------------------
 
 
 def _airflow(*args: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(config.REPO_ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(settings.REPO_ROOT)}
     result = subprocess.run(
         [str(_path("VENV_DIR") / "app" / "bin" / "airflow"), *args],
         env=env,
@@ -305,8 +303,8 @@ def _airflow(*args: str) -> None:
 def prepare_airflow() -> None:
     home = _path("AIRFLOW_HOME")
     home.mkdir(parents=True, exist_ok=True)
-    passwords = Path(config.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"))
-    passwords.write_text(json.dumps({config.get("AIRFLOW_ADMIN_USER"): config.get("AIRFLOW_ADMIN_PASSWORD")}))
+    passwords = Path(settings.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"))
+    passwords.write_text(json.dumps({settings.get("AIRFLOW_ADMIN_USER"): settings.get("AIRFLOW_ADMIN_PASSWORD")}))
     _airflow("db", "migrate")
     parse_dbt_project()
 
@@ -316,7 +314,7 @@ DBT_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 def dbt_manifest_is_current() -> bool:
     """Whether dbt_project/target/manifest.json is newer than every file of the dbt project."""
-    project = config.REPO_ROOT / "dbt_project"
+    project = settings.REPO_ROOT / "dbt_project"
     manifest = project / "target" / "manifest.json"
     if not manifest.exists():
         return False
@@ -326,7 +324,7 @@ def dbt_manifest_is_current() -> bool:
 
 def parse_dbt_project() -> None:
     """dbt_project/target/manifest.json, from which the marts DAG (cosmos) reads the dbt graph."""
-    project = config.REPO_ROOT / "dbt_project"
+    project = settings.REPO_ROOT / "dbt_project"
     result = subprocess.run(
         [
             str(_path("VENV_DIR") / "dbt" / "bin" / "dbt"),
@@ -345,7 +343,7 @@ def parse_dbt_project() -> None:
 
 
 def check_airflow() -> str:
-    health = _http_json(f"{config.get('AIRFLOW_URL')}/api/v2/monitor/health")
+    health = _http_json(f"{settings.get('AIRFLOW_URL')}/api/v2/monitor/health")
     components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
     sick = [c for c in components if health.get(c, {}).get("status") != "healthy"]
     if sick:
@@ -368,7 +366,7 @@ def prepare_report() -> None:
 
 
 def check_report() -> str:
-    with urllib.request.urlopen(f"{config.get('REPORT_URL')}/", timeout=3) as response:
+    with urllib.request.urlopen(f"{settings.get('REPORT_URL')}/", timeout=3) as response:
         return f"HTTP {response.status}, {len(response.read()):,} bytes"
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from include import config
+from include import settings
 
-CONF = config.REPO_ROOT / "stack" / "supervisord.conf"
+CONF = settings.REPO_ROOT / "stack" / "supervisord.conf"
 
 # supervisord process states (supervisor.states.ProcessStates) that mean "not running and not coming".
 DEAD_STATES = {"FATAL", "EXITED", "STOPPED", "UNKNOWN"}
@@ -28,7 +28,7 @@ class ProgramInfo:
 
 
 def _socket() -> Path:
-    return Path(config.get("RUN_DIR")) / "supervisor.sock"
+    return Path(settings.get("RUN_DIR")) / "supervisor.sock"
 
 
 def _proxy():
@@ -51,7 +51,7 @@ def start_daemon(env: dict[str, str]) -> None:
     if is_running():
         return
     subprocess.run(
-        [str(Path(config.get("VENV_DIR")) / "app" / "bin" / "supervisord"), "-c", str(CONF)],
+        [str(Path(settings.get("VENV_DIR")) / "app" / "bin" / "supervisord"), "-c", str(CONF)],
         env=env,
         check=True,
     )
@@ -92,7 +92,7 @@ def shutdown(timeout_s: float = 400) -> None:
     every program using all of its `stopwaitsecs` (350 s in all) before supervisord kills it."""
     if not is_running():
         return
-    pid_file = Path(config.get("RUN_DIR")) / "supervisord.pid"
+    pid_file = Path(settings.get("RUN_DIR")) / "supervisord.pid"
     pid = int(pid_file.read_text()) if pid_file.exists() else None
     _proxy().supervisor.shutdown()
     deadline = time.monotonic() + timeout_s

@@ -1,4 +1,4 @@
-"""The scoring configuration (include/config/scoring.yaml) as typed, validated objects."""
+"""The scoring configuration (include/scoring/scoring.yaml) as typed, validated objects."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 
 from include.scoring.feature_names import FEATURES
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "scoring.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parent / "scoring.yaml"
 
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from include import aws, config
+from include import aws, settings
 from include.scoring import config as scoring_config
 from include.scoring.card_store import DynamoCardStore, ensure_table
 from include.scoring.config import ScoringConfig
@@ -44,7 +44,7 @@ def card_store(runtime: dict) -> DynamoCardStore:
 
 def feedback_snapshots(feedback_topic: str) -> FeedbackSnapshots:
     return FeedbackSnapshots(
-        aws.s3_client(), config.get("SCORING_STATE_BUCKET"), config.get("SCORING_STATE_PREFIX"), feedback_topic
+        aws.s3_client(), settings.get("SCORING_STATE_BUCKET"), settings.get("SCORING_STATE_PREFIX"), feedback_topic
     )
 
 
@@ -52,7 +52,7 @@ def feedback_side_input(runtime: dict, scoring: ScoringConfig) -> tuple[Feedback
     """Every confirmed fraud the features may still count, read before the first record is scored."""
     index = FeedbackIndex(keep_ms=scoring.feedback_keep_ms)
     feed = FeedbackFeed(
-        config.get("KAFKA_BOOTSTRAP"), runtime["feedback_topic"], index, feedback_snapshots(runtime["feedback_topic"])
+        settings.get("KAFKA_BOOTSTRAP"), runtime["feedback_topic"], index, feedback_snapshots(runtime["feedback_topic"])
     )
     feed.catch_up()
     return index, feed

@@ -89,7 +89,7 @@ def holdout_metrics(frame: pd.DataFrame, share: float = 0.2) -> dict:
 def train_and_publish(
     namespace: str, train_from: datetime, train_until: datetime, labels_known_at: datetime, version: str
 ) -> str:
-    from include import aws, config
+    from include import aws, settings
     from include.scoring import model as model_store
 
     frame = training_frame(namespace, train_from, train_until, labels_known_at)
@@ -106,7 +106,7 @@ def train_and_publish(
         **holdout_metrics(frame),
     }
     model = Model(version, MODEL_FEATURES, fit(frame))
-    uri = f"s3://{config.get('ICEBERG_WAREHOUSE_BUCKET')}/models/fraud/{version}"
+    uri = f"s3://{settings.get('ICEBERG_WAREHOUSE_BUCKET')}/models/fraud/{version}"
     model_store.save(model, metadata, uri, aws.s3_client())
     print(f"[training] {metadata}", file=sys.stderr)
     return uri

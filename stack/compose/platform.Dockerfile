@@ -42,6 +42,6 @@ COPY requirements/dbt.lock.txt /tmp/dbt.lock.txt
 RUN python -m venv $VENV_DIR/dbt && $VENV_DIR/dbt/bin/pip install --no-cache-dir -r /tmp/dbt.lock.txt
 COPY --from=flink /opt/venvs/flink /opt/venvs/flink
 COPY --from=flink /opt/flink /opt/flink
-# include/flink_jobs.py runs the CLI with these (FLINK_DIST and JAVA17_HOME take their platform.env defaults).
+# include/flink_jobs.py runs the CLI with these (FLINK_DIST and JAVA17_HOME take their stack/stack.env defaults).
 ENV FLINK_LIB_DIR=/opt/flink/lib FLINK_CONF_DIR=/opt/flink/conf FLINK_PLUGINS_DIR=/opt/flink/plugins
 WORKDIR /opt/fraud-platform

@@ -3,11 +3,11 @@
 import os
 import tempfile
 
-from include import config
+from include import settings
 
 # The platform's settings are resolved against the environment once and cached: resolve them before the
 # throwaway home below enters it, or the live DAG tests in this process would run Airflow in that home.
-config.settings()
+settings.all_settings()
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"

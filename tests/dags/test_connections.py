@@ -7,17 +7,17 @@ import os
 
 import pytest
 
-from include import airflow_connections, config
+from include import airflow_connections, settings
 
 
 @pytest.fixture
 def connections_from_platform_env(monkeypatch):
-    settings = config.settings()
-    for name, value in settings.items():
+    platform = settings.all_settings()
+    for name, value in platform.items():
         if name.startswith("AIRFLOW_CONN_"):
             monkeypatch.setenv(name, value)
-    yield settings
-    config.settings.cache_clear()  # drop what was read from the test's environment
+    yield platform
+    settings.all_settings.cache_clear()  # drop what was read from the test's environment
 
 
 def test_connections_resolve_to_the_platform_settings(connections_from_platform_env):
@@ -29,4 +29,4 @@ def test_a_changed_connection_reaches_the_settings_the_clients_read(connections_
     monkeypatch.setenv("AIRFLOW_CONN_FLINK_DEFAULT", '{"conn_type": "http", "host": "http://flink.internal:8081/"}')
     monkeypatch.setattr(os, "environ", os.environ.copy())  # what the export writes is undone after the test
     airflow_connections.export_to_settings()
-    assert config.get("FLINK_REST_URL") == "http://flink.internal:8081"
+    assert settings.get("FLINK_REST_URL") == "http://flink.internal:8081"

@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from pyiceberg.exceptions import NoSuchTableError
 
-from include import aws, config, scoring_job
+from include import aws, scoring_job, settings
 from include.lakehouse import iceberg_catalog, trino_query
 from include.scoring.history import CardHistory
 from producer.kafka_writer import KafkaWriter
@@ -85,7 +85,7 @@ def produce(
     sent = Sent()
     by_id = {item.tx.tx_id: item for item in items}
     writer = KafkaWriter(
-        config.get("KAFKA_BOOTSTRAP"),
+        settings.get("KAFKA_BOOTSTRAP"),
         {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
         rate=rate,
         progress=False,
@@ -117,7 +117,7 @@ def read_topic(
     """Every committed message of a topic, as (key, decoded value: JSON by default), up to its current end."""
     consumer = Consumer(
         {
-            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
             "group.id": f"reader-{topic}",
             "isolation.level": "read_committed",
             "enable.auto.commit": False,

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import requests
 
-from include import config
+from include import settings
 
 
 def test_health_endpoint_reports_every_component_healthy():
-    health = requests.get(f"{config.get('AIRFLOW_URL')}/api/v2/monitor/health", timeout=10).json()
+    health = requests.get(f"{settings.get('AIRFLOW_URL')}/api/v2/monitor/health", timeout=10).json()
     for component in ("metadatabase", "scheduler", "triggerer", "dag_processor"):
         assert health[component]["status"] == "healthy", (component, health[component])
 
 
 def test_api_needs_a_login_and_accepts_the_configured_one():
-    url = config.get("AIRFLOW_URL")
+    url = settings.get("AIRFLOW_URL")
     assert requests.get(f"{url}/api/v2/dags", timeout=10).status_code == 401
     token = requests.post(
         f"{url}/auth/token",
         timeout=10,
         json={
-            "username": config.get("AIRFLOW_ADMIN_USER"),
-            "password": config.get("AIRFLOW_ADMIN_PASSWORD"),
+            "username": settings.get("AIRFLOW_ADMIN_USER"),
+            "password": settings.get("AIRFLOW_ADMIN_PASSWORD"),
         },
     ).json()["access_token"]
     dags = requests.get(f"{url}/api/v2/dags", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from include import aws, config, restore_points, scoring_job
+from include import aws, restore_points, scoring_job, settings
 from include.lakehouse import trino_query
 from include.scoring.card_store import DynamoCardStore, drop_tables
 from producer import files
@@ -32,8 +32,8 @@ def dags_test(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> 
     Airflow gets the platform's settings only: not the throwaway home and unit-test mode tests/dags/ put
     into this process's environment, in which Airflow ignores airflow.cfg (and so its Fernet key)."""
     inherited = {name: value for name, value in os.environ.items() if not name.startswith("AIRFLOW")}
-    env = {**inherited, **config.settings(), "PYTHONPATH": str(config.REPO_ROOT)}
-    cmd = [str(Path(config.get("VENV_DIR")) / "app" / "bin" / "airflow"), "dags", "test", dag_id]
+    env = {**inherited, **settings.all_settings(), "PYTHONPATH": str(settings.REPO_ROOT)}
+    cmd = [str(Path(settings.get("VENV_DIR")) / "app" / "bin" / "airflow"), "dags", "test", dag_id]
     if conf:
         cmd += ["--conf", json.dumps(conf)]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
@@ -84,7 +84,7 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
     checkpoints = Path(restore_points.checkpoint_dir(PLATFORM.job_name).removeprefix("file://"))
     assert [run.name for run in checkpoints.iterdir()] == [current.id]
     savepoints = Path(restore_points.savepoint_dir(PLATFORM.job_name).removeprefix("file://"))
-    assert 1 <= len(list(savepoints.glob("savepoint-*"))) <= config.get_int("FLINK_SAVEPOINTS_KEPT")
+    assert 1 <= len(list(savepoints.glob("savepoint-*"))) <= settings.get_int("FLINK_SAVEPOINTS_KEPT")
     produced = sent["run"]
 
     prefix = f"sim{seed}-"
@@ -211,7 +211,7 @@ def test_fraud_marts_builds_every_model_and_the_report():
     """One `dbt build` runs every model, data test and unit test of the dbt project (exposures count as
     NO-OP); each model's run and test tasks take their result from it."""
     output = dags_test("fraud_marts", timeout_s=1500)
-    manifest = json.loads((config.REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    manifest = json.loads((settings.REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
     nodes = manifest["nodes"].values()
     expected = sum(node["resource_type"] in ("model", "test") for node in nodes) + len(manifest["unit_tests"])
     assert manifest["unit_tests"] and manifest["exposures"]

@@ -21,14 +21,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from include import config, report
+from include import report, settings
 from include.lakehouse import iceberg_catalog, trino_query
 from producer.simulator import Simulator
 from tests.integration import pipeline
 
 pytestmark = pytest.mark.slow
 
-DBT_PROJECT = config.REPO_ROOT / "dbt_project"
+DBT_PROJECT = settings.REPO_ROOT / "dbt_project"
 START_MS = 1_767_225_600_000  # 2026-01-01
 
 
@@ -37,12 +37,12 @@ def dbt(namespace: str, *args: str) -> subprocess.CompletedProcess:
         **os.environ,
         "ICEBERG_NAMESPACE": namespace,
         "DBT_SCHEMA": namespace,
-        "TRINO_PORT": config.get("TRINO_PORT"),
-        "TRINO_HOST": config.get("BIND_HOST"),
+        "TRINO_PORT": settings.get("TRINO_PORT"),
+        "TRINO_HOST": settings.get("BIND_HOST"),
     }
     return subprocess.run(
         [
-            str(Path(config.get("VENV_DIR")) / "dbt" / "bin" / "dbt"),
+            str(Path(settings.get("VENV_DIR")) / "dbt" / "bin" / "dbt"),
             *args,
             "--project-dir",
             str(DBT_PROJECT),
@@ -295,12 +295,12 @@ def test_the_report_renders_in_chromium(built, tmp_path):
 def test_the_stack_serves_the_directory_the_report_is_written_to(unique_name):
     import requests
 
-    assert requests.get(config.get("REPORT_URL") + "/", timeout=10).status_code == 200
+    assert requests.get(settings.get("REPORT_URL") + "/", timeout=10).status_code == 200
     # The index may still be the placeholder of a fresh stack: check the page server with a file of our own.
-    page = Path(config.get("REPORT_DIR")) / f"{unique_name}.html"
+    page = Path(settings.get("REPORT_DIR")) / f"{unique_name}.html"
     page.write_text(f"<p>{unique_name}</p>")
     try:
-        served = requests.get(f"{config.get('REPORT_URL')}/{page.name}", timeout=10)
+        served = requests.get(f"{settings.get('REPORT_URL')}/{page.name}", timeout=10)
         assert served.status_code == 200 and unique_name in served.text
     finally:
         page.unlink()

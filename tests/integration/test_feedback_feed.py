@@ -10,7 +10,7 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from include import aws, config, kafka_admin
+from include import aws, kafka_admin, settings
 from include.scoring.feedback import Feedback, FeedbackIndex, encode_feedback
 from include.scoring.feedback_feed import FeedbackFeed, FeedbackSnapshots
 
@@ -31,7 +31,7 @@ def feedback_topic(unique_name):
 @pytest.fixture
 def snapshots(feedback_topic):
     store = FeedbackSnapshots(
-        aws.s3_client(), config.get("SCORING_STATE_BUCKET"), config.get("SCORING_STATE_PREFIX"), feedback_topic
+        aws.s3_client(), settings.get("SCORING_STATE_BUCKET"), settings.get("SCORING_STATE_PREFIX"), feedback_topic
     )
     yield store
     store.delete()
@@ -40,7 +40,7 @@ def snapshots(feedback_topic):
 def produce(topic: str, payloads: list[tuple[str, bytes, int]]) -> None:
     producer = Producer(
         {
-            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
             "enable.idempotence": True,
             "linger.ms": 20,
             "queue.buffering.max.messages": 500_000,
@@ -65,7 +65,7 @@ def feedback(i: int, step_ms: int = 3_600_000) -> tuple[str, bytes, int]:
 
 def test_catch_up_reads_to_the_end_each_time(feedback_topic):
     index = FeedbackIndex()
-    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=20)
+    feed = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=20)
     try:
         assert feed.catch_up() == 0 and len(index) == 0  # empty topic: returns at once
 
@@ -88,7 +88,7 @@ def test_a_long_read_is_bounded_by_progress_not_by_a_deadline(feedback_topic):
     """250,000 confirmations take longer to read than the 1 s the feed may go without progress."""
     produce(feedback_topic, [feedback(i, step_ms=60_000) for i in range(250_000)])
     index = FeedbackIndex(keep_ms=KEEP_MS)
-    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=1.0)
+    feed = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=1.0)
     try:
         started = time.monotonic()
         assert feed.catch_up() == 250_000
@@ -102,7 +102,7 @@ def test_a_long_read_is_bounded_by_progress_not_by_a_deadline(feedback_topic):
 def test_a_worker_starts_from_the_snapshot_and_reads_only_the_rest(feedback_topic, snapshots):
     produce(feedback_topic, [feedback(i) for i in range(3_000)])
     first_index = FeedbackIndex(keep_ms=KEEP_MS)
-    first = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, first_index, snapshots, snapshot_every_s=0)
+    first = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, first_index, snapshots, snapshot_every_s=0)
     try:
         assert first.catch_up() == 3_000
         first._upload.join(30)  # the snapshot is written on a thread
@@ -113,7 +113,9 @@ def test_a_worker_starts_from_the_snapshot_and_reads_only_the_rest(feedback_topi
         first.close()
 
     second_index = FeedbackIndex(keep_ms=KEEP_MS)
-    second = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, second_index, snapshots, snapshot_every_s=1e9)
+    second = FeedbackFeed(
+        settings.get("KAFKA_BOOTSTRAP"), feedback_topic, second_index, snapshots, snapshot_every_s=1e9
+    )
     try:
         assert second.restored == 61 * 24 + 1  # what the index kept of the first 3,000
         assert second.catch_up() == 500  # and only what came after the snapshot
@@ -127,7 +129,7 @@ def test_a_snapshot_of_another_topic_generation_is_ignored(feedback_topic, snaps
     snapshots.save(FeedbackSnapshots.encode(KEEP_MS, {0: 10_000, 1: 10_000, 2: 10_000}, [["x", "C000000001", "T1", 1]]))
     produce(feedback_topic, [feedback(i) for i in range(10)])
     index = FeedbackIndex(keep_ms=KEEP_MS)
-    feed = FeedbackFeed(config.get("KAFKA_BOOTSTRAP"), feedback_topic, index, snapshots)
+    feed = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, index, snapshots)
     try:
         assert feed.restored == 0 and feed.catch_up() == 10 and len(index) == 10
     finally:

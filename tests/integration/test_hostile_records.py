@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from confluent_kafka import Producer
 
-from include import aws, config, job_health, kafka_admin, scoring_job
+from include import aws, job_health, kafka_admin, scoring_job, settings
 from include.dead_letters import MAX_LETTER_BYTES
 from include.scoring.feedback import Feedback, encode_feedback
 from include.transactions import Transaction, encode
@@ -33,7 +33,7 @@ DAY_MS = 86_400_000
 START_MS = 1_767_225_600_000  # 2026-01-01
 YEAR_2500_MS = 16_725_225_600_000
 METADATA_KEPT = 3
-MAX_BYTES = config.get_int("KAFKA_MAX_MESSAGE_BYTES")
+MAX_BYTES = settings.get_int("KAFKA_MAX_MESSAGE_BYTES")
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
     topics = {"tx": deployment.transactions_topic, "feedback": deployment.feedback_topic}
     producer = Producer(
         {
-            "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
             "enable.idempotence": True,
             "message.max.bytes": MAX_BYTES,
             "compression.type": "none",
@@ -180,7 +180,7 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
 
     from kafka import KafkaProducer
 
-    legacy = KafkaProducer(bootstrap_servers=config.get("KAFKA_BOOTSTRAP"))
+    legacy = KafkaProducer(bootstrap_servers=settings.get("KAFKA_BOOTSTRAP"))
     for record in zero_timestamp:
         metadata = legacy.send(topics[record.topic], value=record.value, key=record.key, timestamp_ms=0).get(30)
         assert metadata.timestamp == 0

@@ -8,13 +8,13 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from include import config
+from include import settings
 from stack.services import kafka_topics
 
 
 @pytest.fixture
 def admin() -> AdminClient:
-    return AdminClient({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP")})
+    return AdminClient({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP")})
 
 
 def test_platform_topics_exist_with_configured_partitions_and_retention(admin):
@@ -31,7 +31,7 @@ def test_platform_topics_exist_with_configured_partitions_and_retention(admin):
 def test_produce_and_consume_keeps_each_key_in_one_partition(admin, unique_name):
     admin.create_topics([NewTopic(unique_name, num_partitions=3, replication_factor=1)])[unique_name].result(30)
     try:
-        producer = Producer({"bootstrap.servers": config.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True})
+        producer = Producer({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True})
         delivered = []
         sent = {(f"card-{i % 7}", f"tx-{i}") for i in range(200)}
         for key, value in sorted(sent):
@@ -43,7 +43,7 @@ def test_produce_and_consume_keeps_each_key_in_one_partition(admin, unique_name)
 
         consumer = Consumer(
             {
-                "bootstrap.servers": config.get("KAFKA_BOOTSTRAP"),
+                "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
                 "group.id": unique_name,
                 "auto.offset.reset": "earliest",
             }

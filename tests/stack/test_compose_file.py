@@ -1,5 +1,5 @@
 """docker-compose.yml describes the same stack as `make up`: every service, with the same host ports,
-versions, heap sizes, topics and credentials as include/config/platform.env. (No Docker engine runs
+versions, heap sizes, topics and credentials as the settings files (include/platform.env, stack/stack.env). (No Docker engine runs
 here, so the file is checked, not started.)"""
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import re
 import pytest
 import yaml
 
-from include import config
+from include import settings
 from stack.services import SERVICES, kafka_topics
 
-COMPOSE = yaml.safe_load((config.REPO_ROOT / "docker-compose.yml").read_text())["services"]
-S = config.settings()
+COMPOSE = yaml.safe_load((settings.REPO_ROOT / "docker-compose.yml").read_text())["services"]
+S = settings.all_settings()
 
 
 def _supervisor_programs() -> list[str]:
     parser = configparser.RawConfigParser()
-    parser.read(config.REPO_ROOT / "stack" / "supervisord.conf")
+    parser.read(settings.REPO_ROOT / "stack" / "supervisord.conf")
     return [section.split(":", 1)[1] for section in parser.sections() if section.startswith("program:")]
 
 
@@ -46,7 +46,7 @@ def test_versions_match_platform_env():
     assert f"dynalite@{S['DYNALITE_VERSION']}" in COMPOSE["dynamodb"]["command"]
     assert COMPOSE["flink-jobmanager"]["image"].endswith(f":{S['FLINK_VERSION']}")
     airflow = re.search(
-        r"^apache-airflow==(\S+)$", (config.REPO_ROOT / "requirements" / "app.lock.txt").read_text(), re.MULTILINE
+        r"^apache-airflow==(\S+)$", (settings.REPO_ROOT / "requirements" / "app.lock.txt").read_text(), re.MULTILINE
     ).group(1)
     assert COMPOSE["airflow-api-server"]["image"].endswith(f":{airflow}")
     flink = _dockerfile_stages()["flink"]
@@ -62,7 +62,7 @@ def test_versions_match_platform_env():
 
 def _dockerfile_stages() -> dict[str, str]:
     """The stages of stack/compose/platform.Dockerfile by name, each as its text."""
-    text = (config.REPO_ROOT / "stack" / "compose" / "platform.Dockerfile").read_text()
+    text = (settings.REPO_ROOT / "stack" / "compose" / "platform.Dockerfile").read_text()
     return {
         match.group(1): match.group(2)
         for match in re.finditer(r"^FROM \S+ AS (\w+)\n(.*?)(?=^FROM |\Z)", text, re.MULTILINE | re.DOTALL)
@@ -173,7 +173,7 @@ def _flattened(tree: dict, prefix: str = "") -> dict[str, str]:
 
 @pytest.mark.parametrize("service", ["flink-jobmanager", "flink-taskmanager"])
 def test_flink_containers_behave_like_the_native_cluster(service):
-    native = _flattened(yaml.safe_load((config.REPO_ROOT / "stack" / "conf" / "flink" / "config.yaml").read_text()))
+    native = _flattened(yaml.safe_load((settings.REPO_ROOT / "stack" / "conf" / "flink" / "config.yaml").read_text()))
     flags = dict(flag.removeprefix("-D").split("=", 1) for flag in COMPOSE[service]["command"] if flag.startswith("-D"))
     for key in (
         "heartbeat.interval",

@@ -21,7 +21,8 @@ import json
 import pyarrow as pa
 import pytest
 import pytz
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pyflink.fn_execution.coder_impl_slow import ArrowCoderImpl
 from pyflink.fn_execution.coders import to_arrow_type
@@ -29,7 +30,7 @@ from pyflink.fn_execution.utils.operation_utils import check_pandas_udf_result
 from pyflink.table import DataTypes
 
 from flink import udfs
-from include import config
+from include import settings
 from include.dead_letters import MAX_LETTER_BYTES
 from include.messages import MAX_JUDGED_BYTES
 from include.scoring.feedback import Feedback, FeedbackIndex, encode_feedback
@@ -94,7 +95,7 @@ class _Context:
             "dynamodb_max_attempts": 3,
             "card_cache_bytes": 2**20,
         }
-        scoring_yaml = (config.REPO_ROOT / "include" / "config" / "scoring.yaml").read_bytes()
+        scoring_yaml = (settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml").read_bytes()
         self.parameters = {
             RUNTIME_PARAMETER: base64.b64encode(json.dumps(runtime).encode()).decode(),
             SCORING_CONFIG_PARAMETER: base64.b64encode(scoring_yaml).decode(),
@@ -264,7 +265,9 @@ def _has_card(payload: bytes | None) -> bool:
         return False
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@hypothesis_settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(batch=st.lists(st.one_of(any_record(), valid_with_any_timestamp()), min_size=1, max_size=40))
 def test_every_record_gets_one_verdict_and_nothing_raises(judge, batch):
     verdicts = run_batch(judge, batch)

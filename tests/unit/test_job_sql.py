@@ -10,14 +10,14 @@ import re
 import pytest
 
 from flink.sql_runner import plan
-from include import config
+from include import settings
 from include.scoring.feature_names import FEATURES
 from include.scoring.verdict_layout import BIGINT_FIELDS, DOUBLE_FIELDS, STRING_FIELDS, TIME_COLUMNS
 from include.scoring_job import SQL_DIR, SQL_FILES, Deployment
 
 
 def rendered(files=SQL_FILES) -> tuple[dict[str, str], list[str], list[str]]:
-    return plan(files, {}, {**config.settings(), **Deployment.platform().sql_variables()})
+    return plan(files, {}, {**settings.all_settings(), **Deployment.platform().sql_variables()})
 
 
 def _statement(statements: list[str], start: str) -> str:
@@ -115,16 +115,16 @@ def test_every_kafka_sink_and_topic_takes_the_platform_maximum_record_size():
     sinks = [s for s in statements if "'connector' = 'kafka'" in s and "sink." in s]
     assert len(sinks) == 2
     for sink in sinks:
-        assert f"'properties.max.request.size' = '{config.get('KAFKA_MAX_MESSAGE_BYTES')}'" in sink
+        assert f"'properties.max.request.size' = '{settings.get('KAFKA_MAX_MESSAGE_BYTES')}'" in sink
     for _, topic_config in Deployment.platform().topics().values():
-        assert topic_config["max.message.bytes"] == config.get("KAFKA_MAX_MESSAGE_BYTES")
+        assert topic_config["max.message.bytes"] == settings.get("KAFKA_MAX_MESSAGE_BYTES")
 
 
 def test_every_iceberg_table_bounds_its_metadata_files():
     """New tables through the catalog's table defaults, the tables created before them through ALTER."""
     _, statements, _ = rendered()
     [catalog] = [s for s in statements if s.startswith("CREATE CATALOG")]
-    kept = config.get("ICEBERG_METADATA_VERSIONS_KEPT")
+    kept = settings.get("ICEBERG_METADATA_VERSIONS_KEPT")
     assert "'table-default.write.metadata.delete-after-commit.enabled' = 'true'" in catalog
     assert f"'table-default.write.metadata.previous-versions-max' = '{kept}'" in catalog
     altered = [s.split()[2] for s in statements if s.startswith("ALTER TABLE")]

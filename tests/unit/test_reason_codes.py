@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from include import config
+from include import settings
 
 SOURCES = [
     "include/messages.py",
@@ -21,7 +21,7 @@ SOURCES = [
 def codes_in_code() -> set[str]:
     found = set()
     for source in SOURCES:
-        text = (config.REPO_ROOT / source).read_text()
+        text = (settings.REPO_ROOT / source).read_text()
         found |= set(re.findall(r'Rejected\(\s*"([a-z_]+)"', text))
         found |= set(re.findall(r'reject_reason = \(?\s*f?"([a-z_]+):', text))
         found |= set(re.findall(r'"(invalid_[a-z_]+)"\)', text))  # codes handed to a helper
@@ -29,7 +29,7 @@ def codes_in_code() -> set[str]:
 
 
 def test_every_reason_code_is_accepted_by_the_staging_model():
-    doc = yaml.safe_load((config.REPO_ROOT / "dbt_project/models/staging/stg_dead_letters.yml").read_text())
+    doc = yaml.safe_load((settings.REPO_ROOT / "dbt_project/models/staging/stg_dead_letters.yml").read_text())
     [column] = [c for c in doc["models"][0]["columns"] if c["name"] == "reason_code"]
     [accepted] = [t["accepted_values"]["arguments"]["values"] for t in column["data_tests"] if isinstance(t, dict)]
     assert codes_in_code() == set(accepted)

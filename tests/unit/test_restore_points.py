@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from include import config, restore_points
+from include import restore_points, settings
 from include.flink_rest import Job
 
 
@@ -15,10 +15,10 @@ from include.flink_rest import Job
 def state_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("FLINK_CHECKPOINT_DIR", f"file://{tmp_path}/checkpoints")
     monkeypatch.setenv("FLINK_SAVEPOINT_DIR", f"file://{tmp_path}/savepoints")
-    config.settings.cache_clear()
+    settings.all_settings.cache_clear()
     yield tmp_path
     monkeypatch.undo()
-    config.settings.cache_clear()
+    settings.all_settings.cache_clear()
 
 
 def _write(path, written_s: float, metadata: bool = True) -> None:

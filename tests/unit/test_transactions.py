@@ -9,10 +9,10 @@ import jsonschema
 import orjson
 import pytest
 
-from include import config
+from include import settings
 from include.transactions import Rejected, Transaction, encode, event_ms, format_event_time, parse
 
-SCHEMA = json.loads((config.REPO_ROOT / "include" / "schemas" / "transaction.v1.json").read_text())
+SCHEMA = json.loads((settings.REPO_ROOT / "include" / "schemas" / "transaction.v1.json").read_text())
 GOOD = Transaction("tx-1", "C000000042", "T000007", 12.5, "EUR", 1_700_000_000_123, "grocery", "pos", 48.85, 2.35)
 
 

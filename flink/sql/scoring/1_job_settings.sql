@@ -1,6 +1,6 @@
 -- The fraud scoring job, in the order flink/sql_runner.py runs the files (after ../catalog.sql).
 -- One statement set: every INSERT of 6_inserts.sql shares one consistent checkpoint.
--- ${NAME} comes from include/config/platform.env, or from include/scoring_job.py for one instance.
+-- ${NAME} comes from include/platform.env, or from include/scoring_job.py for one instance.
 --
 --   credit_card_transactions --+--> judge_records (Python UDF, one verdict per record, bytes in)
 --   fraud_feedback ------------'      |-- scored    --> lakehouse.fraud.scored_transactions (Iceberg,

@@ -1,17 +1,17 @@
-"""include/config.py: platform.env is resolved like bash resolves it, and the environment wins."""
+"""include/settings.py: the settings files are resolved like bash resolves them, and the environment wins."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from include import config
+from include import settings
 
 
 def _settings_in_subprocess(env: dict[str, str]) -> dict[str, str]:
-    code = "import json; from include import config; print(json.dumps(config.settings()))"
+    code = "import json; from include import settings; print(json.dumps(settings.all_settings()))"
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=config.REPO_ROOT
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=settings.REPO_ROOT
     ).stdout
     import json
 
@@ -19,13 +19,13 @@ def _settings_in_subprocess(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_defaults_are_derived_from_other_settings():
-    s = config.settings()
+    s = settings.all_settings()
     assert s["KAFKA_BOOTSTRAP"] == f"{s['BIND_HOST']}:{s['KAFKA_PORT']}"
     assert s["DATA_DIR"].startswith(s["STACK_HOME"])
 
 
 def test_environment_overrides_the_file_and_flows_into_derived_values():
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(config.REPO_ROOT), "KAFKA_PORT": "19092"}
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(settings.REPO_ROOT), "KAFKA_PORT": "19092"}
     s = _settings_in_subprocess(env)
     assert s["KAFKA_PORT"] == "19092"
     assert s["KAFKA_BOOTSTRAP"].endswith(":19092")
@@ -33,6 +33,6 @@ def test_environment_overrides_the_file_and_flows_into_derived_values():
 
 def test_aws_endpoints_and_keys_exported_empty_stay_empty():
     names = ("S3_ENDPOINT", "DYNAMODB_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(config.REPO_ROOT), **dict.fromkeys(names, "")}
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(settings.REPO_ROOT), **dict.fromkeys(names, "")}
     s = _settings_in_subprocess(env)
     assert [s[name] for name in names] == ["", "", "", ""]
