@@ -80,6 +80,17 @@ def produce_confirmations(topic: str, count: int, days: int) -> None:
     assert producer.flush(120) == 0
 
 
+def _confirmations_held(rest, job_id: str, timeout_s: float = 60) -> float:
+    """The workers' feedback_records gauge, summed. Python gauges reach Flink when a bundle ends, and its
+    REST API refreshes metrics every few seconds: right after the first checkpoint they may not be there."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metrics = rest.udf_metrics(job_id)
+        if metrics.get("batches", 0) > 0 or time.monotonic() > deadline:
+            return metrics.get("feedback_records", float("nan"))
+        time.sleep(1)
+
+
 def timed_start(deployment: scoring_job.Deployment, case: str, on_topic: int) -> Start:
     """Submits the instance's job (from its newest checkpoint, if any) and waits for its first completed
     checkpoint; then cancels it."""
@@ -94,7 +105,7 @@ def timed_start(deployment: scoring_job.Deployment, case: str, on_topic: int) ->
                 raise SystemExit(f"{case}: no checkpoint within 30 minutes")
             time.sleep(0.5)
         elapsed = time.monotonic() - started
-        held = scoring_job.flink().udf_metrics(job_id).get("feedback_records", 0.0)
+        held = _confirmations_held(rest, job_id) if on_topic else 0.0
         worker_peak = max(worker_peak, _workers_rss_mib())
     rest.cancel(job_id)
     rest.wait_for_state(job_id, {"CANCELED"})
