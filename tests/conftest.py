@@ -21,8 +21,8 @@ def _restarts_flink(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items):
-    # Tests that restart the Flink cluster run last: the next job on a restarted cluster starts cold (the
-    # streaming e2e run took 36 s instead of 19 s after one).
+    # Tests that restart the Flink cluster run last: the next job on a restarted cluster starts cold
+    # (classes loaded and compiled again), which would slow whatever test ran next.
     items.sort(key=_restarts_flink)
     for item in items:
         if INTEGRATION_DIR in Path(item.fspath).parents:
