@@ -329,3 +329,24 @@ def test_a_backfill_into_a_past_day_reaches_the_incremental_mart(built):
     added = (after["transactions"] - before["transactions"].reindex(after.index, fill_value=0)).astype("int64")
     assert added[added != 0].sort_index().to_dict() == late_days.sort_index().to_dict()
     assert after.index.is_unique
+
+
+def test_every_mart_column_is_described(built):
+    """Each column of each built mart has a description in its YAML (what analysts read in dbt docs)."""
+    import yaml
+
+    namespace, _ = built
+    described = {}
+    for path in (DBT_PROJECT / "models" / "marts").glob("*.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            described[model["name"]] = {c["name"] for c in model.get("columns", []) if c.get("description")}
+    rows = trino_query(
+        "select table_name, column_name from lakehouse.information_schema.columns "
+        f"where table_schema = '{namespace}_marts'"
+    )
+    built_columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        built_columns.setdefault(table, set()).add(column)
+    assert set(built_columns) == set(described)
+    missing = {table: sorted(columns - described[table]) for table, columns in built_columns.items()}
+    assert {table: cols for table, cols in missing.items() if cols} == {}
