@@ -1,5 +1,6 @@
-"""Every service of the local stack listens on loopback only (the README and platform.env promise it),
-with one exception that no setting can remove, checked to stay that narrow."""
+"""Every service of the local stack listens on loopback only (the README and the settings promise it),
+with one exception that no setting can remove, checked to stay that narrow; Flink's REST API takes no
+jars."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import ipaddress
 from pathlib import Path
 
 import psutil
+import requests
 
+from include import settings
 from stack import supervisor
 
 # PyFlink runs Python UDFs through Beam's fn API: for each Python worker the TaskManager opens gRPC
@@ -45,3 +48,13 @@ def test_every_service_listens_on_loopback_only():
         if addresses:
             exposed[name] = sorted(addresses)
     assert exposed == {}
+
+
+def test_flink_rest_api_takes_no_jar_uploads():
+    """Jobs are submitted by the `flink` CLI; the REST API's jar upload and run endpoints are off, while
+    the job overview the health checks read still answers."""
+    rest = settings.get("FLINK_REST_URL")
+    upload = requests.post(f"{rest}/jars/upload", files={"jarfile": ("x.jar", b"PK\x05\x06" + bytes(18))}, timeout=10)
+    assert 400 <= upload.status_code < 500, upload.text[:300]  # no handler: "POST request not allowed"
+    assert requests.get(f"{rest}/jars", timeout=10).status_code == 404
+    assert requests.get(f"{rest}/jobs/overview", timeout=10).status_code == 200
