@@ -19,7 +19,9 @@ if [ ! -x "$uv" ]; then
   "$CACHE_DIR/uv-$UV_VERSION/bin/pip" install --quiet "uv==$UV_VERSION"
 fi
 
-sync_flags="--compile-bytecode"
+# --require-hashes: every distribution must match a sha256 its lock file records (the locks are compiled
+# with `uv pip compile --generate-hashes`), so a substituted or tampered wheel fails the install.
+sync_flags="--compile-bytecode --require-hashes"
 mkdir -p "$VENV_DIR" "$CACHE_DIR/venvs"
 for env in ${PYTHON_ENVS:-app flink dbt udf-test}; do
   lock="$REPO_ROOT/requirements/$env.lock.txt"

@@ -46,7 +46,7 @@ def test_versions_match_platform_env():
     assert f"dynalite@{S['DYNALITE_VERSION']}" in COMPOSE["dynamodb"]["command"]
     assert COMPOSE["flink-jobmanager"]["image"].endswith(f":{S['FLINK_VERSION']}")
     airflow = re.search(
-        r"^apache-airflow==(\S+)$", (settings.REPO_ROOT / "requirements" / "app.lock.txt").read_text(), re.MULTILINE
+        r"^apache-airflow==([^\s\\]+)", (settings.REPO_ROOT / "requirements" / "app.lock.txt").read_text(), re.MULTILINE
     ).group(1)
     assert COMPOSE["airflow-api-server"]["image"].endswith(f":{airflow}")
     flink = _dockerfile_stages()["flink"]
