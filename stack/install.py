@@ -9,6 +9,7 @@ before this module runs, by stack/python-envs.sh.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -46,7 +47,8 @@ def _stamp(target: Path, key: str) -> None:
 
 
 def _mvn(component: str, pom: str | None, goals: list[str], props: dict[str, str]) -> None:
-    cmd = ["mvn", "-q", "-B"] + (["-f", str(MAVEN_DIR / pom)] if pom else [])
+    """Runs Maven; --strict-checksums fails a download whose checksum does not match Maven Central's."""
+    cmd = ["mvn", "-q", "-B", "--strict-checksums"] + (["-f", str(MAVEN_DIR / pom)] if pom else [])
     cmd += [f"-D{k}={v}" for k, v in props.items()] + goals
     _run(component, cmd, cwd=tempfile.gettempdir())
 
@@ -231,15 +233,28 @@ def trino() -> None:
     _stamp(server, version)
 
 
+NPM_PROJECT = settings.REPO_ROOT / "stack" / "npm"
+
+
 def dynalite() -> None:
+    """dynalite and every package under it exactly as stack/npm/package-lock.json records them, each
+    checked against its integrity hash (`npm ci`). To upgrade: change the version in package.json and
+    DYNALITE_VERSION, then `npm install --package-lock-only` in stack/npm."""
     version = settings.get("DYNALITE_VERSION")
+    lock = (NPM_PROJECT / "package-lock.json").read_bytes()
+    pinned = json.loads((NPM_PROJECT / "package.json").read_text())["dependencies"]["dynalite"]
+    if pinned != version:
+        raise InstallError(f"stack/npm/package.json pins dynalite {pinned}, DYNALITE_VERSION is {version}")
     target = Path(settings.get("CACHE_DIR")) / "node"
-    if _stamped(target, version):
+    key = hashlib.sha256(lock).hexdigest()
+    if _stamped(target, key):
         return
-    _log(f"dynalite {version} (npm)")
+    _log(f"dynalite {version} (npm ci, stack/npm/package-lock.json)")
     target.mkdir(parents=True, exist_ok=True)
-    _run("dynalite", ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(target), f"dynalite@{version}"])
-    _stamp(target, version)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(NPM_PROJECT / name, target / name)
+    _run("dynalite", ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(target)])
+    _stamp(target, key)
 
 
 def everything() -> None:
