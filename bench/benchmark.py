@@ -138,7 +138,7 @@ def job_files(design: str) -> list[Path]:
 
 def new_deployment(design: str, phase: str) -> Deployment:
     name = f"bench_{design.replace('-', '_')}_{phase}_{uuid.uuid4().hex[:6]}"
-    deployment = Deployment(name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name)
+    deployment = Deployment.named(name)
     deployment.create_topics()
     return deployment
 

@@ -136,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     name = f"bench_feedback_{uuid.uuid4().hex[:6]}"
-    deployment = scoring_job.Deployment(
-        name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name
-    )
+    deployment = scoring_job.Deployment.named(name)
     deployment.create_topics()
     try:
         starts = [timed_start(deployment, "empty", 0)]

@@ -107,9 +107,7 @@ class Sampler:
 
 def run(cards: int, transactions: int, rate: float) -> Run:
     name = f"bench_cards_{cards}_{uuid.uuid4().hex[:6]}"
-    deployment = scoring_job.Deployment(
-        name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name
-    )
+    deployment = scoring_job.Deployment.named(name)
     deployment.create_topics()
     result = Run(
         cards,

@@ -137,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     window = DATASETS[args.dataset]
     name = f"quality_{args.dataset}"
-    deployment = scoring_job.Deployment(
-        name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name
-    )
+    deployment = scoring_job.Deployment.named(name)
     deployment.remove()
     deployment.create_topics()
     began = time.monotonic()

@@ -57,6 +57,13 @@ class Deployment:
             s["ALERTS_DELIVERY_GUARANTEE"],
         )
 
+    @classmethod
+    def named(cls, name: str, **options) -> Deployment:
+        """An instance of its own, as the tests and benchmarks run: topics `<name>_tx`, `<name>_feedback`,
+        `<name>_alerts`, `<name>_dlq`, and `name` for the job, the Iceberg namespace and the DynamoDB table.
+        `options` set the remaining fields (alerts_delivery, ...)."""
+        return cls(name, f"{name}_tx", f"{name}_feedback", f"{name}_alerts", f"{name}_dlq", name, name, **options)
+
     def sql_variables(self) -> dict[str, str]:
         """Values for ${NAME} in the job's SQL files (flink/sql/)."""
         return {

@@ -44,16 +44,8 @@ def wait_until(
 def new_deployment(
     name: str, alerts_delivery: str = "at-least-once", dynamodb_max_attempts: int | None = None
 ) -> scoring_job.Deployment:
-    deployment = scoring_job.Deployment(
-        job_name=name,
-        transactions_topic=f"{name}_tx",
-        feedback_topic=f"{name}_feedback",
-        alerts_topic=f"{name}_alerts",
-        dlq_topic=f"{name}_dlq",
-        namespace=name,
-        card_table=name,
-        alerts_delivery=alerts_delivery,
-        dynamodb_max_attempts=dynamodb_max_attempts,
+    deployment = scoring_job.Deployment.named(
+        name, alerts_delivery=alerts_delivery, dynamodb_max_attempts=dynamodb_max_attempts
     )
     deployment.create_topics()
     return deployment

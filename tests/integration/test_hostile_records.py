@@ -192,16 +192,7 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
 @pytest.fixture(scope="module")
 def hostile_run():
     name = f"hostile_{uuid.uuid4().hex[:8]}"
-    deployment = scoring_job.Deployment(
-        job_name=name,
-        transactions_topic=f"{name}_tx",
-        feedback_topic=f"{name}_feedback",
-        alerts_topic=f"{name}_alerts",
-        dlq_topic=f"{name}_dlq",
-        namespace=name,
-        card_table=name,
-        iceberg_metadata_versions_kept=METADATA_KEPT,
-    )
+    deployment = scoring_job.Deployment.named(name, iceberg_metadata_versions_kept=METADATA_KEPT)
     deployment.create_topics()
     # Accept any record timestamp, as a broker configured more loosely than the platform's would.
     kafka_admin.create_topics(
