@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import orjson
+
+from include.transactions import format_event_time
 
 MAX_LETTER_BYTES = 64 * 1024
 # Escaping turns a byte into at most 6 characters (a control byte becomes \u0001, an invalid one \\xff):
@@ -23,13 +24,11 @@ PAYLOAD_PREFIX_BYTES = 4096
 KEY_PREFIX_BYTES = 256
 REASON_CHARS = 1024
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 def iso_time(epoch_ms: int) -> str | None:
-    """epoch_ms as 2026-11-29T10:15:00.123Z, or None outside years 1-9999 (a Kafka timestamp is any int64)."""
+    """epoch_ms written as event times are, or None outside years 1-9999 (a Kafka timestamp is any int64)."""
     try:
-        return (_EPOCH + timedelta(milliseconds=epoch_ms)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return format_event_time(epoch_ms)
     except (OverflowError, ValueError):
         return None
 
