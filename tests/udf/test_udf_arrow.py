@@ -211,21 +211,17 @@ _timestamps = st.one_of(
 )
 
 
+def _record(draw, topic: str, key: bytes | None, payload: bytes | None, full_length=None, full_sha256=None) -> tuple:
+    """The UDF's input columns for one record, at any partition, offset and record timestamp."""
+    position = (draw(st.integers(0, 2**31 - 1)), draw(st.integers(0, 2**63 - 1)), draw(_timestamps))
+    return (topic, key, payload, full_length, full_sha256, *position)
+
+
 @st.composite
 def valid_with_any_timestamp(draw) -> tuple:
     """A valid transaction, keyed by its card, whatever its record timestamp."""
     payload = draw(_valid_transactions)
-    key = json.loads(payload)["card_id"].encode()
-    return (
-        TX_TOPIC,
-        key,
-        payload,
-        None,
-        None,
-        draw(st.integers(0, 2**31 - 1)),
-        draw(st.integers(0, 2**63 - 1)),
-        draw(_timestamps),
-    )
+    return _record(draw, TX_TOPIC, json.loads(payload)["card_id"].encode(), payload)
 
 
 @st.composite
@@ -245,17 +241,7 @@ def any_record(draw) -> tuple:
         payload = (pattern * (4096 // len(pattern) + 1))[:4096]
         full_length = draw(st.integers(MAX_JUDGED_BYTES + 1, 2**20))
         full_sha256 = hashlib.sha256(payload).hexdigest()
-    kafka_ms = draw(_timestamps)
-    return (
-        topic,
-        key,
-        payload,
-        full_length,
-        full_sha256,
-        draw(st.integers(0, 2**31 - 1)),
-        draw(st.integers(0, 2**63 - 1)),
-        kafka_ms,
-    )
+    return _record(draw, topic, key, payload, full_length, full_sha256)
 
 
 def _has_card(payload: bytes | None) -> bool:
