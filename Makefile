@@ -1,5 +1,5 @@
 # Entry points of the project. Every stack command goes through stack/run (see stack/__main__.py).
-.PHONY: up down status restart logs clean test test-unit lint demo
+.PHONY: up down status restart logs clean credentials test test-unit lint demo
 
 up:            ## install what is missing, start every service, wait until all are healthy
 	@stack/run up
@@ -16,8 +16,11 @@ restart:       ## restart one service after a config change: make restart SERVIC
 logs:          ## last lines of every log, or of one: make logs SERVICE=kafka [FOLLOW=1]
 	@stack/run logs $(SERVICE) $(if $(FOLLOW),--follow)
 
-clean:         ## stop everything and delete all data and logs (.stack/)
+clean:         ## stop everything and delete all data, logs and generated credentials (.stack/)
 	@stack/run clean
+
+credentials:   ## the logins `make up` generated (Airflow, Trino, PostgreSQL, S3)
+	@stack/run credentials
 
 demo: up       ## the stack, then the pipeline end to end: job deployed, a week streamed, alerts shown
 	@PYTHONPATH=. .venvs/app/bin/python -m stack.demo

@@ -52,6 +52,8 @@ TRINO_FROM_CONNECTION = {
     "TRINO_HOST": "{{ conn.trino_default.host }}",
     "TRINO_PORT": "{{ conn.trino_default.port }}",
     "TRINO_USER": "{{ conn.trino_default.login }}",
+    "TRINO_PASSWORD": "{{ conn.trino_default.password }}",
+    "TRINO_CA_FILE": "{{ conn.trino_default.extra_dejson.verify }}",
 }
 
 
@@ -88,6 +90,7 @@ def run_dbt(args: list[str], trino: dict[str, str]) -> None:
     catchup=False,
     max_active_runs=1,
     tags=["fraud", "dbt", "trino", "report"],
+    is_paused_upon_creation=False,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
     doc_md=__doc__,
 )

@@ -33,7 +33,10 @@ def settings_from_connections() -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP": kafka.extra_dejson["bootstrap.servers"],
         "FLINK_REST_URL": flink.host.rstrip("/"),  # an http connection whose host is the whole URL
-        "TRINO_URL": f"http://{trino.host}:{trino.port}",
+        "TRINO_URL": f"{trino.extra_dejson.get('protocol', 'http')}://{trino.host}:{trino.port}",
+        "TRINO_USER": trino.login,
+        "TRINO_PASSWORD": trino.password or "",
+        "TRINO_CA_FILE": str(trino.extra_dejson.get("verify", "")),
         "AWS_ACCESS_KEY_ID": aws.login or "",
         "AWS_SECRET_ACCESS_KEY": aws.password or "",
         "AWS_REGION": aws.extra_dejson["region_name"],

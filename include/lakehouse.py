@@ -27,16 +27,26 @@ def iceberg_catalog() -> SqlCatalog:
     )
 
 
-def trino_connection(user: str = "fraud-platform"):
+def trino_connection():
+    """A connection as TRINO_USER, with its password, over HTTPS trusting the stack's certificate."""
+    import requests
     import trino
 
-    url = urlsplit(settings.get("TRINO_URL"))
+    s = settings.all_settings()
+    url = urlsplit(s["TRINO_URL"])
+    session = requests.Session()
+    session.verify = s["TRINO_CA_FILE"] or True
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment replace a session's `verify`;
+    # this session trusts the certificate it was given, whatever the environment says.
+    session.trust_env = False
     return trino.dbapi.connect(
         host=url.hostname,
         port=url.port,
         http_scheme=url.scheme,
-        user=user,
-        catalog=settings.get("ICEBERG_CATALOG_NAME"),
+        user=s["TRINO_USER"],
+        auth=trino.auth.BasicAuthentication(s["TRINO_USER"], s["TRINO_PASSWORD"]),
+        http_session=session,
+        catalog=s["ICEBERG_CATALOG_NAME"],
     )
 
 

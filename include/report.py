@@ -26,7 +26,7 @@ from include.lakehouse import trino_connection  # noqa: E402
 
 
 def query(sql: str) -> pd.DataFrame:
-    with trino_connection(user="report") as conn:
+    with trino_connection() as conn:
         cursor = conn.cursor()
         cursor.execute(sql)
         return pd.DataFrame(cursor.fetchall(), columns=[c[0] for c in cursor.description])

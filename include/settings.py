@@ -1,5 +1,6 @@
 """The platform's settings: the variables of include/platform.env (the application's) and stack/stack.env
-(how the local stack is installed and run), environment first.
+(how the local stack is installed and run), environment first; before them, on a machine that runs the
+local stack, the secrets `make up` generated ($STACK_HOME/secrets/credentials.env, stack/credentials.py).
 
 Both files are sourced by bash, in that order, exactly as the stack tool and supervisord see them, so there
 is one set of rules for defaults and overrides: a variable set in the environment (on AWS: MSK, DynamoDB
@@ -16,8 +17,20 @@ import subprocess
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Sourced in this order: the stack's file may use the application's values (ports, credentials).
+# Sourced in this order, after the credentials file: the stack's file may use the application's values.
 SETTINGS_FILES = (REPO_ROOT / "include" / "platform.env", REPO_ROOT / "stack" / "stack.env")
+
+
+def credentials_file() -> Path:
+    """Where `make up` keeps the local stack's generated secrets (absent elsewhere, e.g. on AWS, where they
+    come from the environment)."""
+    stack_home = os.environ.get("STACK_HOME") or str(REPO_ROOT / ".stack")
+    return Path(stack_home) / "secrets" / "credentials.env"
+
+
+def _files() -> list[Path]:
+    return [path for path in (credentials_file(), *SETTINGS_FILES) if path.exists()]
+
 
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=", re.MULTILINE)
 # Sources the files given before `--`, then prints NAME\0VALUE\0 for every name after it.
@@ -30,10 +43,11 @@ _DUMP = (
 @functools.cache
 def all_settings() -> dict[str, str]:
     """Every variable the settings files define, resolved against the current environment."""
-    names = [name for path in SETTINGS_FILES for name in _ASSIGNMENT.findall(path.read_text())]
+    files = _files()
+    names = list(dict.fromkeys(name for path in files for name in _ASSIGNMENT.findall(path.read_text())))
     env = {**os.environ, "REPO_ROOT": os.environ.get("REPO_ROOT", str(REPO_ROOT))}
     out = subprocess.run(
-        ["bash", "-c", _DUMP, "bash", *map(str, SETTINGS_FILES), "--", *names],
+        ["bash", "-c", _DUMP, "bash", *map(str, files), "--", *names],
         env=env,
         capture_output=True,
         check=True,

@@ -7,7 +7,8 @@ down    stops every service supervisord started, and supervisord itself.
 restart stops one service, renders its config again and starts it (e.g. after editing stack/conf/).
 status  one line per service: processes, resident memory, health.
 logs    the tail of one or all service logs (-f to follow).
-clean   down, then delete the data and logs (.stack/); downloads in CACHE_DIR stay.
+credentials  the logins `make up` generated (it prints them once, when it generates them).
+clean   down, then delete the data, logs and credentials (.stack/); downloads in CACHE_DIR stay.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 from include import settings
-from stack import install, supervisor
+from stack import credentials, install, supervisor
 from stack.services import SERVICES, STAGES, Service
 
 
@@ -92,12 +93,24 @@ def _wait_healthy(service: Service) -> str:
     raise StackError(f"{service.name}: not healthy after {service.timeout_s} s ({last_error})\n{tails}")
 
 
+# requests lets these replace the CA a client was given (a session's `verify`): Airflow's Trino hook and
+# dbt-trino would then distrust the stack's own Trino certificate. The services run without them.
+CA_BUNDLE_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def service_environment() -> dict[str, str]:
+    inherited = {name: value for name, value in os.environ.items() if name not in CA_BUNDLE_OVERRIDES}
+    return {**inherited, **settings.all_settings()}
+
+
 def up(_: argparse.Namespace) -> None:
     began = time.monotonic()
+    generated = credentials.ensure()
+    os.environ.update(settings.all_settings())  # this process's own commands (migrations, dbt parse) too
     install.everything()
     for name in ("DATA_DIR", "LOG_DIR", "RUN_DIR"):
         Path(settings.get(name)).mkdir(parents=True, exist_ok=True)
-    supervisor.start_daemon({**os.environ, **settings.all_settings()})
+    supervisor.start_daemon(service_environment())
     for stage in STAGES:
         services = [SERVICES[name] for name in stage]
         stage_began = time.monotonic()
@@ -110,16 +123,20 @@ def up(_: argparse.Namespace) -> None:
             _say(f"{service.name:<9} healthy after {time.monotonic() - stage_began:5.1f} s  {detail}")
     _say(f"all services healthy in {time.monotonic() - began:.0f} s")
     _print_urls()
+    if generated:
+        print(
+            f"Generated credentials (shown this once; `make credentials` shows them again):\n{credentials.describe()}\n"
+        )
 
 
 def _print_urls() -> None:
     s = settings.all_settings()
     print(
         f"""
-  Airflow UI   {s["AIRFLOW_URL"]}   (login {s["AIRFLOW_ADMIN_USER"]} / {s["AIRFLOW_ADMIN_PASSWORD"]})
+  Airflow UI   {s["AIRFLOW_URL"]}   (user {s["AIRFLOW_ADMIN_USER"]}; passwords: make credentials)
   Flink UI     {s["FLINK_REST_URL"]}
-  Trino        {s["TRINO_URL"]}   (catalog {s["ICEBERG_CATALOG_NAME"]})
-  Fraud report {s["REPORT_URL"]}
+  Trino        {s["TRINO_URL"]}   (catalog {s["ICEBERG_CATALOG_NAME"]}, user {s["TRINO_USER"]})
+  Fraud report {s["REPORT_URL"]}   (the Trino login)
   Kafka        {s["KAFKA_BOOTSTRAP"]}
   DynamoDB     {s["DYNAMODB_ENDPOINT"]}
   S3           {s["S3_ENDPOINT"]}   (bucket {s["ICEBERG_WAREHOUSE_BUCKET"]})
@@ -190,6 +207,12 @@ def logs(args: argparse.Namespace) -> None:
     subprocess.run(["tail", f"-n{args.lines}", *(["-F"] if args.follow else []), *files], check=False)
 
 
+def show_credentials(_: argparse.Namespace) -> None:
+    """Generates the credentials if there are none yet (docker compose users start here: it writes .env)."""
+    credentials.ensure()
+    print(credentials.describe())
+
+
 def clean(args: argparse.Namespace) -> None:
     down(args)
     shutil.rmtree(settings.get("STACK_HOME"), ignore_errors=True)
@@ -214,10 +237,11 @@ def main() -> None:
     log_parser.add_argument("-f", "--follow", action="store_true")
     log_parser.set_defaults(func=logs)
     commands.add_parser("clean").set_defaults(func=clean)
+    commands.add_parser("credentials").set_defaults(func=show_credentials)
     args = parser.parse_args()
     try:
         args.func(args)
-    except (StackError, install.InstallError) as error:
+    except (StackError, install.InstallError, credentials.CredentialsError) as error:
         print(f"[stack] ERROR {error}", file=sys.stderr, flush=True)
         sys.exit(1)
 

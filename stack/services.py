@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import string
 import subprocess
 import urllib.request
@@ -40,9 +41,8 @@ def _path(name: str) -> Path:
     return Path(settings.get(name))
 
 
-def _http_json(url: str, timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict:
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+def _http_json(url: str, timeout: float = 3.0, context: ssl.SSLContext | None = None) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
         return json.loads(response.read())
 
 
@@ -57,6 +57,8 @@ def render_config(service: str, target: Path | None = None) -> None:
         out = target / template.relative_to(source)
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
+            out.touch(mode=0o600, exist_ok=True)  # some hold secrets (the S3 keys)
+            out.chmod(0o600)
             out.write_text(string.Template(template.read_text()).substitute(settings.all_settings()))
         except KeyError as missing:
             raise RuntimeError(f"{template} uses {missing}, which platform.env does not define") from None
@@ -74,7 +76,12 @@ def _pg_connect(dbname: str = "postgres"):
 
     _, socket_dir = _postgres_dirs()
     return psycopg2.connect(
-        host=str(socket_dir), port=settings.get("POSTGRES_PORT"), user="postgres", dbname=dbname, connect_timeout=3
+        host=str(socket_dir),
+        port=settings.get("POSTGRES_PORT"),
+        user="postgres",
+        password=settings.get("POSTGRES_SUPERUSER_PASSWORD"),
+        dbname=dbname,
+        connect_timeout=3,
     )
 
 
@@ -94,25 +101,35 @@ def prepare_postgres() -> None:
             )
     if (data / "PG_VERSION").exists():
         return
-    subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            str(_path("POSTGRES_BIN") / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--encoding=UTF8",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=PREPARE_TIMEOUT_S,
-    )
+    # Password (scram) authentication on the socket as over TCP: no local user gets in without one. The
+    # superuser's password reaches initdb in a file only the postgres user reads, deleted right after.
+    password_file = socket_dir / "initdb-password"
+    password_file.write_text(settings.get("POSTGRES_SUPERUSER_PASSWORD"))
+    password_file.chmod(0o600)
+    os.chown(password_file, owner.pw_uid, owner.pw_gid)
+    try:
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(_path("POSTGRES_BIN") / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                f"--pwfile={password_file}",
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=PREPARE_TIMEOUT_S,
+        )
+    finally:
+        password_file.unlink()
 
 
 def check_postgres() -> str:
@@ -276,7 +293,9 @@ def prepare_trino() -> None:
 
 
 def check_trino() -> str:
-    info = _http_json(f"{settings.get('TRINO_URL')}/v1/info")
+    info = _http_json(
+        f"{settings.get('TRINO_URL')}/v1/info", context=ssl.create_default_context(cafile=settings.get("TRINO_CA_FILE"))
+    )
     if info.get("starting", True):
         raise RuntimeError("still starting")
     schemas = lakehouse.trino_query("show schemas")
@@ -304,8 +323,12 @@ def prepare_airflow() -> None:
     home = _path("AIRFLOW_HOME")
     home.mkdir(parents=True, exist_ok=True)
     passwords = Path(settings.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"))
+    passwords.touch(mode=0o600, exist_ok=True)
+    passwords.chmod(0o600)
     passwords.write_text(json.dumps({settings.get("AIRFLOW_ADMIN_USER"): settings.get("AIRFLOW_ADMIN_PASSWORD")}))
     _airflow("db", "migrate")
+    pool = settings.get("SCORING_JOB_POOL")
+    _airflow("pools", "set", pool, "1", "the scoring job: deploy swaps and health restarts, one at a time")
     parse_dbt_project()
 
 
@@ -366,7 +389,11 @@ def prepare_report() -> None:
 
 
 def check_report() -> str:
-    with urllib.request.urlopen(f"{settings.get('REPORT_URL')}/", timeout=3) as response:
+    from stack.report_server import basic_authorization
+
+    login = basic_authorization(settings.get("TRINO_USER"), settings.get("TRINO_PASSWORD"))
+    request = urllib.request.Request(f"{settings.get('REPORT_URL')}/", headers={"Authorization": login})
+    with urllib.request.urlopen(request, timeout=3) as response:
         return f"HTTP {response.status}, {len(response.read()):,} bytes"
 
 
@@ -405,7 +432,15 @@ SERVICES: dict[str, Service] = {
             prepare_flink,
             url_setting="FLINK_REST_URL",
         ),
-        Service("trino", ("trino",), ("TRINO_PORT",), check_trino, 240, prepare_trino, url_setting="TRINO_URL"),
+        Service(
+            "trino",
+            ("trino",),
+            ("TRINO_PORT", "TRINO_INTERNAL_PORT"),
+            check_trino,
+            240,
+            prepare_trino,
+            url_setting="TRINO_URL",
+        ),
         Service(
             "airflow",
             ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"),

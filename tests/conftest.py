@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 import uuid
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import pytest
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+# requests lets these replace the CA a Trino client was given: the tests, and the dbt and Airflow commands
+# they run, trust the stack's own certificate instead (as the services do, stack/__main__.py).
+for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    os.environ.pop(_name, None)
 # tests/udf/ drive the UDF through PyFlink, which only the "udf-test" environment has (Makefile test-udf);
 # the other environments leave them out.
 collect_ignore = [] if importlib.util.find_spec("pyflink") else ["udf"]

@@ -39,6 +39,9 @@ def dbt(namespace: str, *args: str) -> subprocess.CompletedProcess:
         "DBT_SCHEMA": namespace,
         "TRINO_PORT": settings.get("TRINO_PORT"),
         "TRINO_HOST": settings.get("BIND_HOST"),
+        "TRINO_USER": settings.get("TRINO_USER"),
+        "TRINO_PASSWORD": settings.get("TRINO_PASSWORD"),
+        "TRINO_CA_FILE": settings.get("TRINO_CA_FILE"),
     }
     return subprocess.run(
         [
@@ -295,12 +298,13 @@ def test_the_report_renders_in_chromium(built, tmp_path):
 def test_the_stack_serves_the_directory_the_report_is_written_to(unique_name):
     import requests
 
-    assert requests.get(settings.get("REPORT_URL") + "/", timeout=10).status_code == 200
+    login = (settings.get("TRINO_USER"), settings.get("TRINO_PASSWORD"))  # the analysts' login
+    assert requests.get(settings.get("REPORT_URL") + "/", auth=login, timeout=10).status_code == 200
     # The index may still be the placeholder of a fresh stack: check the page server with a file of our own.
     page = Path(settings.get("REPORT_DIR")) / f"{unique_name}.html"
     page.write_text(f"<p>{unique_name}</p>")
     try:
-        served = requests.get(f"{settings.get('REPORT_URL')}/{page.name}", timeout=10)
+        served = requests.get(f"{settings.get('REPORT_URL')}/{page.name}", auth=login, timeout=10)
         assert served.status_code == 200 and unique_name in served.text
     finally:
         page.unlink()

@@ -8,6 +8,7 @@ import ipaddress
 from pathlib import Path
 
 import psutil
+import pytest
 import requests
 
 from include import settings
@@ -58,3 +59,108 @@ def test_flink_rest_api_takes_no_jar_uploads():
     assert 400 <= upload.status_code < 500, upload.text[:300]  # no handler: "POST request not allowed"
     assert requests.get(f"{rest}/jars", timeout=10).status_code == 404
     assert requests.get(f"{rest}/jobs/overview", timeout=10).status_code == 200
+
+
+# --- Who are you: every UI and API with a login refuses anonymous callers and the former fixed passwords ---
+
+FORMER_DEFAULTS = {
+    "postgres": ("fraud", "fraud"),
+    "s3": ("fraudlocal", "fraudlocalsecret"),
+    "airflow": ("admin", "admin"),
+}
+
+
+def test_credentials_are_generated_private_and_not_the_former_defaults():
+    path = settings.credentials_file()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    s = settings.all_settings()
+    assert s["POSTGRES_PASSWORD"] not in ("", "fraud")
+    assert s["AWS_SECRET_ACCESS_KEY"] not in ("", "fraudlocalsecret")
+    assert s["AIRFLOW_ADMIN_PASSWORD"] not in ("", "admin")
+    assert s["AIRFLOW__API_AUTH__JWT_SECRET"] not in ("", "local-only-jwt-secret-change-me")
+
+
+def test_postgres_refuses_the_former_password_and_passwordless_socket_logins():
+    import psycopg2
+
+    user, password = FORMER_DEFAULTS["postgres"]
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(
+            host=settings.get("BIND_HOST"),
+            port=settings.get("POSTGRES_PORT"),
+            user=user,
+            password=password,
+            dbname="postgres",
+        )
+    socket_dir = Path(settings.get("RUN_DIR")) / "postgres"
+    for role in ("postgres", settings.get("POSTGRES_USER")):
+        with pytest.raises(psycopg2.OperationalError, match="password"):
+            psycopg2.connect(host=str(socket_dir), port=settings.get("POSTGRES_PORT"), user=role, dbname="postgres")
+
+
+def test_s3_refuses_anonymous_requests_and_the_former_keys():
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    endpoint, region = settings.get("S3_ENDPOINT"), settings.get("AWS_REGION")
+    anonymous = boto3.client("s3", endpoint_url=endpoint, region_name=region, config=Config(signature_version=UNSIGNED))
+    key, secret = FORMER_DEFAULTS["s3"]
+    former = boto3.client(
+        "s3", endpoint_url=endpoint, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret
+    )
+    for client in (anonymous, former):
+        with pytest.raises(ClientError) as refused:
+            client.list_objects_v2(Bucket=settings.get("ICEBERG_WAREHOUSE_BUCKET"))
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_airflow_refuses_anonymous_calls_and_the_former_admin_password():
+    url = settings.get("AIRFLOW_URL")
+    assert requests.get(f"{url}/api/v2/dags", timeout=10).status_code == 401
+    user, password = FORMER_DEFAULTS["airflow"]
+    assert (
+        requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=10).status_code == 401
+    )
+
+
+def _trino_statement(url: str, auth: tuple[str, str] | None, verify: str | bool) -> requests.Response:
+    session = requests.Session()
+    session.trust_env = False  # the stack's CA, not REQUESTS_CA_BUNDLE
+    headers = {"X-Trino-User": settings.get("TRINO_USER")}
+    return session.post(f"{url}/v1/statement", data="select 1", headers=headers, auth=auth, verify=verify, timeout=10)
+
+
+def test_trino_takes_a_password_over_https_only():
+    https, ca = settings.get("TRINO_URL"), settings.get("TRINO_CA_FILE")
+    user, password = settings.get("TRINO_USER"), settings.get("TRINO_PASSWORD")
+    assert https.startswith("https://")
+    assert _trino_statement(https, None, ca).status_code == 401
+    assert _trino_statement(https, (user, "not-the-password"), ca).status_code == 401
+    assert _trino_statement(https, (user, password), ca).status_code == 200
+    # The node's plain-HTTP port refuses clients, with or without the password.
+    internal = f"http://{settings.get('BIND_HOST')}:{settings.get('TRINO_INTERNAL_PORT')}"
+    for auth in (None, (user, password)):
+        assert _trino_statement(internal, auth, False).status_code in (401, 403)
+
+
+def test_report_page_asks_for_the_login():
+    url = settings.get("REPORT_URL")
+    refused = requests.get(f"{url}/", timeout=10)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert requests.get(f"{url}/", auth=("admin", "admin"), timeout=10).status_code == 401
+    login = (settings.get("TRINO_USER"), settings.get("TRINO_PASSWORD"))
+    assert requests.get(f"{url}/", auth=login, timeout=10).status_code == 200
+
+
+def test_no_secret_is_in_the_sql_a_job_submits():
+    from include.scoring_job import SQL_FILES
+
+    s = settings.all_settings()
+    secrets = [s[name] for name in ("POSTGRES_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+    for path in SQL_FILES:
+        text = path.read_text()
+        assert not any(secret in text for secret in secrets), path
+        assert not any(f"${{{name}}}" in text for name in ("POSTGRES_PASSWORD", "AWS_SECRET_ACCESS_KEY")), path

@@ -14,7 +14,8 @@ import yaml
 from include import settings
 from stack.services import SERVICES, kafka_topics
 
-COMPOSE = yaml.safe_load((settings.REPO_ROOT / "docker-compose.yml").read_text())["services"]
+COMPOSE_FILE = settings.REPO_ROOT / "docker-compose.yml"
+COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
 S = settings.all_settings()
 
 
@@ -122,18 +123,21 @@ def test_topics_are_created_with_configured_partitions():
     assert COMPOSE["kafka"]["environment"]["KAFKA_MESSAGE_MAX_BYTES"] == S["KAFKA_MAX_MESSAGE_BYTES"]
 
 
-def test_credentials_and_catalog_match_platform_env():
+def test_catalog_matches_platform_env_and_secrets_come_from_dot_env():
     env = COMPOSE["trino"]["environment"]
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-        "POSTGRES_USER",
-        "POSTGRES_PASSWORD",
-        "ICEBERG_CATALOG_NAME",
-        "ICEBERG_WAREHOUSE",
-    ):
+    for name in ("AWS_REGION", "POSTGRES_USER", "ICEBERG_CATALOG_NAME", "ICEBERG_WAREHOUSE"):
         assert env[name] == S[name], name
+    # Every secret is read from .env (`make credentials` writes it); compose refuses to start without it.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "POSTGRES_PASSWORD", "TRINO_PASSWORD"):
+        assert env[name] == f"${{{name}:?run make credentials first}}", name
+    text = COMPOSE_FILE.read_text()
+    for former_default in (
+        "fraudlocalsecret",
+        "POSTGRES_PASSWORD: fraud\n",
+        "local-only-jwt-secret",
+        '"admin": "admin"',
+    ):
+        assert former_default not in text
     assert COMPOSE["trino"]["environment"]["TRINO_PORT"] == S["TRINO_PORT"]
     assert COMPOSE["postgres"]["environment"]["POSTGRES_DB"] == S["AIRFLOW_DB"]
     assert S["ICEBERG_CATALOG_DB"] in COMPOSE["airflow-api-server"]["environment"]["ICEBERG_CATALOG_JDBC_URL"]

@@ -31,8 +31,27 @@ def test_environment_overrides_the_file_and_flows_into_derived_values():
     assert s["KAFKA_BOOTSTRAP"].endswith(":19092")
 
 
-def test_aws_endpoints_and_keys_exported_empty_stay_empty():
+def test_aws_endpoints_and_keys_exported_empty_stay_empty(tmp_path):
+    """On AWS (no local stack, so no generated credentials file): boto3 then uses AWS's own endpoints and
+    its default credential chain."""
     names = ("S3_ENDPOINT", "DYNAMODB_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(settings.REPO_ROOT), **dict.fromkeys(names, "")}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "PYTHONPATH": str(settings.REPO_ROOT),
+        "STACK_HOME": str(tmp_path),
+        **dict.fromkeys(names, ""),
+    }
     s = _settings_in_subprocess(env)
     assert [s[name] for name in names] == ["", "", "", ""]
+
+
+def test_no_settings_file_in_the_repository_holds_a_secret():
+    """Secrets have no value in the versioned files: `make up` generates them (stack/credentials.py)."""
+    from stack.credentials import SECRETS
+
+    for path in settings.SETTINGS_FILES:
+        for line in path.read_text().splitlines():
+            name = line.split("=", 1)[0]
+            if name in SECRETS:
+                assert line == f"{name}=${{{name}:-}}" or line == f"{name}=${{{name}-}}", line
