@@ -94,7 +94,11 @@ class JudgeRecords(ScalarFunction):
         self.config, runtime = worker_runtime.decode(function_context.get_job_parameter)
         self.store = worker_runtime.card_store(runtime)
         self.feedback, self.feed = worker_runtime.feedback_side_input(runtime, self.config)
-        model = model_store.load(self.config.model_uri, aws.s3_client()) if self.config.model_uri else None
+        model = (
+            model_store.load(self.config.model_uri, aws.s3_client(), self.config.model_sha256)
+            if self.config.model_uri
+            else None
+        )
         self.scorer = BatchScorer(
             self.config, self.store, self.feedback, model, cache_bytes=runtime["card_cache_bytes"]
         )

@@ -46,6 +46,7 @@ class ScoringConfig:
     tiny_amount: float
     night_hours: tuple[int, int]
     model_uri: str | None
+    model_sha256: str | None  # the published model file's digest, pinned (include/scoring/model.py)
     rules: tuple[Rule, ...]
 
     @property
@@ -87,6 +88,7 @@ def load(path: Path | str = DEFAULT_PATH) -> ScoringConfig:
         tiny_amount=float(raw["features"]["tiny_amount"]),
         night_hours=(int(raw["features"]["night_start_hour"]), int(raw["features"]["night_end_hour"])),
         model_uri=raw.get("model", {}).get("uri"),
+        model_sha256=raw.get("model", {}).get("sha256"),
         rules=tuple(
             Rule(r["code"], r["feature"], r["op"], float(r["threshold"]), float(r["weight"])) for r in raw["rules"]
         ),

@@ -1,12 +1,15 @@
 """A trained fraud model, versioned in S3: s3://<bucket>/models/<name>/<version>/{model.joblib,metadata.json}.
 
 `metadata.json` names the features the model was trained on (a subset of features.FEATURES, in order),
-the training window and the validation metrics. The scorer loads one version when the job starts;
-scoring.yaml `model.uri` says which.
+the training window, the validation metrics and the sha256 of `model.joblib` as it was published. The
+scorer loads one version when the job starts; scoring.yaml `model.uri` says which, and `model.sha256`
+may pin its digest too. Unpickling runs code, so a file whose digest differs from the recorded one is
+never loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
@@ -38,25 +41,50 @@ def _split(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.strip("/")
 
 
-def load(uri: str, s3_client) -> Model:
+class ModelIntegrityError(RuntimeError):
+    """The model file is not the one that was published (or pinned): it is not loaded."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load(uri: str, s3_client, expected_sha256: str | None = None) -> Model:
+    """The model at `uri`, after checking that its file's sha256 is the one recorded at publication (and
+    `expected_sha256`, the scoring config's pin, when given)."""
     import joblib
 
     bucket, prefix = _split(uri)
     metadata = json.loads(s3_client.get_object(Bucket=bucket, Key=f"{prefix}/metadata.json")["Body"].read())
+    recorded = metadata.get("sha256")
+    if not recorded:
+        raise ModelIntegrityError(f"{uri}: metadata.json records no sha256; publish the model again")
+    if expected_sha256 and expected_sha256 != recorded:
+        raise ModelIntegrityError(f"{uri}: published as sha256 {recorded}, the scoring config pins {expected_sha256}")
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "model.joblib"
         s3_client.download_file(bucket, f"{prefix}/model.joblib", str(local))
+        actual = _sha256(local)
+        if actual != recorded:
+            raise ModelIntegrityError(f"{uri}: model.joblib has sha256 {actual}, published as {recorded}; not loaded")
         estimator = joblib.load(local)
     return Model(metadata["version"], tuple(metadata["features"]), estimator)
 
 
-def save(model: Model, metadata: dict, uri: str, s3_client) -> None:
+def save(model: Model, metadata: dict, uri: str, s3_client) -> str:
+    """Publishes the model and its metadata (with the file's sha256, which it returns)."""
     import joblib
 
     bucket, prefix = _split(uri)
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "model.joblib"
         joblib.dump(model.estimator, local)
+        sha256 = _sha256(local)
         s3_client.upload_file(str(local), bucket, f"{prefix}/model.joblib")
-    document = {**metadata, "version": model.version, "features": list(model.feature_names)}
+    document = {**metadata, "version": model.version, "features": list(model.feature_names), "sha256": sha256}
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(document, indent=2).encode())
+    return sha256

@@ -107,8 +107,8 @@ def train_and_publish(
     }
     model = Model(version, MODEL_FEATURES, fit(frame))
     uri = f"s3://{settings.get('ICEBERG_WAREHOUSE_BUCKET')}/models/fraud/{version}"
-    model_store.save(model, metadata, uri, aws.s3_client())
-    print(f"[training] {metadata}", file=sys.stderr)
+    sha256 = model_store.save(model, metadata, uri, aws.s3_client())
+    print(f"[training] {metadata} sha256={sha256}", file=sys.stderr)
     return uri
 
 
