@@ -13,8 +13,8 @@ Trigger it by hand (Airflow UI: ▶ with config):
 | param | meaning |
 |---|---|
 | `parallelism` | scoring parallelism (Kafka has 4 partitions; 2 fits the local stack's 2 cores) |
-| `scoring_config` | the scoring YAML to deploy (thresholds, weights, windows, model); its `version` is stored with every score |
-| `from_savepoint` | start from this savepoint instead of the running job's (e.g. to roll back); a running job is still stopped with a savepoint first |
+| `scoring_config` | the scoring YAML to deploy (thresholds, weights, windows, model): one of the versioned files in `include/scoring/` (path or file name); its `version` is stored with every score |
+| `from_savepoint` | start from this savepoint instead of the running job's (e.g. to roll back); it must lie under the platform's savepoint directory (`FLINK_SAVEPOINT_DIR`); a running job is still stopped with a savepoint first |
 | `allow_non_restored_state` | start even if part of the savepoint's state belongs to no operator of the new version (Flink's `--allowNonRestoredState`; its error names the operator). That state is dropped with what it held (a Kafka source without its offsets reads on from the consumer group's committed ones), so nothing-lost-nothing-doubled is no longer guaranteed across this deploy. Only for a change of the SQL that Flink refuses to restore. |
 
 A change of `include/scoring/scoring.yaml` reaches the job by running this DAG.
@@ -38,6 +38,7 @@ DEFAULT_CONFIG = str(settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml"
     catchup=False,
     max_active_runs=1,
     tags=["fraud", "flink", "deploy"],
+    is_paused_upon_creation=False,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=20)},
     params={
         "parallelism": Param(2, type="integer", minimum=1, maximum=4),
@@ -50,47 +51,49 @@ DEFAULT_CONFIG = str(settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml"
 def fraud_scoring_deploy():
     @task
     def prepare() -> dict:
-        """Topics and DynamoDB tables exist, and the scoring config parses."""
+        """The params are allowed (include/deploy_inputs.py), the scoring config parses, and the topics and
+        DynamoDB tables exist. Nothing is stopped before this passes."""
         from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
 
-        from include import airflow_connections, aws, scoring_job
+        from include import airflow_connections, aws, deploy_inputs, scoring_job
         from include.scoring import config as scoring_config
         from include.scoring.card_store import ensure_table
 
         airflow_connections.export_to_settings()
         params = get_current_context()["params"]
-        scoring = scoring_config.load(params["scoring_config"])
+        try:
+            config_file = deploy_inputs.scoring_config(params["scoring_config"])
+            from_savepoint = params["from_savepoint"] and deploy_inputs.savepoint(params["from_savepoint"])
+        except deploy_inputs.RefusedInput as refused:
+            raise AirflowFailException(str(refused)) from None  # no retry: the same params are refused again
+        scoring = scoring_config.load(config_file)
         deployment = scoring_job.Deployment.platform()
         deployment.create_topics()
         ensure_table(aws.dynamodb_client(), deployment.card_table)
-        return {"job_name": deployment.job_name, "config_version": scoring.version, "model": scoring.model_uri}
+        return {
+            "job_name": deployment.job_name,
+            "scoring_config": str(config_file),
+            "from_savepoint": from_savepoint or None,
+            "config_version": scoring.version,
+            "model": scoring.model_uri,
+        }
 
-    @task
-    def stop_running_job(prepared: dict) -> str | None:
-        """Stops the job if one runs (scoring_job.stop_for_upgrade); returns the savepoint to start from."""
-        from airflow.sdk import get_current_context
-
-        from include import airflow_connections, scoring_job
-
-        airflow_connections.export_to_settings()
-        savepoint, _ = scoring_job.stop_for_upgrade(from_savepoint=get_current_context()["params"]["from_savepoint"])
-        return savepoint
-
-    @task
-    def submit(savepoint: str | None) -> str:
-        """Submits the job (from the savepoint, if any). A retry finds the job already running."""
+    @task(pool=settings.get("SCORING_JOB_POOL"))
+    def replace_job(prepared: dict) -> str:
+        """Stops the job if one runs (scoring_job.stop_for_upgrade) and submits the new version from the
+        savepoint. One task in the job's pool, so the health DAG never finds the job stopped in between
+        and restarts the old version. A retry after the submission stops the new job with a savepoint and
+        submits it again: nothing lost, nothing doubled."""
         from airflow.sdk import get_current_context
 
         from include import airflow_connections, scoring_job
 
         airflow_connections.export_to_settings()
         params = get_current_context()["params"]
-        running = scoring_job.running()
-        if running:
-            print(f"already running: {running[0].id}")
-            return running[0].id
+        savepoint, _ = scoring_job.stop_for_upgrade(from_savepoint=prepared["from_savepoint"])
         job_id = scoring_job.submit(
-            scoring_config=params["scoring_config"],
+            scoring_config=prepared["scoring_config"],
             parallelism=params["parallelism"],
             from_savepoint=savepoint,
             allow_non_restored_state=params["allow_non_restored_state"],
@@ -119,7 +122,7 @@ def fraud_scoring_deploy():
         print("deleted:\n" + "\n".join(deleted) if deleted else "nothing to delete")
         return deleted
 
-    prune_old_state(wait_until_checkpointed(submit(stop_running_job(prepare()))))
+    prune_old_state(wait_until_checkpointed(replace_job(prepare())))
 
 
 fraud_scoring_deploy()

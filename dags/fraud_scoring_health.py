@@ -8,11 +8,20 @@ Every 5 minutes, checks that the Flink scoring job
 * is not **restarting** over and over,
 * keeps up: the **consumer lag** on `credit_card_transactions` stays under a bound,
 
-and fails with a message saying which of these is wrong. With `restart_if_down`, a job that is not
-running is started again from its newest completed checkpoint or savepoint (nothing lost, nothing
-repeated), with the scoring config and parallelism of its last run (recorded beside its savepoints at each
-submission, so a restart of the Flink cluster does not lose them). Once it has
-completed a checkpoint, the state of earlier runs is pruned as after a deploy.
+and fails with a message saying which of these is wrong.
+
+A job that is not running is started again (`restart_if_down`, on by default) from its newest completed
+checkpoint or savepoint (nothing lost, nothing repeated), with the scoring config and parallelism of its
+last run (recorded beside its savepoints at each submission, so a restart of the Flink cluster does not
+lose them). Once it has completed a checkpoint, the state of earlier runs is pruned as after a deploy.
+Two guards:
+
+* after `max_restarts` restarts within `restart_window_minutes` the DAG stops restarting and fails,
+  saying the job needs a person (a job that dies again after every restart is not restarted forever);
+* the check runs in the `SCORING_JOB_POOL` pool (one slot), as does the deploy's job swap: it never sees
+  a job that a deploy has just stopped as dead.
+
+A job never deployed (no run record) is not started: this DAG skips until `fraud_scoring_deploy` ran.
 
 It also announces new scored data: when the snapshots committed to the Iceberg table
 `scored_transactions` since the last check added rows, the `publish_new_data` task updates the asset
@@ -26,10 +35,13 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from include import settings
 from include.assets import SCORED_TRANSACTIONS
 
 RESTARTS_SEEN = "fraud_scoring_restarts_seen"
 SNAPSHOT_SEEN = "fraud_scored_transactions_snapshot_seen"
+# When this DAG restarted the job (epoch seconds, JSON list): what the restart guard counts.
+RESTARTED_AT = "fraud_scoring_health_restarted_at"
 
 
 @dag(
@@ -38,9 +50,12 @@ SNAPSHOT_SEEN = "fraud_scored_transactions_snapshot_seen"
     catchup=False,
     max_active_runs=1,
     tags=["fraud", "flink", "health"],
+    is_paused_upon_creation=False,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
     params={
-        "restart_if_down": Param(False, type="boolean"),
+        "restart_if_down": Param(True, type="boolean"),
+        "max_restarts": Param(3, type="integer", minimum=0),
+        "restart_window_minutes": Param(60, type="integer", minimum=1),
         "max_checkpoint_age_s": Param(120, type="integer", minimum=10),
         "max_new_restarts": Param(3, type="integer", minimum=0),
         "max_consumer_lag": Param(100_000, type="integer", minimum=0),
@@ -48,22 +63,39 @@ SNAPSHOT_SEEN = "fraud_scored_transactions_snapshot_seen"
     doc_md=__doc__,
 )
 def fraud_scoring_health():
-    @task
+    @task(pool=settings.get("SCORING_JOB_POOL"))
     def check_job() -> dict:
-        from airflow.sdk import Variable, get_current_context
-        from airflow.sdk.exceptions import AirflowFailException
+        import json
+        import time
 
-        from include import airflow_connections, job_health, scoring_job
+        from airflow.sdk import Variable, get_current_context
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from include import airflow_connections, job_health, restore_points, scoring_job
 
         airflow_connections.export_to_settings()
         params = get_current_context()["params"]
         deployment = scoring_job.Deployment.platform()
         rest = scoring_job.flink()
-        if params["restart_if_down"] and not scoring_job.running(deployment, rest):
-            job_id, resume_from = scoring_job.restart(deployment, rest)
-            print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
-            rest.checkpoint(job_id, timeout_s=300)
-            scoring_job.prune_state(deployment, job_id)
+        if not scoring_job.running(deployment, rest):
+            if restore_points.last_run(deployment.job_name) is None and not rest.jobs(deployment.job_name):
+                raise AirflowSkipException(f"{deployment.job_name} was never deployed: trigger fraud_scoring_deploy")
+            if params["restart_if_down"]:
+                guard = job_health.RestartGuard(params["max_restarts"], params["restart_window_minutes"] * 60)
+                now = time.time()
+                recent = guard.recent(json.loads(Variable.get(RESTARTED_AT, default="[]")), now)
+                if not guard.allows(recent, now):
+                    raise AirflowFailException(
+                        f"{deployment.job_name} is down after {len(recent)} restarts by this DAG in the last "
+                        f"{params['restart_window_minutes']} min: not restarting it again; it needs a person "
+                        f"(Flink's exceptions of its last run, the TaskManager log). Trigger fraud_scoring_deploy "
+                        f"once fixed."
+                    )
+                Variable.set(RESTARTED_AT, json.dumps([*recent, now]))
+                job_id, resume_from = scoring_job.restart(deployment, rest)
+                print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
+                rest.checkpoint(job_id, timeout_s=300)
+                scoring_job.prune_state(deployment, job_id)
         bounds = job_health.Bounds(
             params["max_checkpoint_age_s"], params["max_new_restarts"], params["max_consumer_lag"]
         )

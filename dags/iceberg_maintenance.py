@@ -47,6 +47,7 @@ COMMON = {
     "catchup": False,
     "max_active_runs": 1,
     "tags": ["fraud", "iceberg", "maintenance"],
+    "is_paused_upon_creation": False,
     "default_args": {"retries": 2, "retry_delay": timedelta(minutes=2), "conn_id": "trino_default"},
     "doc_md": __doc__,
 }

@@ -25,6 +25,7 @@ from include import settings
     catchup=False,
     max_active_runs=1,
     tags=["platform", "health"],
+    is_paused_upon_creation=False,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
     doc_md=__doc__,
 )

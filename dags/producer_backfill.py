@@ -28,6 +28,7 @@ from airflow.sdk import Param, dag, task
     catchup=False,
     max_active_runs=1,
     tags=["fraud", "kafka", "backfill"],
+    is_paused_upon_creation=False,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
     params={
         "mode": Param("simulate", enum=["simulate", "replay"]),

@@ -28,6 +28,7 @@ from include import settings
     catchup=False,
     max_active_runs=1,
     tags=["fraud", "dynamodb", "setup"],
+    is_paused_upon_creation=False,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
     params={
         "source": Param("iceberg", enum=["file", "iceberg"]),

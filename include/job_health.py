@@ -1,7 +1,8 @@
 """Health of the running scoring job: what the health DAG checks, as plain functions.
 
 `problems` measures the job (checkpoint age, restarts, consumer lag) and returns what is wrong, one
-sentence each, with the figures behind it; the DAG fails with all of them.
+sentence each, with the figures behind it; the DAG fails with all of them. `RestartGuard` decides whether
+the DAG may restart a dead job once more, or has restarted it so often lately that a person must look.
 """
 
 from __future__ import annotations
@@ -20,6 +21,23 @@ class Bounds:
     max_checkpoint_age_s: float = 120.0
     max_new_restarts: int = 3
     max_consumer_lag: int = 100_000
+
+
+@dataclass(frozen=True)
+class RestartGuard:
+    """At most `max_restarts` restarts by the health DAG within `window_s`: a job that dies again after each
+    restart (a bad config, a poison the job cannot survive, a service that stays down) is not restarted
+    forever, with each restart re-reading its sources; the DAG fails instead, saying so."""
+
+    max_restarts: int = 3
+    window_s: float = 3600.0
+
+    def recent(self, restarted_at: list[float], now: float) -> list[float]:
+        """The restarts (epoch seconds) still inside the window."""
+        return sorted(t for t in restarted_at if now - self.window_s < t <= now)
+
+    def allows(self, restarted_at: list[float], now: float) -> bool:
+        return len(self.recent(restarted_at, now)) < self.max_restarts
 
 
 def checkpoint_age_s(rest: FlinkRest, job_id: str) -> float | None:

@@ -33,6 +33,20 @@ def test_dag_file_imports_without_errors(dag_bag, dag_file):
     )
 
 
+def test_every_dag_is_active_from_its_creation(dag_bag):
+    """Scheduled DAGs run from the first `make up`; manual ones run when triggered through the API."""
+    for dag_id, dag in dag_bag.dags.items():
+        assert dag.is_paused_upon_creation is False, dag_id
+
+
+def test_the_job_is_swapped_and_restarted_in_one_pool_of_one_slot(dag_bag):
+    from include import settings
+
+    pool = settings.get("SCORING_JOB_POOL")
+    assert dag_bag.dags["fraud_scoring_deploy"].get_task("replace_job").pool == pool
+    assert dag_bag.dags["fraud_scoring_health"].get_task("check_job").pool == pool
+
+
 def test_every_dag_has_tags_retries_and_a_docstring(dag_bag):
     for dag_id, dag in dag_bag.dags.items():
         assert dag.tags, f"{dag_id} has no tags"

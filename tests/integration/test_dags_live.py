@@ -1,6 +1,8 @@
-"""Every DAG runs green with `airflow dags test` against the live stack. The deploy DAG runs twice while
-transactions stream in: the second run upgrades the job through a savepoint to another parallelism, and
-the stream loses and doubles nothing. The health DAG restarts a job that died as it last ran."""
+"""Every DAG runs green against the live stack. The deploy, health and marts DAGs run through the
+scheduler, triggered over the REST API as a user would (tests/integration/airflow_runs.py): the deploy
+DAG twice while transactions stream in (the second upgrades the job through a savepoint to another
+parallelism, and the stream loses and doubles nothing), and the health DAG on its own schedule restarts
+the job after its JobManager was killed. The others run with `airflow dags test`."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ import base64
 import json
 import os
 import random
+import signal
 import subprocess
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 
 from include import aws, restore_points, scoring_job, settings
@@ -19,12 +25,16 @@ from include.lakehouse import trino_query
 from include.scoring.card_store import DynamoCardStore, drop_tables
 from producer import files
 from producer.simulator import Simulator
-from tests.integration import pipeline
+from stack import supervisor
+from tests.integration import airflow_runs, pipeline
 
 pytestmark = pytest.mark.slow
 
 START_MS = 1_767_225_600_000  # 2026-01-01
 PLATFORM = scoring_job.Deployment.platform()
+DEPLOY, HEALTH = "fraud_scoring_deploy", "fraud_scoring_health"
+# The upgrade deploys the versioned default config (the only kind the DAG takes) at another parallelism.
+UPGRADE = {"parallelism": 1, "scoring_config": "scoring.yaml"}
 
 
 def dags_test(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
@@ -49,22 +59,44 @@ def dags_test(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> 
     return output
 
 
-@pytest.fixture(scope="module")
-def upgrade(tmp_path_factory) -> dict:
-    """The deploy DAG's params for the deploy test's upgrade: another parallelism and a scoring config of
-    its own (the default plus a comment), so that the restart test can tell the job runs as it left it."""
-    path = tmp_path_factory.mktemp("deploy") / "scoring.yaml"
-    path.write_text("# deployed by test_dags_live\n" + scoring_job.DEFAULT_SCORING_CONFIG.read_text())
-    return {"parallelism": 1, "scoring_config": str(path)}
+def deployed_as_upgraded() -> bool:
+    last = restore_points.last_run(PLATFORM.job_name)
+    return bool(last and last["parallelism"] == UPGRADE["parallelism"] and scoring_job.running(PLATFORM))
+
+
+def test_every_dag_is_active_on_a_fresh_stack():
+    """Airflow's default would pause them: no schedule would run, and API-triggered runs would queue."""
+    paused = [
+        dag["dag_id"] for dag in airflow_runs.api("GET", "/dags", params={"limit": 100})["dags"] if dag["is_paused"]
+    ]
+    assert paused == []
 
 
 def test_platform_health():
     dags_test("platform_health")
 
 
-def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
-    first = dags_test("fraud_scoring_deploy")
-    assert scoring_job.running(PLATFORM), first[-3000:]
+def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the_job():
+    before = [job.id for job in scoring_job.running(PLATFORM)]
+    for conf in (
+        {"scoring_config": "/etc/passwd"},
+        {"scoring_config": str(settings.credentials_file())},
+        {"from_savepoint": "file:///tmp/elsewhere/savepoint-1"},
+    ):
+        run_id = airflow_runs.trigger(DEPLOY, conf)
+        assert airflow_runs.wait(DEPLOY, run_id, timeout_s=300) == "failed"
+        states = airflow_runs.task_states(DEPLOY, run_id)
+        assert states["prepare"] == "failed" and states["replace_job"] in ("upstream_failed", None), states
+        assert "not one of the versioned configs" in airflow_runs.log(DEPLOY, run_id, "prepare") or (
+            "not under the platform's savepoint directory" in airflow_runs.log(DEPLOY, run_id, "prepare")
+        )
+    assert [job.id for job in scoring_job.running(PLATFORM)] == before
+
+
+def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
+    first = airflow_runs.run(DEPLOY)
+    first_job = airflow_runs.result(DEPLOY, first, "replace_job")
+    assert [job.id for job in scoring_job.running(PLATFORM)] == [first_job]
     # A seed (and so transaction ids) of its own: on a stack that kept an earlier run's rows, those
     # must not satisfy the checks below.
     seed = random.randrange(100_000, 1_000_000)
@@ -75,12 +107,13 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
         daemon=True,
     )
     streaming.start()
-    # Upgrades the running job in the middle of the stream, to another parallelism and scoring config.
-    second = dags_test("fraud_scoring_deploy", upgrade)
+    # Upgrades the running job in the middle of the stream, to another parallelism.
+    second = airflow_runs.run(DEPLOY, UPGRADE)
     streaming.join(timeout=600)
-    assert "stopping fraud-scoring" in second and "savepoint: " in second, second[-3000:]
+    assert "savepoint: " in airflow_runs.log(DEPLOY, second, "replace_job")
     # The new run completed a checkpoint: the state of earlier runs is gone, the newest savepoints stay.
     [current] = scoring_job.running(PLATFORM)
+    assert current.id == airflow_runs.result(DEPLOY, second, "replace_job") != first_job
     checkpoints = Path(restore_points.checkpoint_dir(PLATFORM.job_name).removeprefix("file://"))
     assert [run.name for run in checkpoints.iterdir()] == [current.id]
     savepoints = Path(restore_points.savepoint_dir(PLATFORM.job_name).removeprefix("file://"))
@@ -110,25 +143,27 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing(upgrade):
 
 def test_health_check_passes_on_the_running_job():
     if not scoring_job.running(PLATFORM):  # run alone, without the deploy test before it
-        dags_test("fraud_scoring_deploy")
-    output = dags_test("fraud_scoring_health")
-    assert "'state': 'RUNNING'" in output
+        airflow_runs.run(DEPLOY)
+    run_id = airflow_runs.run(HEALTH)
+    assert airflow_runs.result(HEALTH, run_id, "check_job")["state"] == "RUNNING"
+
+
+def _kill_jobmanager() -> None:
+    """kill -9 of the JobManager's JVM; supervisord starts a new one, which knows no job (no HA)."""
+    launcher = psutil.Process(supervisor.program_info("flink-jobmanager").pid)
+    [jvm] = [p for p in (launcher, *launcher.children(recursive=True)) if p.name() == "java"]
+    os.kill(jvm.pid, signal.SIGKILL)
 
 
 @pytest.mark.disruptive(restarts="flink")
-def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_service):
-    """With restart_if_down, a job that died mid-stream with its Flink cluster, which forgot it, starts
-    again from its newest stored checkpoint, with the parallelism and scoring config it was deployed with,
-    and the stream loses and doubles nothing."""
+def test_scheduled_health_run_restarts_the_job_after_a_jobmanager_kill_as_it_last_ran():
+    """The JobManager is killed mid-stream and comes back knowing no job. No test calls a DAG: the health
+    DAG's next scheduled run (every 5 min) starts the job again from its newest stored checkpoint, with the
+    parallelism and scoring config it was deployed with, and the stream loses and doubles nothing."""
     rest = scoring_job.flink()
-    deployed_config = Path(upgrade["scoring_config"])
-    last = restore_points.last_run(PLATFORM.job_name)
-    as_upgraded = (
-        last and last["parallelism"] == upgrade["parallelism"] and last["scoring_config"] == deployed_config.read_text()
-    )
-    if not (as_upgraded and scoring_job.running(PLATFORM, rest)):  # run alone, without the deploy test
-        dags_test("fraud_scoring_deploy", upgrade)
-    assert len(scoring_job.running(PLATFORM, rest)) == 1
+    if not deployed_as_upgraded():  # run alone, without the deploy test
+        airflow_runs.run(DEPLOY, UPGRADE)
+    [before] = scoring_job.running(PLATFORM, rest)
 
     seed = random.randrange(100_000, 1_000_000)
     items = list(Simulator(200, seed=seed, start_ms=START_MS, days=5).transactions())
@@ -151,16 +186,30 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_servic
         60,
         "a checkpoint committing part of the stream",
     )
-    restart_service("flink")  # JobManager and TaskManager go down with the job: no savepoint, no memory of it
-    assert rest.jobs(PLATFORM.job_name) == []
-    newest_stored = max(restore_points.stored(PLATFORM.job_name))[1]
+    killed_at = datetime.now(UTC)
+    _kill_jobmanager()
+    deadline = time.monotonic() + 120
+    while not _jobmanager_answers_without(rest, before.id):
+        assert time.monotonic() < deadline, "the JobManager did not come back"
+        time.sleep(2)
 
-    output = dags_test("fraud_scoring_health", {"restart_if_down": True})
-    assert f"from {newest_stored}" in output, output[-3000:]
-    [restarted] = scoring_job.running(PLATFORM, rest)
+    # The next scheduled health run (at most 5 min away) restarts it.
+    deadline = time.monotonic() + 11 * 60
+    while not (restarted := scoring_job.running(PLATFORM, rest)):
+        assert time.monotonic() < deadline, f"no restart by a scheduled {HEALTH} run within 11 min"
+        time.sleep(5)
+    # The scheduled run that restarted it (one already under way when the JobManager died may have).
+    restarting = []
+    for scheduled in airflow_runs.scheduled_runs_after(HEALTH, killed_at - timedelta(minutes=5)):
+        airflow_runs.wait(HEALTH, scheduled["dag_run_id"], timeout_s=600)
+        if "job was down: restarted as" in airflow_runs.log(HEALTH, scheduled["dag_run_id"], "check_job"):
+            restarting.append(scheduled["dag_run_id"])
+    assert len(restarting) == 1, restarting
+    [restarted] = restarted
     parallelism, parameters = rest.job_config(restarted.id)
-    assert parallelism == 1
-    assert base64.b64decode(parameters[scoring_job.SCORING_CONFIG_PARAMETER]) == deployed_config.read_bytes()
+    assert parallelism == UPGRADE["parallelism"]
+    deployed_config = scoring_job.DEFAULT_SCORING_CONFIG.read_bytes()
+    assert base64.b64decode(parameters[scoring_job.SCORING_CONFIG_PARAMETER]) == deployed_config
     assert {
         path.split("/checkpoints/")[1].split("/")[1]
         for _, path in restore_points.stored(PLATFORM.job_name)
@@ -180,6 +229,13 @@ def test_health_check_restarts_a_dead_job_as_it_last_ran(upgrade, restart_servic
     # Alerts are at-least-once on the platform (ALERTS_DELIVERY_GUARANTEE): a restart may repeat some.
     alerts = {key for key, _ in pipeline.read_topic(PLATFORM.alerts_topic) if key.startswith(prefix)}
     assert alerts == {tx_id for tx_id, decision in rows if decision == "ALERT"}
+
+
+def _jobmanager_answers_without(rest, job_id: str) -> bool:
+    try:
+        return job_id not in {job.id for job in rest.jobs(PLATFORM.job_name)}
+    except Exception:  # still starting
+        return False
 
 
 def test_producer_backfill_replays_a_file(tmp_path):
@@ -209,16 +265,19 @@ def test_seed_dynamodb_loads_card_histories_and_can_rerun(tmp_path):
 
 def test_fraud_marts_builds_every_model_and_the_report():
     """One `dbt build` runs every model, data test and unit test of the dbt project (exposures count as
-    NO-OP); each model's run and test tasks take their result from it."""
-    output = dags_test("fraud_marts", timeout_s=1500)
+    NO-OP); each model's run and test tasks take their result from it. Through the scheduler: the DAG is
+    also scheduled on new scored data, and one run at a time builds the marts."""
+    run_id = airflow_runs.run("fraud_marts", timeout_s=1500)
     manifest = json.loads((settings.REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
     nodes = manifest["nodes"].values()
     expected = sum(node["resource_type"] in ("model", "test") for node in nodes) + len(manifest["unit_tests"])
     assert manifest["unit_tests"] and manifest["exposures"]
-    assert f"Done. PASS={expected} WARN=0 ERROR=0 SKIP=0 NO-OP={len(manifest['exposures'])}" in output
+    build_log = airflow_runs.log("fraud_marts", run_id, "dbt_build.dbt_producer_watcher")
+    assert f"Done. PASS={expected} WARN=0 ERROR=0 SKIP=0 NO-OP={len(manifest['exposures'])}" in build_log
+    states = airflow_runs.task_states("fraud_marts", run_id)
     for model in (node["name"] for node in nodes if node["resource_type"] == "model"):
         for kind in ("run", "test"):
-            assert f"end task task_id=dbt_build.{model}.{kind} " in output, f"no task {model}.{kind}"
+            assert states.get(f"dbt_build.{model}.{kind}") == "success", f"task {model}.{kind}: {states}"
     assert trino_query(f"select count(*) from {PLATFORM.namespace}_marts.fct_daily_fraud_kpis")[0][0] > 0
 
 

@@ -1,0 +1,103 @@
+"""DAG runs through Airflow's REST API, as a user triggers them: the scheduler runs them (pools, max
+active runs and pauses apply), unlike `airflow dags test`, which runs one in the test's process."""
+
+from __future__ import annotations
+
+import functools
+import time
+from datetime import datetime
+
+import requests
+
+from include import settings
+
+FINISHED = {"success", "failed"}
+
+
+@functools.cache
+def _session() -> requests.Session:
+    url = settings.get("AIRFLOW_URL")
+    login = {"username": settings.get("AIRFLOW_ADMIN_USER"), "password": settings.get("AIRFLOW_ADMIN_PASSWORD")}
+    response = requests.post(f"{url}/auth/token", json=login, timeout=30)
+    response.raise_for_status()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return session
+
+
+def api(method: str, path: str, **kwargs) -> dict:
+    response = _session().request(method, f"{settings.get('AIRFLOW_URL')}/api/v2{path}", timeout=30, **kwargs)
+    response.raise_for_status()
+    return response.json() if response.content else {}
+
+
+def trigger(dag_id: str, conf: dict | None = None) -> str:
+    """Queues a run of `dag_id` now; returns its run id."""
+    return api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})["dag_run_id"]
+
+
+def wait(dag_id: str, run_id: str, timeout_s: float = 900) -> str:
+    """Waits until the run has finished; returns its state (success or failed)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        if state in FINISHED:
+            return state
+        assert time.monotonic() < deadline, f"{dag_id} run {run_id} still {state} after {timeout_s:.0f} s"
+        time.sleep(3)
+
+
+def run(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
+    """Triggers a run and waits for it; fails unless it succeeded, with its failed tasks' logs."""
+    run_id = trigger(dag_id, conf)
+    state = wait(dag_id, run_id, timeout_s)
+    if state != "success":
+        failed = [t for t, s in task_states(dag_id, run_id).items() if s == "failed"]
+        raise AssertionError(
+            f"{dag_id} {run_id} {state}; failed tasks {failed}:\n"
+            + "\n".join(log(dag_id, run_id, t)[-3000:] for t in failed)
+        )
+    return run_id
+
+
+def task_states(dag_id: str, run_id: str) -> dict[str, str | None]:
+    instances = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+    return {t["task_id"]: t["state"] for t in instances["task_instances"]}
+
+
+def result(dag_id: str, run_id: str, task_id: str):
+    """The task's return value (its `return_value` XCom)."""
+    entry = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")
+    return entry["value"]
+
+
+def log(dag_id: str, run_id: str, task_id: str, try_number: int | None = None) -> str:
+    """The text of the task's log (its last try by default)."""
+    if try_number is None:
+        instance = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+        try_number = max(instance["try_number"], 1)
+    content = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}")["content"]
+    if isinstance(content, list):  # structured log lines: the message, and the exception's, if any
+        return "\n".join(_line(line) for line in content)
+    return str(content)
+
+
+def _line(line) -> str:
+    if not isinstance(line, dict):
+        return str(line)
+    errors = [f"{e.get('exc_type')}: {e.get('exc_value')}" for e in line.get("error_detail") or []]
+    return " | ".join([str(line.get("event", "")), *errors])
+
+
+def scheduled_runs_after(dag_id: str, moment: datetime) -> list[dict]:
+    """Runs the scheduler started on the DAG's schedule after `moment` (timezone-aware), oldest first."""
+    runs = api(
+        "GET",
+        f"/dags/{dag_id}/dagRuns",
+        params={"run_type": "scheduled", "start_date_gte": moment.isoformat(), "order_by": "start_date"},
+    )["dag_runs"]
+    return runs
+
+
+def is_paused(dag_id: str) -> bool:
+    return api("GET", f"/dags/{dag_id}")["is_paused"]
