@@ -20,13 +20,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench import pipeline
 from include import aws, restore_points, scoring_job, settings
 from include.lakehouse import trino_query
 from include.scoring.card_store import DynamoCardStore, drop_tables
 from producer import files
 from producer.simulator import Simulator
 from stack import supervisor
-from tests.integration import airflow_runs, pipeline
+from tests.integration import airflow_runs
 
 pytestmark = pytest.mark.slow
 

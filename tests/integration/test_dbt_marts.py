@@ -21,10 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from bench import pipeline
 from include import report, settings
 from include.lakehouse import iceberg_catalog, trino_query
 from producer.simulator import Simulator
-from tests.integration import pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import pytest
 from confluent_kafka import Producer
 
+from bench import pipeline
 from include import aws, job_health, kafka_admin, scoring_job, settings
 from include.dead_letters import MAX_LETTER_BYTES
 from include.scoring.feedback import Feedback, encode_feedback
 from include.transactions import Transaction, encode
 from producer.simulator import Simulator
-from tests.integration import pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import collections
 
+from bench.pipeline import read_topic
 from include import kafka_admin
 from producer import files
 from producer.cli import main
 from producer.simulator import Simulator
 from producer.timeline import FEEDBACK, messages
-from tests.integration.pipeline import read_topic
 
 START_MS = 1_767_225_600_000  # 2026-01-01
 DAY_MS = 86_400_000

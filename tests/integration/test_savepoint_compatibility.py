@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench import pipeline
 from include import restore_points, scoring_job
 from include.flink_jobs import SubmitError
-from tests.integration import pipeline
 
 pytestmark = pytest.mark.slow
 

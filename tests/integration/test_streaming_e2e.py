@@ -2,30 +2,25 @@
 DynamoDB card history -> Iceberg, fraud_alerts and the dead-letter topic.
 
 One uninterrupted run of ~13,000 simulated transactions (with bad records mixed in) is checked for
-exactness; runs of the same data through a failure mid-stream (the TaskManager killed, DynamoDB down)
-must end with the same rows, the same alerts and the same scores.
+exactness; runs of the same data through a failure mid-stream (the TaskManager or the Kafka broker killed,
+PostgreSQL restarted, DynamoDB down; bench/faults.py injects them) must end with the same rows, the same
+alerts and the same scores.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
 import uuid
-from collections.abc import Callable
 
 import pytest
 
+from bench import faults, pipeline
+from bench.pipeline import wait_until
 from include import scoring_job
 from include.transactions import format_event_time
-from producer.simulator import Simulator
-from tests.integration import pipeline
-from tests.integration.pipeline import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.disruptive]  # the TaskManager killed, DynamoDB stopped
+pytestmark = [pytest.mark.slow, pytest.mark.disruptive]  # services killed, stopped and restarted
 
-START_MS = 1_767_225_600_000  # 2026-01-01
 EXPECTED_REASON = {
     0: "malformed_json",
     1: "missing_field",
@@ -36,31 +31,13 @@ EXPECTED_REASON = {
     6: "invalid_card_id",
     7: "unknown_field",
 }
-COMPARED = (
-    "score",
-    "decision",
-    "reasons",
-    "model_version",
-    "card_tx_count_24h",
-    "card_amount_mean_30d",
-    "amount_zscore_30d",
-    "speed_from_prev_kmh",
-    "is_new_terminal",
-    "terminal_fraud_count_7d",
-    "card_fraud_count_30d",
-    "card_history_count",
-)
-
-
-def simulated_items():
-    # 1,200 cards over 4 days: ~12,000 transactions; frauds confirmed one day later, so confirmations
-    # reach the scorer while the run goes on.
-    return list(Simulator(1200, seed=811, start_ms=START_MS, days=4).transactions())
 
 
 @pytest.fixture(scope="module")
 def items():
-    return simulated_items()
+    # The fault runner's stream: 1,200 cards over 4 days, ~13,000 transactions; frauds confirmed one day
+    # later, so confirmations reach the scorer while the run goes on.
+    return faults.simulated_items()
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +46,7 @@ def uninterrupted(items):
     try:
         job_id = scoring_job.submit(deployment, parallelism=1)
         scoring_job.flink().wait_for_state(job_id, {"RUNNING"})
-        sent = pipeline.produce(deployment, items, bad_every=1000, bad_limit=12)
+        sent = pipeline.produce(deployment, items, bad_every=faults.BAD_EVERY, bad_limit=faults.BAD_LIMIT)
         pipeline.run_until_consumed(deployment, sent)
         yield deployment, sent, pipeline.scored_rows(deployment), job_id
     finally:
@@ -154,90 +131,24 @@ def test_dynamodb_history_matches_the_valid_transactions(uninterrupted):
     assert histories == by_card
 
 
-def _kill_taskmanager() -> None:
-    """SIGKILL the TaskManager and its Python workers, like a crashed machine; supervisord restarts it."""
-    from stack import supervisor
-
-    pid = supervisor.program_info("flink-taskmanager").pid
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
-
-
-def _stream_through_a_failure(
-    items, fail: Callable[[], None], dynamodb_max_attempts: int | None = None
-) -> tuple[scoring_job.Deployment, pipeline.Sent, str]:
-    """Streams `items` (with bad records) through a new exactly-once instance of the job, calls `fail` once a
-    third of them is in Iceberg, and returns once everything produced has been consumed."""
-    deployment = pipeline.new_deployment(
-        f"restart_{uuid.uuid4().hex[:8]}", alerts_delivery="exactly-once", dynamodb_max_attempts=dynamodb_max_attempts
-    )
-    job_id = scoring_job.submit(deployment, parallelism=1)
-    rest = scoring_job.flink()
-    rest.wait_for_state(job_id, {"RUNNING"})
-    failed = threading.Event()
-
-    def fail_when_a_third_is_in_iceberg() -> None:
-        wait_until(
-            lambda: pipeline.committed(deployment, "scored_transactions") >= len(items) // 3,
-            240,
-            "a third of the run in Iceberg",
-            every_s=1,
-        )
-        fail()
-        failed.set()
-
-    failing = threading.Thread(target=fail_when_a_third_is_in_iceberg, daemon=True)
-    failing.start()
-    sent = pipeline.produce(deployment, items, rate=500, bad_every=1000, bad_limit=12)
-    failing.join(timeout=300)
-    assert failed.is_set(), "the failure never happened"
-    wait_until(
-        lambda: (
-            rest.job(job_id)["state"] == "RUNNING"
-            and (rest.checkpoints(job_id).get("counts") or {}).get("restored", 0) >= 1
-        ),
-        300,
-        "the job to restore from a checkpoint",
-    )
-    pipeline.run_until_consumed(deployment, sent)
-    return deployment, sent, job_id
+@pytest.mark.parametrize("case", ["taskmanager_kill", "kafka_broker_kill", "postgres_restart"])
+def test_a_failure_mid_stream_loses_and_doubles_nothing_and_scores_the_same(items, uninterrupted, case):
+    """The same stream through an exactly-once instance while one service fails (bench/faults.py: the
+    TaskManager killed, the Kafka broker killed and back after 20 s, PostgreSQL restarted as a
+    checkpoint commits): the same rows, each once, the same alerts, each once, the same scores."""
+    result, _ = faults.run_case(faults.FAULTS[case], items, uninterrupted[2], alerts_delivery="exactly-once")
+    assert result.reconciled, result
+    assert result.produced == len(items) + len(uninterrupted[1].bad)
+    assert result.alert_repeats == 0, result  # exactly-once alerts
 
 
-def _assert_same_as_uninterrupted(deployment: scoring_job.Deployment, sent: pipeline.Sent, reference: dict) -> None:
-    rows = pipeline.scored_rows(deployment)  # fails if any transaction is there twice
-    assert set(rows) == set(sent.valid) == set(reference)
-    alerts = [key for key, _ in pipeline.read_topic(deployment.alerts_topic)]
-    assert sorted(alerts) == sorted(t for t, row in rows.items() if row["decision"] == "ALERT")
-    different = {t: {c: (rows[t][c], reference[t][c]) for c in COMPARED if rows[t][c] != reference[t][c]} for t in rows}
-    different = {t: d for t, d in different.items() if d}
-    assert not different, (
-        f"{len(different)} scores differ from the uninterrupted run, e.g. {list(different.items())[:3]}"
-    )
-    assert pipeline.count(deployment, "dead_letters") == len(sent.bad)
-
-
-def test_killing_the_taskmanager_mid_stream_loses_and_doubles_nothing_and_scores_the_same(items, uninterrupted):
-    deployment = None
-    try:
-        deployment, sent, _ = _stream_through_a_failure(items, _kill_taskmanager)
-        _assert_same_as_uninterrupted(deployment, sent, uninterrupted[2])
-    finally:
-        if deployment:
-            deployment.remove()
-
-
-def test_a_dynamodb_outage_mid_stream_slows_the_job_and_loses_and_doubles_nothing(
-    items, uninterrupted, restart_service
-):
+def test_a_dynamodb_outage_mid_stream_slows_the_job_and_loses_and_doubles_nothing(items, uninterrupted):
     """DynamoDB down for 10 s, longer than this instance's retries last (6 attempts: at most 3.2 s of
     backoff; the platform's 10 ride out ~11 s): the task fails with DynamoUnavailable and Flink restarts it
     from its last checkpoint until DynamoDB answers again; nothing is scored without history."""
-    deployment = None
-    try:
-        deployment, sent, job_id = _stream_through_a_failure(
-            items, lambda: restart_service("dynamodb", down_s=10), dynamodb_max_attempts=6
-        )
-        assert any("DynamoUnavailable" in failure for failure in scoring_job.flink().exceptions(job_id))
-        _assert_same_as_uninterrupted(deployment, sent, uninterrupted[2])
-    finally:
-        if deployment:
-            deployment.remove()
+    outage = faults.Fault("dynamodb_down_10s", "DynamoDB stopped for 10 s", lambda _: faults.down_for("dynamodb", 10))
+    result, _ = faults.run_case(
+        outage, items, uninterrupted[2], alerts_delivery="exactly-once", dynamodb_max_attempts=6
+    )
+    assert any("DynamoUnavailable" in failure for failure in result.failures), result.failures
+    assert result.reconciled and result.alert_repeats == 0, result

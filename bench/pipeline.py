@@ -1,5 +1,6 @@
-"""Running the real scoring job in a test: its own topics, Iceberg namespace and DynamoDB table, the
-same SQL and UDF as the platform job (include/scoring_job.py)."""
+"""Running the real scoring job in an instance of its own (the integration tests, the fault runner
+bench/faults.py): its own topics, Iceberg namespace and DynamoDB table, the same SQL and UDF as the
+platform job (include/scoring_job.py); streaming into it, and reading back what it committed."""
 
 from __future__ import annotations
 
@@ -136,24 +137,40 @@ def count(deployment: scoring_job.Deployment, table: str) -> int:
 
 
 @functools.cache
-def _catalog():
+def _cached_catalog():
     return iceberg_catalog()
+
+
+def _load_table(name: str):
+    """The table through one catalog kept for the whole run; after PostgreSQL restarted under it (the fault
+    runner does that), its pooled connection is dead: a new catalog is made once."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return _cached_catalog().load_table(name)
+    except OperationalError:
+        _cached_catalog.cache_clear()
+        return _cached_catalog().load_table(name)
 
 
 def committed(deployment: scoring_job.Deployment, table: str) -> int:
     """Rows committed to one of the instance's (append-only) Iceberg tables, from its current snapshot's
     summary: what waits poll. A Trino count(*) costs Trino ~0.2 s of CPU, this ~0.03 s in the test."""
     try:
-        snapshot = _catalog().load_table(deployment.table(table)).current_snapshot()
+        snapshot = _load_table(deployment.table(table)).current_snapshot()
     except NoSuchTableError:  # the job creates its tables as it starts
         return 0
     return int(snapshot.summary["total-records"]) if snapshot else 0
 
 
+def iceberg_rows(deployment: scoring_job.Deployment, table: str) -> list[dict]:
+    """Every row (all columns) of one of the instance's Iceberg tables."""
+    return _load_table(deployment.table(table)).scan().to_arrow().to_pylist()
+
+
 def scored_rows(deployment: scoring_job.Deployment) -> dict[str, dict]:
     """tx_id -> row of scored_transactions (all columns); fails on a tx_id present twice."""
-    with_columns = _catalog().load_table(deployment.table("scored_transactions")).scan().to_arrow()
-    rows = with_columns.to_pylist()
+    rows = iceberg_rows(deployment, "scored_transactions")
     by_id = {row["tx_id"]: row for row in rows}
     assert len(by_id) == len(rows), f"{len(rows) - len(by_id)} transactions are in Iceberg more than once"
     return by_id
@@ -209,4 +226,4 @@ def run_until_consumed(deployment: scoring_job.Deployment, sent: Sent, timeout_s
 
 def dead_letter_rows(deployment: scoring_job.Deployment) -> list[dict]:
     """Every row of the instance's dead_letters table."""
-    return _catalog().load_table(deployment.table("dead_letters")).scan().to_arrow().to_pylist()
+    return iceberg_rows(deployment, "dead_letters")
