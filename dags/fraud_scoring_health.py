@@ -22,6 +22,9 @@ Two guards:
   a job that a deploy has just stopped as dead.
 
 A job never deployed (no run record) is not started: this DAG skips until `fraud_scoring_deploy` ran.
+A restart after the job was down longer than the Kafka transaction timeout (`KAFKA_TRANSACTION_TIMEOUT_MS`,
+15 min; the schedule restarts a dead job within ~6) fails the run after restarting, saying what Kafka may
+have lost (`job_health.late_restart_warning`).
 
 It also announces new scored data: when the snapshots committed to the Iceberg table
 `scored_transactions` since the last check added rows, the `publish_new_data` task updates the asset
@@ -92,10 +95,15 @@ def fraud_scoring_health():
                         f"once fixed."
                     )
                 Variable.set(RESTARTED_AT, json.dumps([*recent, now]))
+                stored = restore_points.stored(deployment.job_name)
+                down_s = now - max(stored)[0] / 1000 if stored else 0.0
                 job_id, resume_from = scoring_job.restart(deployment, rest)
                 print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
                 rest.checkpoint(job_id, timeout_s=300)
                 scoring_job.prune_state(deployment, job_id)
+                timeout_s = settings.get_int("KAFKA_TRANSACTION_TIMEOUT_MS") / 1000
+                if warning := job_health.late_restart_warning(down_s, timeout_s):
+                    raise AirflowFailException(f"restarted as {job_id}, but {warning}")
         bounds = job_health.Bounds(
             params["max_checkpoint_age_s"], params["max_new_restarts"], params["max_consumer_lag"]
         )

@@ -40,6 +40,25 @@ class RestartGuard:
         return len(self.recent(restarted_at, now)) < self.max_restarts
 
 
+def late_restart_warning(down_s: float, transaction_timeout_s: float) -> str | None:
+    """What a restart after `down_s` seconds without a checkpoint may have lost, if that is longer than the
+    Kafka transaction timeout; None otherwise.
+
+    Flink's exactly-once Kafka sinks commit a checkpoint's transaction once the checkpoint completes, and
+    commit it again from the checkpoint on a restore. If the job died in between and stayed down longer
+    than the timeout, the broker has aborted that transaction: its dead letters are missing from the
+    dead-letter topic (they are in Iceberg's dead_letters table), and with exactly-once alerts, its alerts
+    from fraud_alerts (the rows are in scored_transactions)."""
+    if down_s <= transaction_timeout_s:
+        return None
+    return (
+        f"the job was down {down_s / 60:.0f} min, longer than the Kafka transaction timeout "
+        f"({transaction_timeout_s / 60:.0f} min): the broker may have aborted the transaction of its last "
+        f"checkpoint, so that checkpoint's dead letters (and alerts, if exactly-once) may be missing on Kafka; "
+        f"Iceberg holds them all (dead_letters, scored_transactions)"
+    )
+
+
 def checkpoint_age_s(rest: FlinkRest, job_id: str) -> float | None:
     """Seconds since the last completed checkpoint (None: none yet)."""
     completed = rest.latest_checkpoint(job_id)

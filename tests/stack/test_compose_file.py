@@ -210,3 +210,7 @@ def test_logs_stay_out_of_the_mounted_checkout(service):
     checkout = next(v.split(":")[1] for v in COMPOSE[service]["volumes"] if v.startswith("./:"))
     log_dir = COMPOSE[service]["environment"]["LOG_DIR"]
     assert not log_dir.startswith(checkout), f"{service} logs into the mounted checkout: {log_dir}"
+
+
+def test_broker_allows_the_jobs_transaction_timeout():
+    assert COMPOSE["kafka"]["environment"]["KAFKA_TRANSACTION_MAX_TIMEOUT_MS"] == S["KAFKA_TRANSACTION_TIMEOUT_MS"]

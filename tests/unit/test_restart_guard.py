@@ -23,3 +23,11 @@ def test_restarts_older_than_the_window_no_longer_count():
 
 def test_a_bound_of_zero_never_restarts():
     assert not RestartGuard(max_restarts=0).allows([], 1.0)
+
+
+def test_a_restart_within_the_transaction_timeout_loses_nothing_on_kafka():
+    from include.job_health import late_restart_warning
+
+    assert late_restart_warning(down_s=6 * 60, transaction_timeout_s=900) is None
+    warning = late_restart_warning(down_s=20 * 60, transaction_timeout_s=900)
+    assert warning and "down 20 min" in warning and "15 min" in warning and "dead_letters" in warning

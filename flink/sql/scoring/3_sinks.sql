@@ -100,7 +100,7 @@ CREATE TEMPORARY TABLE alerts_sink (
   -- See ALERTS_DELIVERY_GUARANTEE in platform.env for the trade-off.
   'sink.delivery-guarantee' = '${ALERTS_DELIVERY_GUARANTEE}',
   'sink.transactional-id-prefix' = '${SCORING_JOB_NAME}-alerts',
-  'properties.transaction.timeout.ms' = '900000',
+  'properties.transaction.timeout.ms' = '${KAFKA_TRANSACTION_TIMEOUT_MS}',
   'properties.max.request.size' = '${KAFKA_MAX_MESSAGE_BYTES}',
   'properties.linger.ms' = '0'
 );
@@ -123,6 +123,6 @@ CREATE TEMPORARY TABLE dead_letter_sink (
   'sink.delivery-guarantee' = 'exactly-once',
   'sink.transactional-id-prefix' = '${SCORING_JOB_NAME}-dead-letters',
   'sink.parallelism' = '1',
-  'properties.transaction.timeout.ms' = '900000',
+  'properties.transaction.timeout.ms' = '${KAFKA_TRANSACTION_TIMEOUT_MS}',
   'properties.max.request.size' = '${KAFKA_MAX_MESSAGE_BYTES}'
 );
