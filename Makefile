@@ -1,5 +1,5 @@
 # Entry points of the project. Every stack command goes through stack/run (see stack/__main__.py).
-.PHONY: up down status restart logs clean credentials test test-unit lint demo
+.PHONY: up down status restart logs clean credentials dbt test test-unit lint demo
 
 up:            ## install what is missing, start every service, wait until all are healthy
 	@stack/run up
@@ -21,6 +21,9 @@ clean:         ## stop everything and delete all data, logs and generated creden
 
 credentials:   ## the logins `make up` generated (Airflow, Trino, PostgreSQL, S3)
 	@stack/run credentials
+
+dbt:           ## dbt on the marts, logged in to Trino: make dbt (= dbt build) or make dbt ARGS="test -s fct_alerts"
+	@PYTHONPATH=. .venvs/app/bin/python -m stack.dbt $(ARGS)
 
 demo: up       ## the stack, then the pipeline end to end: job deployed, a week streamed, alerts shown
 	@PYTHONPATH=. .venvs/app/bin/python -m stack.demo

@@ -123,7 +123,9 @@ def up(_: argparse.Namespace) -> None:
             _say(f"{service.name:<9} healthy after {time.monotonic() - stage_began:5.1f} s  {detail}")
     _say(f"all services healthy in {time.monotonic() - began:.0f} s")
     _print_urls()
-    if generated:
+    if generated and os.environ.get("CI"):  # a CI log is kept and shared: say where they are, not what
+        print(f"Generated credentials into {credentials.credentials_file()} (`make credentials` shows them)\n")
+    elif generated:
         print(
             f"Generated credentials (shown this once; `make credentials` shows them again):\n{credentials.describe()}\n"
         )
