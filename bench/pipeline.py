@@ -163,9 +163,14 @@ def committed(deployment: scoring_job.Deployment, table: str) -> int:
     return int(snapshot.summary["total-records"]) if snapshot else 0
 
 
+def iceberg_table(deployment: scoring_job.Deployment, table: str):
+    """One of the instance's Iceberg tables (pyiceberg)."""
+    return _load_table(deployment.table(table))
+
+
 def iceberg_rows(deployment: scoring_job.Deployment, table: str) -> list[dict]:
     """Every row (all columns) of one of the instance's Iceberg tables."""
-    return _load_table(deployment.table(table)).scan().to_arrow().to_pylist()
+    return iceberg_table(deployment, table).scan().to_arrow().to_pylist()
 
 
 def scored_rows(deployment: scoring_job.Deployment) -> dict[str, dict]:

@@ -1,8 +1,8 @@
-"""Every DAG runs green against the live stack. The deploy, health and marts DAGs run through the
-scheduler, triggered over the REST API as a user would (tests/integration/airflow_runs.py): the deploy
-DAG twice while transactions stream in (the second upgrades the job through a savepoint to another
-parallelism, and the stream loses and doubles nothing), and the health DAG on its own schedule restarts
-the job after its JobManager was killed. The others run with `airflow dags test`."""
+"""Every DAG runs green against the live stack, through the scheduler, triggered over the REST API as a
+user would (tests/integration/airflow_runs.py; `airflow dags test` would race the scheduler, which runs
+an active DAG's queued tasks too). The deploy DAG runs twice while transactions stream in (the second
+upgrades the job through a savepoint to another parallelism, and the stream loses and doubles nothing),
+and the health DAG on its own schedule restarts the job after its JobManager was killed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -38,28 +37,6 @@ DEPLOY, HEALTH = "fraud_scoring_deploy", "fraud_scoring_health"
 UPGRADE = {"parallelism": 1, "scoring_config": "scoring.yaml"}
 
 
-def dags_test(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
-    """Runs one DAG run in-process (`airflow dags test`); returns its output, fails unless it succeeded.
-    Airflow gets the platform's settings only: not the throwaway home and unit-test mode tests/dags/ put
-    into this process's environment, in which Airflow ignores airflow.cfg (and so its Fernet key)."""
-    inherited = {name: value for name, value in os.environ.items() if not name.startswith("AIRFLOW")}
-    env = {**inherited, **settings.all_settings(), "PYTHONPATH": str(settings.REPO_ROOT)}
-    cmd = [str(Path(settings.get("VENV_DIR")) / "app" / "bin" / "airflow"), "dags", "test", dag_id]
-    if conf:
-        cmd += ["--conf", json.dumps(conf)]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
-    output = result.stdout + result.stderr
-    lines = output.splitlines()
-    finished = [line for line in lines if "DagRun Finished" in line]
-    failures = [
-        line[:400] for line in lines if any(word in line for word in ("FAIL", "Failure", "Error", "new_state=failed"))
-    ]
-    assert result.returncode == 0 and finished and "state=success" in finished[-1], (
-        "\n".join(failures[-40:]) + "\n...\n" + output[-3000:]
-    )
-    return output
-
-
 def deployed_as_upgraded() -> bool:
     last = restore_points.last_run(PLATFORM.job_name)
     return bool(last and last["parallelism"] == UPGRADE["parallelism"] and scoring_job.running(PLATFORM))
@@ -74,7 +51,7 @@ def test_every_dag_is_active_on_a_fresh_stack():
 
 
 def test_platform_health():
-    dags_test("platform_health")
+    airflow_runs.run("platform_health")
 
 
 def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the_job():
@@ -242,8 +219,8 @@ def _jobmanager_answers_without(rest, job_id: str) -> bool:
 def test_producer_backfill_replays_a_file(tmp_path):
     path = tmp_path / "backfill.jsonl.gz"
     files.write_project(path, Simulator(50, seed=6060, start_ms=START_MS, days=2).transactions())
-    output = dags_test("producer_backfill", {"mode": "replay", "path": str(path), "format": "project"})
-    assert "0 failed" in output
+    run_id = airflow_runs.run("producer_backfill", {"mode": "replay", "path": str(path), "format": "project"})
+    assert "0 failed" in airflow_runs.log("producer_backfill", run_id, "produce")
 
 
 def test_seed_dynamodb_loads_card_histories_and_can_rerun(tmp_path):
@@ -253,8 +230,8 @@ def test_seed_dynamodb_loads_card_histories_and_can_rerun(tmp_path):
     table = "test_seed_cards"
     try:
         conf = {"source": "file", "path": str(path), "format": "project", "card_table": table}
-        dags_test("seed_dynamodb", conf)
-        dags_test("seed_dynamodb", conf)  # safe to rerun
+        airflow_runs.run("seed_dynamodb", conf)
+        airflow_runs.run("seed_dynamodb", conf)  # safe to rerun
         stored = DynamoCardStore(aws.dynamodb_client(), table).load({i.tx.card_id for i in items})
         from include.scoring.history import CardHistory
 
@@ -283,8 +260,8 @@ def test_fraud_marts_builds_every_model_and_the_report():
 
 
 def test_iceberg_maintenance_compacts_and_ages_out():
-    dags_test("iceberg_maintenance")
+    airflow_runs.run("iceberg_maintenance")
 
 
 def test_iceberg_snapshot_expiry():
-    dags_test("iceberg_snapshot_expiry")
+    airflow_runs.run("iceberg_snapshot_expiry")

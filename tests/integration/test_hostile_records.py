@@ -289,7 +289,7 @@ def test_every_dead_letter_keeps_the_exact_bytes_and_stays_small(hostile_run):
     letters = {(row["topic"], row["kafka_partition"], row["kafka_offset"]): row for row in _letters(deployment)}
     oversized = {
         (row["topic"], row["kafka_partition"], row["kafka_offset"]): row["payload"]
-        for row in pipeline._catalog().load_table(deployment.table("oversized_records")).scan().to_arrow().to_pylist()
+        for row in pipeline.iceberg_rows(deployment, "oversized_records")
     }
     for w in written:
         position = (topics[w.hostile.topic], w.partition, w.offset)
@@ -311,10 +311,7 @@ def test_the_valid_records_around_them_are_all_judged(hostile_run):
     scored = pipeline.scored_rows(deployment)
     expected_scored = set(valid) | {"h-ts-2500", "h-headers"}
     assert set(scored) == expected_scored
-    labels = {
-        row["tx_id"]
-        for row in pipeline._catalog().load_table(deployment.table("fraud_feedback")).scan().to_arrow().to_pylist()
-    }
+    labels = {row["tx_id"] for row in pipeline.iceberg_rows(deployment, "fraud_feedback")}
     assert labels == feedback | {"h-fb-key"}
     # produced = scored + dead-lettered, exactly, on the transactions topic
     tx_letters = [row for row in _letters(deployment) if row["topic"] == deployment.transactions_topic]
@@ -325,7 +322,7 @@ def test_the_valid_records_around_them_are_all_judged(hostile_run):
 def test_iceberg_tables_keep_a_bounded_number_of_metadata_files(hostile_run):
     deployment, _, _, _, _ = hostile_run
     s3 = aws.s3_client()
-    table = pipeline._catalog().load_table(deployment.table("scored_transactions"))
+    table = pipeline.iceberg_table(deployment, "scored_transactions")
     bucket, prefix = table.metadata.location.removeprefix("s3://").split("/", 1)
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/metadata/")
     metadata_files = [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".metadata.json")]
