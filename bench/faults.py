@@ -6,7 +6,8 @@ recover, and reconciles exactly against an uninterrupted run of the same stream:
 
 * produced = scored + dead-lettered, and no transaction is in Iceberg twice;
 * every ALERT row is on the alerts topic (alerts are at-least-once on the platform: repeats are counted);
-* every score, decision, reason and feature equals the uninterrupted run's.
+* every score, decision, reason and feature equals the uninterrupted run's;
+* Trino, the analysts' engine, counts the same rows.
 
 It prints a table (time to recover, job restarts) and writes bench/results/faults-<time>.json. Run by
 hand with the stack up, and nothing else running (each case takes 1-3 min; a JobManager kill also ends
@@ -38,6 +39,7 @@ import psutil
 
 from bench import pipeline
 from include import scoring_job
+from include.lakehouse import trino_query
 from producer.simulator import Simulator
 from stack import supervisor
 from stack.services import SERVICES
@@ -194,6 +196,7 @@ class CaseResult:
     alerts_missing: int = 0  # ALERT rows not on the alerts topic
     alert_repeats: int = 0  # alerts on the topic more than once (at-least-once)
     score_mismatches: int = 0  # rows that differ from the uninterrupted run in COMPARED
+    trino_rows: int = -1  # scored_transactions counted through Trino afterwards (-1: the query failed)
     recovery_s: float | None = None  # fault injected -> first checkpoint completed after it was lifted
     job_restarts: int = 0  # Flink's restarts of the job, plus resubmissions after the job was lost
     failures: list[str] = field(default_factory=list)  # the job's exceptions, one line each, newest first
@@ -201,8 +204,10 @@ class CaseResult:
 
     @property
     def reconciled(self) -> bool:
-        return self.produced == self.scored + self.dead_lettered and not (
-            self.duplicates or self.missing or self.alerts_missing or self.score_mismatches
+        return (
+            self.produced == self.scored + self.dead_lettered
+            and self.trino_rows == self.scored
+            and not (self.duplicates or self.missing or self.alerts_missing or self.score_mismatches)
         )
 
 
@@ -281,6 +286,10 @@ def _reconcile(
     result.duplicates = len(table) - len(rows)
     result.missing = len(set(sent.valid) - set(rows))
     result.dead_lettered = len(pipeline.dead_letter_rows(deployment))
+    try:  # analysts read through Trino: it must answer after the fault too (its catalog is in PostgreSQL)
+        result.trino_rows = trino_query(f"select count(*) from {deployment.table('scored_transactions')}")[0][0]
+    except Exception as failed:  # counted as not reconciled, with the reason
+        result.notes.append(f"Trino: {failed}")
     alert_keys = [key for key, _ in pipeline.read_topic(deployment.alerts_topic)]
     alert_rows = {tx_id for tx_id, row in rows.items() if row["decision"] == "ALERT"}
     result.alerts_missing = len(alert_rows - set(alert_keys))
