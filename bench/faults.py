@@ -202,6 +202,11 @@ class CaseResult:
     failures: list[str] = field(default_factory=list)  # the job's exceptions, one line each, newest first
     notes: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """The figures without the failures' text: what an assertion shows."""
+        figures = {k: v for k, v in asdict(self).items() if k not in ("how", "failures")}
+        return ", ".join(f"{k}={v}" for k, v in figures.items())
+
     @property
     def reconciled(self) -> bool:
         return (
