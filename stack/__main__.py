@@ -24,7 +24,7 @@ from pathlib import Path
 
 from include import settings
 from stack import credentials, install, supervisor
-from stack.services import SERVICES, STAGES, Service
+from stack.services import SERVICES, STAGES, Service, environment_without_ca_overrides
 
 
 class StackError(RuntimeError):
@@ -93,14 +93,8 @@ def _wait_healthy(service: Service) -> str:
     raise StackError(f"{service.name}: not healthy after {service.timeout_s} s ({last_error})\n{tails}")
 
 
-# requests lets these replace the CA a client was given (a session's `verify`): Airflow's Trino hook and
-# dbt-trino would then distrust the stack's own Trino certificate. The services run without them.
-CA_BUNDLE_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-
-
 def service_environment() -> dict[str, str]:
-    inherited = {name: value for name, value in os.environ.items() if name not in CA_BUNDLE_OVERRIDES}
-    return {**inherited, **settings.all_settings()}
+    return {**environment_without_ca_overrides(), **settings.all_settings()}
 
 
 def up(_: argparse.Namespace) -> None:

@@ -12,17 +12,14 @@ import sys
 from urllib.parse import urlsplit
 
 from include import settings
-
-# requests lets these replace the certificate dbt-trino was given (see stack/__main__.py).
-CA_BUNDLE_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+from stack.services import environment_without_ca_overrides
 
 
 def environment() -> dict[str, str]:
     s = settings.all_settings()
     trino = urlsplit(s["TRINO_URL"])
-    inherited = {name: value for name, value in os.environ.items() if name not in CA_BUNDLE_OVERRIDES}
     return {
-        **inherited,
+        **environment_without_ca_overrides(),
         "TRINO_HOST": trino.hostname or "",
         "TRINO_PORT": str(trino.port),
         "TRINO_USER": s["TRINO_USER"],

@@ -46,6 +46,15 @@ def _http_json(url: str, timeout: float = 3.0, context: ssl.SSLContext | None = 
         return json.loads(response.read())
 
 
+# requests lets these replace the CA a client was given (a session's `verify`): Airflow's Trino hook and
+# dbt-trino would then distrust the stack's own Trino certificate. The services and dbt run without them.
+CA_BUNDLE_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def environment_without_ca_overrides() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name not in CA_BUNDLE_OVERRIDES}
+
+
 def render_config(service: str, target: Path | None = None) -> None:
     """Renders stack/conf/<service>/** into `target` (default $RUN_DIR/conf/<service>/), filling ${NAME}
     from settings."""
