@@ -38,7 +38,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from include import scoring_job, settings
+from include import kafka_config, scoring_job, settings
 from include.scoring_job import Deployment
 from producer.kafka_writer import KafkaWriter
 from producer.simulator import Simulator
@@ -312,11 +312,12 @@ def measure_latency(
 
     def read_alerts() -> None:
         consumer = Consumer(
-            {
-                "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
-                "group.id": deployment.job_name,
-                "isolation.level": "read_uncommitted",
-            }
+            kafka_config.client_config(
+                {
+                    "group.id": deployment.job_name,
+                    "isolation.level": "read_uncommitted",
+                }
+            )
         )
         partitions = (
             consumer.list_topics(deployment.alerts_topic, timeout=10).topics[deployment.alerts_topic].partitions

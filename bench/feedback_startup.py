@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Producer
 
 from bench.benchmark import BENCH, RssSampler, python_workers
-from include import scoring_job, settings
+from include import kafka_config, scoring_job
 from include.scoring.feedback import Feedback, encode_feedback
 from stack import supervisor
 
@@ -51,13 +51,14 @@ def produce_confirmations(topic: str, count: int, days: int) -> None:
     """`count` confirmations spread evenly over the `days` before now, keyed by card, timestamped when
     confirmed (as the producer does)."""
     producer = Producer(
-        {
-            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
-            "enable.idempotence": True,
-            "linger.ms": 50,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 1_000_000,
-        }
+        kafka_config.client_config(
+            {
+                "enable.idempotence": True,
+                "linger.ms": 50,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 1_000_000,
+            }
+        )
     )
     end = int(time.time() * 1000) - DAY_MS
     step = days * DAY_MS // count

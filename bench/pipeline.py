@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from pyiceberg.exceptions import NoSuchTableError
 
-from include import aws, scoring_job, settings
+from include import aws, kafka_config, scoring_job, settings
 from include.lakehouse import iceberg_catalog, trino_query
 from include.scoring.history import CardHistory
 from producer.kafka_writer import KafkaWriter
@@ -109,12 +109,13 @@ def read_topic(
 ) -> list[tuple[str, Any]]:
     """Every committed message of a topic, as (key, decoded value: JSON by default), up to its current end."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
-            "group.id": f"reader-{topic}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-        }
+        kafka_config.client_config(
+            {
+                "group.id": f"reader-{topic}",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+            }
+        )
     )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     assignment = [TopicPartition(topic, p, 0) for p in partitions]

@@ -32,7 +32,14 @@ def settings_from_connections() -> dict[str, str]:
     endpoints = aws.extra_dejson.get("service_config", {})
     return {
         "KAFKA_BOOTSTRAP": kafka.extra_dejson["bootstrap.servers"],
+        "KAFKA_SECURITY_PROTOCOL": kafka.extra_dejson.get("security.protocol", "PLAINTEXT"),
+        "KAFKA_SASL_MECHANISM": kafka.extra_dejson.get("sasl.mechanism", ""),
+        "KAFKA_USERNAME": kafka.extra_dejson.get("sasl.username", ""),
+        "KAFKA_PASSWORD": kafka.extra_dejson.get("sasl.password", ""),
         "FLINK_REST_URL": flink.host.rstrip("/"),  # an http connection whose host is the whole URL
+        # The client certificate its REST API asks for (mutual TLS), as the http provider takes it.
+        "FLINK_REST_CA_FILE": str(flink.extra_dejson.get("verify", "")),
+        "FLINK_REST_CLIENT_CERT": str(flink.extra_dejson.get("cert", "")),
         "TRINO_URL": f"{trino.extra_dejson.get('protocol', 'http')}://{trino.host}:{trino.port}",
         "TRINO_USER": trino.login,
         "TRINO_PASSWORD": trino.password or "",

@@ -20,14 +20,21 @@ class SubmitError(RuntimeError):
     pass
 
 
+def _needed_by_the_cli(name: str) -> bool:
+    """The CLI logs the environment it hands the job's Python process, masking only names that say
+    PASSWORD or SECRET: Airflow's connection URIs and the passwords it does not need stay out of it. It
+    keeps the S3 keys (the client creates the Iceberg tables) and reads the JDBC password from PGPASSFILE."""
+    return not name.startswith("AIRFLOW") and "PASSWORD" not in name and name != "TRINO_SHARED_SECRET"
+
+
 def cli_environment() -> dict[str, str]:
     """The CLI's environment: FLINK_CONF_DIR, FLINK_LIB_DIR and FLINK_PLUGINS_DIR are platform settings."""
     s = settings.all_settings()
     log_dir = Path(s["LOG_DIR"]) / "flink"
     log_dir.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, **s}
     return {
-        **os.environ,
-        **s,
+        **{name: value for name, value in environment.items() if _needed_by_the_cli(name)},
         "JAVA_HOME": s["JAVA17_HOME"],
         "FLINK_OPT_DIR": f"{s['FLINK_DIST']}/opt",
         "FLINK_LOG_DIR": str(log_dir),
@@ -47,8 +54,12 @@ def _command(
         "run",
         "--detached",
         "--jobmanager",
-        settings.get("FLINK_REST_URL").removeprefix("http://"),
+        settings.get("FLINK_REST_URL").split("://", 1)[-1],
     ]
+    if settings.get("FLINK_REST_URL").startswith("https://"):
+        # With --jobmanager the CLI speaks plain HTTP unless told again here (the configuration file's
+        # security.ssl.rest.* still supply the certificates).
+        cmd += ["-Dsecurity.ssl.rest.enabled=true"]
     if from_savepoint:
         cmd += ["--fromSavepoint", from_savepoint]
         cmd += ["--allowNonRestoredState"] if allow_non_restored_state else []

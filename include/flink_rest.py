@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import requests
 
+from include import settings
+
 # States a job never leaves (every other state may still lead to RUNNING).
 TERMINAL_STATES = frozenset({"FAILED", "CANCELED", "FINISHED"})
 
@@ -46,6 +48,14 @@ def failure_summary(stacktrace: str) -> str:
 
 
 @dataclass(frozen=True)
+class ClientTls:
+    """PEM files for a REST API that asks for a client certificate (mutual TLS)."""
+
+    ca_file: str  # the server certificates to trust
+    client_cert: str  # the client's key and certificate
+
+
+@dataclass(frozen=True)
 class Job:
     id: str
     name: str
@@ -53,17 +63,32 @@ class Job:
 
 
 class FlinkRest:
-    def __init__(self, base_url: str, timeout_s: float = 10.0):
+    def __init__(self, base_url: str, timeout_s: float = 10.0, client_tls: ClientTls | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.session = requests.Session()
+        if client_tls is not None:
+            # The environment's REQUESTS_CA_BUNDLE would replace the CA given here.
+            self.session.trust_env = False
+            self.session.verify = client_tls.ca_file
+            self.session.cert = client_tls.client_cert
+
+    @classmethod
+    def platform(cls, timeout_s: float = 10.0) -> FlinkRest:
+        """The platform's Flink (FLINK_REST_URL), presenting the client certificate its REST API asks for
+        (FLINK_REST_CLIENT_CERT; none when that setting is empty)."""
+        client_tls = None
+        if settings.get("FLINK_REST_CLIENT_CERT"):
+            client_tls = ClientTls(settings.get("FLINK_REST_CA_FILE"), settings.get("FLINK_REST_CLIENT_CERT"))
+        return cls(settings.get("FLINK_REST_URL"), timeout_s, client_tls)
 
     def _get(self, path: str) -> dict:
-        response = requests.get(f"{self.base_url}{path}", timeout=self.timeout_s)
+        response = self.session.get(f"{self.base_url}{path}", timeout=self.timeout_s)
         response.raise_for_status()
         return response.json()
 
     def _post(self, path: str, body: dict) -> dict:
-        response = requests.post(f"{self.base_url}{path}", json=body, timeout=self.timeout_s)
+        response = self.session.post(f"{self.base_url}{path}", json=body, timeout=self.timeout_s)
         response.raise_for_status()
         return response.json()
 
@@ -121,7 +146,7 @@ class FlinkRest:
         return [failure_summary(e.get("stacktrace", "")) for e in entries]
 
     def cancel(self, job_id: str) -> None:
-        requests.patch(f"{self.base_url}/jobs/{job_id}?mode=cancel", timeout=self.timeout_s).raise_for_status()
+        self.session.patch(f"{self.base_url}/jobs/{job_id}?mode=cancel", timeout=self.timeout_s).raise_for_status()
 
     def wait_for_state(self, job_id: str, states: set[str], timeout_s: float = 120) -> str:
         deadline = time.monotonic() + timeout_s

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 
-from include import kafka_admin, settings
+from include import kafka_admin, kafka_config
 from include.flink_rest import FlinkRest
 
 
@@ -77,7 +77,7 @@ def consumer_lag(group: str, topic: str) -> int:
     partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
     request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])]
     committed = admin.list_consumer_group_offsets(request)[group].result(timeout=10).topic_partitions
-    reader = Consumer({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"), "group.id": f"{group}-lag"})
+    reader = Consumer(kafka_config.client_config({"group.id": f"{group}-lag"}))
     try:
         lag = 0
         for tp in committed:

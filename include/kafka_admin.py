@@ -14,7 +14,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from include import settings
+from include import kafka_config, settings
 
 
 def admin_client():
@@ -22,7 +22,7 @@ def admin_client():
     quiet = logging.getLogger("include.kafka_admin")
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False
-    return AdminClient({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP")}, logger=quiet)
+    return AdminClient(kafka_config.client_config(), logger=quiet)
 
 
 def create_topics(topics: dict[str, tuple[int, dict[str, str]]]) -> None:

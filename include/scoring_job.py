@@ -148,7 +148,7 @@ class Deployment:
 
 
 def flink() -> FlinkRest:
-    return FlinkRest(settings.get("FLINK_REST_URL"))
+    return FlinkRest.platform()
 
 
 def running(deployment: Deployment | None = None, rest: FlinkRest | None = None) -> list[Job]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException, Producer
 
-from include import settings
+from include import kafka_config, settings
 from producer.timeline import BAD, FEEDBACK, TX, Message
 
 # Must stay below scoring.yaml feedback.delay_margin_hours.
@@ -96,8 +96,10 @@ class KafkaWriter:
         """`first_message`: how many messages of the stream an earlier run delivered (the caller skips them)."""
         self.topics = topics
         self.rate = rate
+        # The platform's login (include/kafka_config.py) for the brokers at `bootstrap`.
         self.producer = Producer(
-            {
+            kafka_config.client_config()
+            | {
                 "bootstrap.servers": bootstrap,
                 "enable.idempotence": True,
                 "acks": "all",

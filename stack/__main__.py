@@ -130,10 +130,10 @@ def _print_urls() -> None:
     print(
         f"""
   Airflow UI   {s["AIRFLOW_URL"]}   (user {s["AIRFLOW_ADMIN_USER"]}; passwords: make credentials)
-  Flink UI     {s["FLINK_REST_URL"]}
+  Flink UI     {s["FLINK_UI_URL"]}   (user {s["FLINK_UI_USER"]})
   Trino        {s["TRINO_URL"]}   (catalog {s["ICEBERG_CATALOG_NAME"]}, user {s["TRINO_USER"]})
   Fraud report {s["REPORT_URL"]}   (the Trino login)
-  Kafka        {s["KAFKA_BOOTSTRAP"]}
+  Kafka        {s["KAFKA_BOOTSTRAP"]}   ({s["KAFKA_SASL_MECHANISM"]}, user {s["KAFKA_USERNAME"]})
   DynamoDB     {s["DYNAMODB_ENDPOINT"]}
   S3           {s["S3_ENDPOINT"]}   (bucket {s["ICEBERG_WAREHOUSE_BUCKET"]})
   Logs         {s["LOG_DIR"]}   (make logs SERVICE=<name>)

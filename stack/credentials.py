@@ -11,6 +11,11 @@ again. Derived from them, in the same directory:
 - `trino-keystore.pem` (TLS key and certificate) and `trino-ca.pem` (the certificate clients trust):
   Trino checks passwords only over HTTPS;
 - `trino-password.db`: Trino's password file (PBKDF2 hashes);
+- `flink-rest-client.pem` (key and certificate) and `flink-rest-ca.pem` (the certificate): the key pair of
+  Flink's REST API,
+  which takes only callers presenting it (mutual TLS: the flink CLI, the REST client, the UI's login
+  proxy); `flink-keystore.p12` and `flink-truststore.p12` hold the same for Flink's JVMs, which also
+  use them for their internal connections;
 
 and COMPOSE_ENV_FILE (`.env` at the repository root), from which docker compose reads the same secrets.
 
@@ -22,7 +27,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import os
 import secrets
+import subprocess
 from pathlib import Path
 
 from include import settings
@@ -31,18 +38,23 @@ from include import settings
 SECRETS: dict[str, str] = {
     "POSTGRES_SUPERUSER_PASSWORD": "PostgreSQL's superuser `postgres` (the stack tool only)",
     "POSTGRES_PASSWORD": "PostgreSQL role POSTGRES_USER: Airflow's metadata and the Iceberg catalog",
-    "AWS_ACCESS_KEY_ID": "S3 (S3Proxy) access key",
-    "AWS_SECRET_ACCESS_KEY": "S3 (S3Proxy) secret key",
+    "AWS_ACCESS_KEY_ID": "S3 (S3Proxy) and DynamoDB (dynalite) access key",
+    "AWS_SECRET_ACCESS_KEY": "S3 (S3Proxy) and DynamoDB (dynalite) secret key",
     "AIRFLOW_ADMIN_PASSWORD": "Airflow UI and REST API, user AIRFLOW_ADMIN_USER",
     "AIRFLOW__API_AUTH__JWT_SECRET": "signs the tokens of Airflow's API and its task workers",
     "AIRFLOW__API__SECRET_KEY": "Airflow API server sessions",
     "TRINO_PASSWORD": "Trino, user TRINO_USER (dbt, Airflow, the report, analysts)",
     "TRINO_SHARED_SECRET": "Trino's internal communication",
+    "KAFKA_PASSWORD": "Kafka, user KAFKA_USERNAME (every client of the platform)",
+    "KAFKA_BROKER_PASSWORD": "Kafka's broker, logging in to itself and to its controller",
+    "FLINK_UI_PASSWORD": "the Flink UI's login proxy, user FLINK_UI_USER",
+    "FLINK_TLS_STORE_PASSWORD": "Flink's key and trust stores (PKCS12)",
 }
 PBKDF2_ITERATIONS = 100_000
 CERTIFICATE_DAYS = 3650
-# Names the Trino certificate is valid for: loopback, and the compose service name.
+# Names the certificates are valid for besides BIND_HOST: loopback, and the compose service names.
 TRINO_HOSTNAMES = ("localhost", "trino")
+FLINK_HOSTNAMES = ("localhost", "flink-jobmanager")
 
 
 class CredentialsError(RuntimeError):
@@ -81,9 +93,10 @@ def ensure() -> dict[str, str] | None:
     old fixed passwords: that data is protected by a password every clone knows."""
     path = credentials_file()
     if path.exists():
+        added = _add_missing_secrets(path)
         settings.all_settings.cache_clear()
         _write_derived_files()
-        return None
+        return added or None
     if (Path(settings.get("DATA_DIR")) / "postgres" / "PG_VERSION").exists():
         raise CredentialsError(
             f"{settings.get('DATA_DIR')} holds data created with the former fixed passwords and there are no "
@@ -99,15 +112,27 @@ def ensure() -> dict[str, str] | None:
     return generated
 
 
+def _add_missing_secrets(path: Path) -> dict[str, str]:
+    """Draws the secrets a newer version of SECRETS names and the file lacks (the others stay as they are)."""
+    text = path.read_text()
+    present = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}
+    added = {name: _draw(name) for name in SECRETS if name not in present}
+    if added:
+        _write_private(path, text.rstrip("\n") + "\n" + "".join(f"{_env_line(n, v)}\n" for n, v in added.items()))
+    return added
+
+
 def _write_derived_files() -> None:
     s = settings.all_settings()
     directory = secrets_dir()
     _write_private(directory / "pgpass", f"*:*:*:{s['POSTGRES_USER']}:{s['POSTGRES_PASSWORD']}\n")
     _write_private(directory / "trino-password.db", f"{s['TRINO_USER']}:{pbkdf2_entry(s['TRINO_PASSWORD'])}\n")
     if not Path(s["TRINO_KEYSTORE"]).exists():
-        key_and_certificate, certificate = self_signed_certificate(s["BIND_HOST"])
-        _write_private(Path(s["TRINO_KEYSTORE"]), key_and_certificate)
+        key, certificate = self_signed_certificate(s["BIND_HOST"], TRINO_HOSTNAMES, "Trino")
+        _write_private(Path(s["TRINO_KEYSTORE"]), key + certificate)
         Path(s["TRINO_CA_FILE"]).write_text(certificate)
+    if not Path(s["FLINK_TLS_TRUSTSTORE"]).exists():
+        _write_flink_tls_files(s)
     compose_env = "".join(f"{name}={s[name]}\n" for name in SECRETS) + f"TRINO_USER={s['TRINO_USER']}\n"
     _write_private(
         Path(s["COMPOSE_ENV_FILE"]), "# Written by `make up` for docker compose; never commit it.\n" + compose_env
@@ -123,17 +148,62 @@ def pbkdf2_entry(password: str, salt: bytes | None = None, iterations: int = PBK
     return f"{iterations}:{salt.hex()}:{digest.hex()}"
 
 
-def self_signed_certificate(host_ip: str) -> tuple[str, str]:
-    """(key and certificate, certificate) in PEM, valid for `host_ip` and TRINO_HOSTNAMES."""
+def _write_flink_tls_files(s: dict[str, str]) -> None:
+    """Flink's REST key pair in PEM (for Python clients) and as the PKCS12 stores Flink's JVMs read. The
+    trust store is written by keytool: Java trusts a certificate in a PKCS12 file only if the entry carries
+    Java's own trusted-certificate attribute, which keytool sets."""
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, load_pem_private_key, pkcs12
+    from cryptography.x509 import load_pem_x509_certificate
+
+    key, certificate = self_signed_certificate(s["BIND_HOST"], FLINK_HOSTNAMES, "Flink")
+    _write_private(Path(s["FLINK_REST_CLIENT_CERT"]), key + certificate)
+    Path(s["FLINK_REST_CA_FILE"]).write_text(certificate)
+    password = s["FLINK_TLS_STORE_PASSWORD"].encode()
+    keystore = pkcs12.serialize_key_and_certificates(
+        b"flink",
+        load_pem_private_key(key.encode(), None),
+        load_pem_x509_certificate(certificate.encode()),
+        None,
+        BestAvailableEncryption(password),
+    )
+    Path(s["FLINK_TLS_KEYSTORE"]).touch(mode=0o600)
+    Path(s["FLINK_TLS_KEYSTORE"]).write_bytes(keystore)
+    truststore = Path(s["FLINK_TLS_TRUSTSTORE"])
+    truststore.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            str(Path(s["JAVA17_HOME"]) / "bin" / "keytool"),
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "flink",
+            "-file",
+            s["FLINK_REST_CA_FILE"],
+            "-keystore",
+            str(truststore),
+            "-storetype",
+            "PKCS12",
+            "-storepass:env",
+            "FLINK_TLS_STORE_PASSWORD",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "FLINK_TLS_STORE_PASSWORD": s["FLINK_TLS_STORE_PASSWORD"]},
+        timeout=60,
+    )
+
+
+def self_signed_certificate(host_ip: str, hostnames: tuple[str, ...], service: str) -> tuple[str, str]:
+    """(key, certificate) in PEM, valid for `host_ip` and `hostnames`."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fraud-platform local Trino")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"fraud-platform local {service}")])
     now = datetime.datetime.now(datetime.UTC)
-    alternative_names = [x509.IPAddress(ipaddress.ip_address(host_ip)), *map(x509.DNSName, TRINO_HOSTNAMES)]
+    alternative_names = [x509.IPAddress(ipaddress.ip_address(host_ip)), *map(x509.DNSName, hostnames)]
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -150,7 +220,7 @@ def self_signed_certificate(host_ip: str) -> tuple[str, str]:
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    return key_pem + certificate_pem, certificate_pem
+    return key_pem, certificate_pem
 
 
 def describe() -> str:
@@ -158,11 +228,14 @@ def describe() -> str:
     s = settings.all_settings()
     return (
         f"  Airflow      {s['AIRFLOW_URL']}  user {s['AIRFLOW_ADMIN_USER']}  password {s['AIRFLOW_ADMIN_PASSWORD']}\n"
+        f"  Flink UI     {s['FLINK_UI_URL']}  user {s['FLINK_UI_USER']}  password {s['FLINK_UI_PASSWORD']}\n"
         f"  Trino        {s['TRINO_URL']}  user {s['TRINO_USER']}  password {s['TRINO_PASSWORD']}"
         f"  (certificate {s['TRINO_CA_FILE']})\n"
         f"  PostgreSQL   {s['BIND_HOST']}:{s['POSTGRES_PORT']}  user {s['POSTGRES_USER']}"
         f"  password {s['POSTGRES_PASSWORD']}\n"
         f"  S3           {s['S3_ENDPOINT']}  access key {s['AWS_ACCESS_KEY_ID']}"
         f"  secret key {s['AWS_SECRET_ACCESS_KEY']}\n"
+        f"  Kafka        {s['KAFKA_BOOTSTRAP']}  {s['KAFKA_SASL_MECHANISM']} user {s['KAFKA_USERNAME']}"
+        f"  password {s['KAFKA_PASSWORD']}\n"
         f"  (all of them: {credentials_file()}, mode {oct(credentials_file().stat().st_mode & 0o777)})"
     )

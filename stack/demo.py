@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Consumer, TopicPartition
 
-from include import scoring_job, settings
+from include import kafka_config, scoring_job, settings
 from include.lakehouse import trino_query
 from producer.cli import main as produce
 
@@ -27,12 +27,13 @@ def _say(text: str) -> None:
 def _last_messages(topic: str, count: int, timeout_s: float = 10.0) -> list[dict]:
     """The last `count` messages of a topic, oldest first."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
-            "group.id": "demo-reader",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
+        kafka_config.client_config(
+            {
+                "group.id": "demo-reader",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
     )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     assignment = []

@@ -14,6 +14,7 @@ import socket
 import ssl
 import string
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -210,10 +211,19 @@ def check_dynamodb() -> str:
 # --- Kafka --------------------------------------------------------------------------------------------
 
 
+# Written into the Kafka data directory once its metadata holds the SCRAM logins (see prepare_kafka).
+KAFKA_LOGINS_MARKER = ".scram-logins"
+
+
 def prepare_kafka() -> None:
     render_config("kafka")
     data = _path("DATA_DIR") / "kafka"
     if (data / "meta.properties").exists():
+        if not (data / KAFKA_LOGINS_MARKER).exists():
+            raise RuntimeError(
+                f"{data} was formatted before Kafka required logins and holds none; run `make clean` (deletes "
+                "the stack's data) and `make up` again"
+            )
         return
     data.mkdir(parents=True, exist_ok=True)
     java = str(_path("JAVA17_HOME") / "bin" / "java")
@@ -235,6 +245,11 @@ def prepare_kafka() -> None:
             "--standalone",
             "-t",
             cluster_id,
+            # The SCRAM logins, stored in the cluster's metadata (server.properties names them).
+            "--add-scram",
+            f"SCRAM-SHA-512=[name={settings.get('KAFKA_USERNAME')},password={settings.get('KAFKA_PASSWORD')}]",
+            "--add-scram",
+            f"SCRAM-SHA-512=[name=broker,password={settings.get('KAFKA_BROKER_PASSWORD')}]",
             "-c",
             str(_path("RUN_DIR") / "conf" / "kafka" / "server.properties"),
         ],
@@ -243,6 +258,7 @@ def prepare_kafka() -> None:
         text=True,
         timeout=PREPARE_TIMEOUT_S,
     )
+    (data / KAFKA_LOGINS_MARKER).touch()
 
 
 def check_kafka() -> str:
@@ -281,7 +297,9 @@ def prepare_flink() -> None:
 
 
 def check_flink() -> str:
-    overview = _http_json(f"{settings.get('FLINK_REST_URL')}/overview")
+    from include.flink_rest import FlinkRest
+
+    overview = FlinkRest.platform(timeout_s=3).overview()
     if overview["taskmanagers"] < 1:
         raise RuntimeError("no TaskManager registered")
     if overview["slots-total"] < 1:
@@ -291,6 +309,23 @@ def check_flink() -> str:
         f"{overview['slots-available']}/{overview['slots-total']} slots free, "
         f"{overview['jobs-running']} jobs running"
     )
+
+
+def check_flink_ui() -> str:
+    """The login proxy refuses a caller without the login and passes the UI's calls on to Flink."""
+    from stack.report_server import basic_authorization
+
+    url = f"{settings.get('FLINK_UI_URL')}/overview"
+    try:
+        urllib.request.urlopen(url, timeout=3)
+        raise RuntimeError("the Flink UI answered without a login")
+    except urllib.error.HTTPError as refused:
+        if refused.code != 401:
+            raise
+    login = basic_authorization(settings.get("FLINK_UI_USER"), settings.get("FLINK_UI_PASSWORD"))
+    request = urllib.request.Request(url, headers={"Authorization": login})
+    with urllib.request.urlopen(request, timeout=3) as response:
+        return f"login required, Flink {json.loads(response.read())['flink-version']} behind it"
 
 
 # --- Trino --------------------------------------------------------------------------------------------
@@ -441,6 +476,7 @@ SERVICES: dict[str, Service] = {
             prepare_flink,
             url_setting="FLINK_REST_URL",
         ),
+        Service("flink-ui", ("flink-ui",), ("FLINK_UI_PORT",), check_flink_ui, 120, url_setting="FLINK_UI_URL"),
         Service(
             "trino",
             ("trino",),
@@ -466,4 +502,7 @@ SERVICES: dict[str, Service] = {
 # Start order: each stage starts together and must be healthy before the next one starts. The second
 # stage needs only the first (Airflow and the Iceberg catalog live in PostgreSQL, the warehouse in S3);
 # started together they overlap their waits: `make up` on a warm machine 43 s -> 40 s.
-STAGES: list[list[str]] = [["postgres", "s3", "dynamodb"], ["kafka", "flink", "trino", "airflow", "report"]]
+STAGES: list[list[str]] = [
+    ["postgres", "s3", "dynamodb"],
+    ["kafka", "flink", "flink-ui", "trino", "airflow", "report"],
+]

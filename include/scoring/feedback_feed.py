@@ -78,7 +78,7 @@ class FeedbackSnapshots:
 class FeedbackFeed:
     def __init__(
         self,
-        bootstrap: str,
+        kafka: dict,
         topic: str,
         index: FeedbackIndex,
         snapshots: FeedbackSnapshots | None = None,
@@ -95,8 +95,8 @@ class FeedbackFeed:
         self.request_timeout_s = request_timeout_s
         self.clock = clock
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
+            kafka
+            | {
                 "group.id": "fraud-scoring-feedback-side-input",  # required by the client; never committed
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
@@ -105,7 +105,7 @@ class FeedbackFeed:
         )
         # Asks for the end of every partition in one request (the consumer would ask one by one), on
         # its own connection: a consumer's query would wait behind its open long-poll fetch.
-        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        self.admin = AdminClient(kafka)
         metadata = self.consumer.list_topics(topic, timeout=request_timeout_s).topics[topic]
         if metadata.error is not None:
             raise KafkaException(metadata.error)

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from include import aws, settings
+from include import aws, kafka_config, settings
 from include.scoring import config as scoring_config
 from include.scoring.card_store import DynamoCardStore, ensure_table
 from include.scoring.config import ScoringConfig
@@ -52,7 +52,7 @@ def feedback_side_input(runtime: dict, scoring: ScoringConfig) -> tuple[Feedback
     """Every confirmed fraud the features may still count, read before the first record is scored."""
     index = FeedbackIndex(keep_ms=scoring.feedback_keep_ms)
     feed = FeedbackFeed(
-        settings.get("KAFKA_BOOTSTRAP"), runtime["feedback_topic"], index, feedback_snapshots(runtime["feedback_topic"])
+        kafka_config.client_config(), runtime["feedback_topic"], index, feedback_snapshots(runtime["feedback_topic"])
     )
     feed.catch_up()
     return index, feed

@@ -10,7 +10,7 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from include import aws, kafka_admin, settings
+from include import aws, kafka_admin, kafka_config, settings
 from include.scoring.feedback import Feedback, FeedbackIndex, encode_feedback
 from include.scoring.feedback_feed import FeedbackFeed, FeedbackSnapshots
 
@@ -39,12 +39,13 @@ def snapshots(feedback_topic):
 
 def produce(topic: str, payloads: list[tuple[str, bytes, int]]) -> None:
     producer = Producer(
-        {
-            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
-            "enable.idempotence": True,
-            "linger.ms": 20,
-            "queue.buffering.max.messages": 500_000,
-        }
+        kafka_config.client_config(
+            {
+                "enable.idempotence": True,
+                "linger.ms": 20,
+                "queue.buffering.max.messages": 500_000,
+            }
+        )
     )
     for key, value, timestamp in payloads:
         producer.produce(topic, key=key, value=value, timestamp=timestamp)
@@ -65,7 +66,7 @@ def feedback(i: int, step_ms: int = 3_600_000) -> tuple[str, bytes, int]:
 
 def test_catch_up_reads_to_the_end_each_time(feedback_topic):
     index = FeedbackIndex()
-    feed = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=20)
+    feed = FeedbackFeed(kafka_config.client_config(), feedback_topic, index, stall_timeout_s=20)
     try:
         assert feed.catch_up() == 0 and len(index) == 0  # empty topic: returns at once
 
@@ -88,7 +89,7 @@ def test_a_long_read_is_bounded_by_progress_not_by_a_deadline(feedback_topic):
     """250,000 confirmations take longer to read than the 1 s the feed may go without progress."""
     produce(feedback_topic, [feedback(i, step_ms=60_000) for i in range(250_000)])
     index = FeedbackIndex(keep_ms=KEEP_MS)
-    feed = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, index, stall_timeout_s=1.0)
+    feed = FeedbackFeed(kafka_config.client_config(), feedback_topic, index, stall_timeout_s=1.0)
     try:
         started = time.monotonic()
         assert feed.catch_up() == 250_000
@@ -102,7 +103,7 @@ def test_a_long_read_is_bounded_by_progress_not_by_a_deadline(feedback_topic):
 def test_a_worker_starts_from_the_snapshot_and_reads_only_the_rest(feedback_topic, snapshots):
     produce(feedback_topic, [feedback(i) for i in range(3_000)])
     first_index = FeedbackIndex(keep_ms=KEEP_MS)
-    first = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, first_index, snapshots, snapshot_every_s=0)
+    first = FeedbackFeed(kafka_config.client_config(), feedback_topic, first_index, snapshots, snapshot_every_s=0)
     try:
         assert first.catch_up() == 3_000
         first._upload.join(30)  # the snapshot is written on a thread
@@ -113,9 +114,7 @@ def test_a_worker_starts_from_the_snapshot_and_reads_only_the_rest(feedback_topi
         first.close()
 
     second_index = FeedbackIndex(keep_ms=KEEP_MS)
-    second = FeedbackFeed(
-        settings.get("KAFKA_BOOTSTRAP"), feedback_topic, second_index, snapshots, snapshot_every_s=1e9
-    )
+    second = FeedbackFeed(kafka_config.client_config(), feedback_topic, second_index, snapshots, snapshot_every_s=1e9)
     try:
         assert second.restored == 61 * 24 + 1  # what the index kept of the first 3,000
         assert second.catch_up() == 500  # and only what came after the snapshot
@@ -129,7 +128,7 @@ def test_a_snapshot_of_another_topic_generation_is_ignored(feedback_topic, snaps
     snapshots.save(FeedbackSnapshots.encode(KEEP_MS, {0: 10_000, 1: 10_000, 2: 10_000}, [["x", "C000000001", "T1", 1]]))
     produce(feedback_topic, [feedback(i) for i in range(10)])
     index = FeedbackIndex(keep_ms=KEEP_MS)
-    feed = FeedbackFeed(settings.get("KAFKA_BOOTSTRAP"), feedback_topic, index, snapshots)
+    feed = FeedbackFeed(kafka_config.client_config(), feedback_topic, index, snapshots)
     try:
         assert feed.restored == 0 and feed.catch_up() == 10 and len(index) == 10
     finally:

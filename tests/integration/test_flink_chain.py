@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from include import kafka_admin, settings
+from include import kafka_admin, kafka_config, settings
 from include.flink_jobs import submit_sql
 from include.flink_rest import FlinkRest
 from include.lakehouse import iceberg_catalog, trino_query
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 def _produce(topic: str) -> set[tuple[str, str, Decimal]]:
-    producer = Producer({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True})
+    producer = Producer(kafka_config.client_config({"enable.idempotence": True}))
     rows = {(f"tx-{i:05d}", f"card-{i % 37}", Decimal(i) / 4) for i in range(ROWS)}
     for tx_id, card_id, amount in rows:
         value = {"tx_id": tx_id, "card_id": card_id, "amount": float(amount)}
@@ -34,7 +34,7 @@ def _produce(topic: str) -> set[tuple[str, str, Decimal]]:
 
 def test_kafka_to_iceberg_through_flink_then_trino_reads_exactly_the_rows(unique_name):
     kafka_admin.create_topics({unique_name: (2, {})})
-    flink = FlinkRest(settings.get("FLINK_REST_URL"))
+    flink = FlinkRest.platform()
     job_id = None
     try:
         produced = _produce(unique_name)

@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Producer
 
 from bench import pipeline
-from include import aws, job_health, kafka_admin, scoring_job, settings
+from include import aws, job_health, kafka_admin, kafka_config, scoring_job, settings
 from include.dead_letters import MAX_LETTER_BYTES
 from include.scoring.feedback import Feedback, encode_feedback
 from include.transactions import Transaction, encode
@@ -144,12 +144,13 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
     librdkafka sends as "now", kafka-python. Returns where each landed."""
     topics = {"tx": deployment.transactions_topic, "feedback": deployment.feedback_topic}
     producer = Producer(
-        {
-            "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
-            "enable.idempotence": True,
-            "message.max.bytes": MAX_BYTES,
-            "compression.type": "none",
-        }
+        kafka_config.client_config(
+            {
+                "enable.idempotence": True,
+                "message.max.bytes": MAX_BYTES,
+                "compression.type": "none",
+            }
+        )
     )
     written: list[Written] = []
     errors: list[str] = []
@@ -180,7 +181,7 @@ def write_raw(deployment: scoring_job.Deployment, records: list[Hostile]) -> lis
 
     from kafka import KafkaProducer
 
-    legacy = KafkaProducer(bootstrap_servers=settings.get("KAFKA_BOOTSTRAP"))
+    legacy = KafkaProducer(**kafka_config.kafka_python_config())
     for record in zero_timestamp:
         metadata = legacy.send(topics[record.topic], value=record.value, key=record.key, timestamp_ms=0).get(30)
         assert metadata.timestamp == 0

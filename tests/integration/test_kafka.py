@@ -8,13 +8,13 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from include import settings
+from include import kafka_config
 from stack.services import kafka_topics
 
 
 @pytest.fixture
 def admin() -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP")})
+    return AdminClient(kafka_config.client_config())
 
 
 def test_platform_topics_exist_with_configured_partitions_and_retention(admin):
@@ -31,7 +31,7 @@ def test_platform_topics_exist_with_configured_partitions_and_retention(admin):
 def test_produce_and_consume_keeps_each_key_in_one_partition(admin, unique_name):
     admin.create_topics([NewTopic(unique_name, num_partitions=3, replication_factor=1)])[unique_name].result(30)
     try:
-        producer = Producer({"bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"), "enable.idempotence": True})
+        producer = Producer(kafka_config.client_config({"enable.idempotence": True}))
         delivered = []
         sent = {(f"card-{i % 7}", f"tx-{i}") for i in range(200)}
         for key, value in sorted(sent):
@@ -42,11 +42,12 @@ def test_produce_and_consume_keeps_each_key_in_one_partition(admin, unique_name)
         assert all(err is None for err, _ in delivered) and len(delivered) == len(sent)
 
         consumer = Consumer(
-            {
-                "bootstrap.servers": settings.get("KAFKA_BOOTSTRAP"),
-                "group.id": unique_name,
-                "auto.offset.reset": "earliest",
-            }
+            kafka_config.client_config(
+                {
+                    "group.id": unique_name,
+                    "auto.offset.reset": "earliest",
+                }
+            )
         )
         consumer.subscribe([unique_name])
         received, partitions_of_key = set(), {}

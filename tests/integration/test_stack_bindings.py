@@ -1,6 +1,6 @@
 """Every service of the local stack listens on loopback only (the README and the settings promise it),
-with one exception that no setting can remove, checked to stay that narrow; Flink's REST API takes no
-jars."""
+with one exception that no setting can remove, checked to stay that narrow; every UI and API asks who
+the caller is and refuses the former fixed passwords; Flink's REST API takes no jars."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from include import settings
+from include.flink_rest import FlinkRest
 from stack import supervisor
 
 # PyFlink runs Python UDFs through Beam's fn API: for each Python worker the TaskManager opens gRPC
@@ -52,13 +53,15 @@ def test_every_service_listens_on_loopback_only():
 
 
 def test_flink_rest_api_takes_no_jar_uploads():
-    """Jobs are submitted by the `flink` CLI; the REST API's jar upload and run endpoints are off, while
-    the job overview the health checks read still answers."""
-    rest = settings.get("FLINK_REST_URL")
-    upload = requests.post(f"{rest}/jars/upload", files={"jarfile": ("x.jar", b"PK\x05\x06" + bytes(18))}, timeout=10)
+    """Jobs are submitted by the `flink` CLI; the REST API's jar upload and run endpoints are off (even for
+    a caller with the client certificate), while the job overview the health checks read still answers."""
+    rest = FlinkRest.platform()
+    upload = rest.session.post(
+        f"{rest.base_url}/jars/upload", files={"jarfile": ("x.jar", b"PK\x05\x06" + bytes(18))}, timeout=10
+    )
     assert 400 <= upload.status_code < 500, upload.text[:300]  # no handler: "POST request not allowed"
-    assert requests.get(f"{rest}/jars", timeout=10).status_code == 404
-    assert requests.get(f"{rest}/jobs/overview", timeout=10).status_code == 200
+    assert rest.session.get(f"{rest.base_url}/jars", timeout=10).status_code == 404
+    assert rest.session.get(f"{rest.base_url}/jobs/overview", timeout=10).status_code == 200
 
 
 # --- Who are you: every UI and API with a login refuses anonymous callers and the former fixed passwords ---
@@ -117,6 +120,36 @@ def test_s3_refuses_anonymous_requests_and_the_former_keys():
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
+def test_dynamodb_takes_only_requests_signed_with_the_platform_key():
+    """dynalite never checks signatures; stack/dynamodb/signed_dynalite.js does. Only its fixed health
+    answer (`GET /`) stays anonymous."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from include import aws
+
+    s = settings.all_settings()
+    endpoint, region = s["DYNAMODB_ENDPOINT"], s["AWS_REGION"]
+    list_tables = {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"}
+    unsigned = requests.post(f"{endpoint}/", data="{}", headers=list_tables, timeout=10)
+    assert unsigned.status_code == 400
+    assert unsigned.json()["__type"].endswith("#MissingAuthenticationTokenException")
+    former_key, former_secret = FORMER_DEFAULTS["s3"]
+    refusals = {
+        (s["AWS_ACCESS_KEY_ID"], "not-the-secret"): "InvalidSignatureException",
+        (former_key, former_secret): "UnrecognizedClientException",
+    }
+    for (key, secret), error in refusals.items():
+        client = boto3.client(
+            "dynamodb", endpoint_url=endpoint, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret
+        )
+        with pytest.raises(ClientError) as refused:
+            client.list_tables()
+        assert refused.value.response["Error"]["Code"] == error
+    assert isinstance(aws.dynamodb_client().list_tables()["TableNames"], list)
+    assert requests.get(f"{endpoint}/", timeout=10).status_code == 200
+
+
 def test_airflow_refuses_anonymous_calls_and_the_former_admin_password():
     url = settings.get("AIRFLOW_URL")
     assert requests.get(f"{url}/api/v2/dags", timeout=10).status_code == 401
@@ -146,21 +179,83 @@ def test_trino_takes_a_password_over_https_only():
         assert _trino_statement(internal, auth, False).status_code in (401, 403)
 
 
-def test_report_page_asks_for_the_login():
-    url = settings.get("REPORT_URL")
-    refused = requests.get(f"{url}/", timeout=10)
+def _asks_for_a_basic_login(url: str, login: tuple[str, str]) -> requests.Response:
+    """Refused without a login and with admin/admin; returns the answer with `login`."""
+    refused = requests.get(url, timeout=10)
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
-    assert requests.get(f"{url}/", auth=("admin", "admin"), timeout=10).status_code == 401
+    assert requests.get(url, auth=("admin", "admin"), timeout=10).status_code == 401
+    return requests.get(url, auth=login, timeout=10)
+
+
+def test_report_page_asks_for_the_login():
     login = (settings.get("TRINO_USER"), settings.get("TRINO_PASSWORD"))
-    assert requests.get(f"{url}/", auth=login, timeout=10).status_code == 200
+    assert _asks_for_a_basic_login(f"{settings.get('REPORT_URL')}/", login).status_code == 200
+
+
+def test_flink_rest_api_takes_only_the_platform_client_certificate(tmp_path):
+    """Mutual TLS: without a client certificate, or with one Flink does not trust, the handshake fails."""
+    from stack import credentials
+
+    url = settings.get("FLINK_REST_URL")
+    assert url.startswith("https://")
+    session = requests.Session()
+    session.trust_env = False
+    with pytest.raises(requests.exceptions.SSLError):
+        session.get(f"{url}/overview", verify=settings.get("FLINK_REST_CA_FILE"), timeout=10)
+    key, certificate = credentials.self_signed_certificate(settings.get("BIND_HOST"), ("localhost",), "Stranger")
+    (tmp_path / "key.pem").write_text(key)
+    (tmp_path / "cert.pem").write_text(certificate)
+    with pytest.raises(requests.exceptions.SSLError):
+        session.get(
+            f"{url}/overview",
+            verify=settings.get("FLINK_REST_CA_FILE"),
+            cert=(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")),
+            timeout=10,
+        )
+    assert FlinkRest.platform().overview()["taskmanagers"] >= 1
+
+
+def test_flink_ui_asks_for_the_login():
+    url, login = settings.get("FLINK_UI_URL"), (settings.get("FLINK_UI_USER"), settings.get("FLINK_UI_PASSWORD"))
+    assert _asks_for_a_basic_login(f"{url}/overview", login).json()["taskmanagers"] >= 1
+    assert requests.get(f"{url}/", auth=login, timeout=10).status_code == 200  # the UI's page
+
+
+def _kafka_metadata(config: dict) -> int:
+    """Topics a client with `config` sees; raises KafkaException when the broker does not let it in."""
+    from confluent_kafka.admin import AdminClient
+
+    return len(AdminClient(config).list_topics(timeout=10).topics)
+
+
+def test_kafka_takes_only_the_platform_login():
+    from confluent_kafka import KafkaException
+
+    from include import kafka_config
+
+    bootstrap = settings.get("KAFKA_BOOTSTRAP")
+    with pytest.raises(KafkaException):
+        _kafka_metadata({"bootstrap.servers": bootstrap})  # PLAINTEXT: no login at all
+    wrong = kafka_config.client_config({"sasl.password": "not-the-password"})
+    with pytest.raises(KafkaException):
+        _kafka_metadata(wrong)
+    assert _kafka_metadata(kafka_config.client_config()) >= 4
+    # The controller's port takes only the broker's own PLAIN login.
+    controller = {
+        "bootstrap.servers": f"{settings.get('BIND_HOST')}:{settings.get('KAFKA_CONTROLLER_PORT')}",
+        "socket.timeout.ms": 5000,
+    }
+    with pytest.raises(KafkaException):
+        _kafka_metadata(controller)
 
 
 def test_no_secret_is_in_the_sql_a_job_submits():
     from include.scoring_job import SQL_FILES
 
     s = settings.all_settings()
-    secrets = [s[name] for name in ("POSTGRES_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+    secret_names = ("POSTGRES_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "KAFKA_PASSWORD")
+    secrets = [s[name] for name in secret_names]
     for path in SQL_FILES:
         text = path.read_text()
         assert not any(secret in text for secret in secrets), path
-        assert not any(f"${{{name}}}" in text for name in ("POSTGRES_PASSWORD", "AWS_SECRET_ACCESS_KEY")), path
+        assert not any(f"${{{name}}}" in text for name in secret_names), path

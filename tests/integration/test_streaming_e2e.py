@@ -131,9 +131,6 @@ def test_dynamodb_history_matches_the_valid_transactions(uninterrupted):
     assert histories == by_card
 
 
-# The Kafka broker kill is not here yet: through this exactly-once instance it reconciled in two runs out
-# of three; the third (CI, 2026-12-03) failed on a field its message did not show. bench/faults.py runs
-# it (at-least-once alerts, as on the platform: reconciled both times).
 @pytest.mark.parametrize("case", ["taskmanager_kill", "postgres_restart"])
 def test_a_failure_mid_stream_loses_and_doubles_nothing_and_scores_the_same(items, uninterrupted, case):
     """The same stream through an exactly-once instance while one service fails (bench/faults.py: the
@@ -143,6 +140,16 @@ def test_a_failure_mid_stream_loses_and_doubles_nothing_and_scores_the_same(item
     assert result.reconciled, result.summary()
     assert result.produced == len(items) + len(uninterrupted[1].bad)
     assert result.alert_repeats == 0, result.summary()  # exactly-once alerts
+
+
+def test_a_kafka_broker_kill_mid_stream_loses_and_doubles_nothing(items, uninterrupted):
+    """The broker killed (-9) and started again 20 s later, with the platform's at-least-once alerts:
+    every transaction scored once or dead-lettered, every ALERT row on the topic (repeats allowed, and
+    counted), the same scores. (Through an exactly-once alert sink it reconciled in two runs of three; the
+    third, in CI on 2026-12-03, failed on a figure its message did not show, so that variant is not here.)"""
+    result, _ = faults.run_case(faults.FAULTS["kafka_broker_kill"], items, uninterrupted[2])
+    assert result.reconciled, result.summary()
+    assert result.produced == len(items) + len(uninterrupted[1].bad)
 
 
 def test_a_dynamodb_outage_mid_stream_slows_the_job_and_loses_and_doubles_nothing(items, uninterrupted):

@@ -22,8 +22,8 @@ def test_trino_password_entry_is_pbkdf2_as_trino_checks_it():
 
 
 def test_certificate_is_valid_for_loopback(tmp_path):
-    key_and_certificate, certificate = credentials.self_signed_certificate("127.0.0.1")
-    assert "PRIVATE KEY" in key_and_certificate and "PRIVATE KEY" not in certificate
+    key, certificate = credentials.self_signed_certificate("127.0.0.1", ("localhost",), "Test")
+    assert "PRIVATE KEY" in key and "PRIVATE KEY" not in certificate
     (tmp_path / "ca.pem").write_text(certificate)
     ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))  # parses as a trust anchor
 
@@ -54,7 +54,28 @@ def test_first_run_generates_private_unique_secrets_and_a_second_keeps_them(tmp_
     secrets_dir = tmp_path / "stack" / "secrets"
     assert secrets_dir.stat().st_mode & 0o777 == 0o700
     for path in [
-        *(secrets_dir / name for name in ("credentials.env", "pgpass", "trino-keystore.pem")),
+        *(
+            secrets_dir / name
+            for name in (
+                "credentials.env",
+                "pgpass",
+                "trino-keystore.pem",
+                "flink-rest-client.pem",
+                "flink-keystore.p12",
+            )
+        ),
         tmp_path / ".env",
     ]:
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_a_secret_added_by_a_newer_version_is_drawn_and_the_others_kept(tmp_path):
+    path = tmp_path / "credentials.env"
+    path.write_text("# header\nPOSTGRES_PASSWORD=${POSTGRES_PASSWORD:-kept}\n")
+    added = credentials._add_missing_secrets(path)
+    assert set(added) == set(credentials.SECRETS) - {"POSTGRES_PASSWORD"}
+    text = path.read_text()
+    assert "POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-kept}" in text
+    assert all(f"{name}=${{{name}:-{value}}}" in text for name, value in added.items())
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert credentials._add_missing_secrets(path) == {}

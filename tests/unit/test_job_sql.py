@@ -53,9 +53,10 @@ def _view_columns(view: str) -> list[str]:
 
 
 def test_every_variable_the_sql_uses_is_set():
-    """The runner exits on a ${NAME} it has no value for; nothing is left unrendered."""
+    """The runner exits on a ${NAME} it has no value for; nothing is left unrendered but the Kafka
+    client's own `${env:NAME}` references (its config provider reads them on the cluster)."""
     _, statements, inserts = rendered()
-    assert not [s for s in statements + inserts if "${" in s]
+    assert not [s for s in statements + inserts if "${" in s.replace("${env:KAFKA_PASSWORD}", "")]
 
 
 def test_the_verdict_view_names_every_array_element_once_in_udf_order():

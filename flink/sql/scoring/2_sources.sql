@@ -10,6 +10,11 @@
 -- message (a STRING column would copy invalid bytes unchecked, and PyFlink's Arrow conversion would fail
 -- on them before any UDF code runs). Headers are not read. The record timestamp comes as it is (any
 -- int64); the producer sets it to the event time, and the UDF checks the two agree.
+--
+-- Every Kafka table logs in the same way (the `properties.security.*` and `sasl.*` lines, the settings of
+-- include/kafka_config.py): the password is named, not written: Kafka's EnvVarConfigProvider reads it
+-- from the JobManager's and TaskManagers' environment, so it never appears in the submitted SQL. The
+-- class names are those inside Flink's Kafka connector jar, which relocates the Kafka client.
 CREATE TEMPORARY TABLE kafka_source (
   record_key BYTES,
   payload BYTES,
@@ -21,6 +26,11 @@ CREATE TEMPORARY TABLE kafka_source (
   'connector' = 'kafka',
   'topic' = '${TRANSACTIONS_TOPIC};${FEEDBACK_TOPIC}',
   'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
+  'properties.security.protocol' = '${KAFKA_SECURITY_PROTOCOL}',
+  'properties.sasl.mechanism' = '${KAFKA_SASL_MECHANISM}',
+  'properties.sasl.jaas.config' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_USERNAME}" password="${env:KAFKA_PASSWORD}";',
+  'properties.config.providers' = 'env',
+  'properties.config.providers.env.class' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.config.provider.EnvVarConfigProvider',
   'properties.group.id' = '${SCORING_JOB_NAME}',
   'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'group-offsets',

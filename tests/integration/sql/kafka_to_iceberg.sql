@@ -11,6 +11,11 @@ CREATE TEMPORARY TABLE chain_source (
   'connector' = 'kafka',
   'topic' = '${SOURCE_TOPIC}',
   'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
+  'properties.security.protocol' = '${KAFKA_SECURITY_PROTOCOL}',
+  'properties.sasl.mechanism' = '${KAFKA_SASL_MECHANISM}',
+  'properties.sasl.jaas.config' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_USERNAME}" password="${env:KAFKA_PASSWORD}";',
+  'properties.config.providers' = 'env',
+  'properties.config.providers.env.class' = 'org.apache.flink.kafka.shaded.org.apache.kafka.common.config.provider.EnvVarConfigProvider',
   'properties.group.id' = '${JOB_NAME}',
   'scan.startup.mode' = 'earliest-offset',
   'format' = 'json'
