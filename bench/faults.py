@@ -4,7 +4,9 @@ Each case streams the same simulated transactions (a few bad records among them)
 scoring job instance of its own, injects its fault once a third of them is in Iceberg, lets the platform
 recover, and reconciles exactly against an uninterrupted run of the same stream:
 
-* produced = scored + dead-lettered, and no transaction is in Iceberg twice;
+* produced = scored + dead-lettered, and no transaction is in Iceberg twice (what the test's producer
+  wrote twice when the broker was killed is in Kafka twice: each repeat must be dead-lettered as a
+  duplicate tx_id);
 * every ALERT row is on the alerts topic (alerts are at-least-once on the platform: repeats are counted);
 * every score, decision, reason and feature equals the uninterrupted run's;
 * Trino, the analysts' engine, counts the same rows.
@@ -16,13 +18,18 @@ every other job on the cluster, the platform's included, which the health DAG th
     PYTHONPATH=. .venvs/app/bin/python -m bench.faults                      # every case
     PYTHONPATH=. .venvs/app/bin/python -m bench.faults kafka_broker_kill    # some of them
 
-tests/integration/test_faults.py runs the cases that fit CI's time through the same code; the soak (30
-min at 1,000 tx/s with a TaskManager kill halfway) is bench/soak.py.
+The dead-letter topic is checked too (DLQ lost): it is exactly-once, so a restart later than the Kafka
+transaction timeout can lose the letters of the checkpoint whose commit the broker aborted (Iceberg keeps
+them); the kafka_transaction_timeout case provokes such a restart and notes what the health DAG says.
+
+tests/integration/test_streaming_e2e.py runs the cases that fit CI's time through the same code; the soak
+(30 min at 1,000 tx/s with a TaskManager kill halfway) is bench/soak.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import signal
@@ -38,7 +45,7 @@ from pathlib import Path
 import psutil
 
 from bench import pipeline
-from include import scoring_job
+from include import job_health, scoring_job
 from include.lakehouse import trino_query
 from producer.simulator import Simulator
 from stack import supervisor
@@ -124,6 +131,21 @@ def kill_jobmanager() -> None:
     wait_healthy("flink")
 
 
+# The transaction-timeout case: its instance's Kafka transactions time out after a minute (the platform's
+# after KAFKA_TRANSACTION_TIMEOUT_MS, 15 min), and the JobManager stays down half a minute longer.
+SHORT_TRANSACTION_TIMEOUT_MS = 60_000
+
+
+def jobmanager_down_past_the_transaction_timeout() -> None:
+    """The JobManager stopped (the job's tasks fail, its open transactions stay on the broker) for longer
+    than the instance's transaction timeout, then started again: it knows no job, which is restarted as the
+    health DAG does, from the newest checkpoint, after the broker has aborted what was open."""
+    supervisor.stop("flink-jobmanager")
+    time.sleep(SHORT_TRANSACTION_TIMEOUT_MS / 1000 + 30)
+    supervisor.start("flink-jobmanager")
+    wait_healthy("flink")
+
+
 def kill_taskmanager_twice() -> None:
     """Two TaskManager kills, the second as soon as the first one's replacement registers: within one
     checkpoint interval (10 s), before the job completes a checkpoint in between."""
@@ -153,6 +175,7 @@ class Fault:
     how: str
     inject: Callable[[str], None]  # called with the job's id; returns once the failed service is back
     loses_job: bool = False  # the job is gone afterwards: restarted as the health DAG does
+    instance_options: dict = field(default_factory=dict)  # Deployment fields the case needs
 
 
 FAULTS: dict[str, Fault] = {
@@ -177,6 +200,13 @@ FAULTS: dict[str, Fault] = {
             lambda _: kill_jobmanager(),
             loses_job=True,
         ),
+        Fault(
+            "kafka_transaction_timeout",
+            "JobManager down 90 s, past the job's Kafka transaction timeout (60 s here); restarted as the health DAG does",
+            lambda _: jobmanager_down_past_the_transaction_timeout(),
+            loses_job=True,
+            instance_options={"kafka_transaction_timeout_ms": SHORT_TRANSACTION_TIMEOUT_MS},
+        ),
     ]
 }
 
@@ -189,8 +219,16 @@ class CaseResult:
     case: str
     how: str
     produced: int = 0  # transactions sent (valid and bad)
+    # Records the test's producer wrote twice: a broker killed under an idempotent librdkafka producer can
+    # make it bump its epoch and resend what the broker had already written. The job dead-letters each
+    # repeat as duplicate_tx_id (include/scoring/scorer.py), so they must equal those letters.
+    producer_repeats: int = 0
+    duplicate_tx_id_letters: int = 0
     scored: int = 0
-    dead_lettered: int = 0
+    dead_lettered: int = 0  # rows of the dead_letters table (Iceberg: the record of every rejection)
+    dead_letters_off_topic: int = 0  # of those, how many the dead-letter topic lacks (aborted transactions)
+    dead_letter_repeats: int = 0  # dead_letters rows for a Kafka record (topic, partition, offset) seen before
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # per topic and reason (its first word)
     duplicates: int = 0  # rows of scored_transactions beyond one per tx_id
     missing: int = 0  # valid transactions not in Iceberg
     alerts_missing: int = 0  # ALERT rows not on the alerts topic
@@ -210,7 +248,8 @@ class CaseResult:
     @property
     def reconciled(self) -> bool:
         return (
-            self.produced == self.scored + self.dead_lettered
+            self.produced + self.producer_repeats == self.scored + self.dead_lettered
+            and self.duplicate_tx_id_letters == self.producer_repeats
             and self.trino_rows == self.scored
             and not (self.duplicates or self.missing or self.alerts_missing or self.score_mismatches)
         )
@@ -223,7 +262,9 @@ def run_case(
     `fault` once a third is in Iceberg, waits until everything produced is consumed, and reconciles
     against `reference` (tx_id -> row; None: the run is the reference). Returns the figures and the
     run's rows."""
-    deployment = pipeline.new_deployment(f"fault_{fault.name}_{uuid.uuid4().hex[:6]}", **instance_options)
+    deployment = pipeline.new_deployment(
+        f"fault_{fault.name}_{uuid.uuid4().hex[:6]}", **{**fault.instance_options, **instance_options}
+    )
     rest = scoring_job.flink()
     result = CaseResult(fault.name, fault.how)
     try:
@@ -251,6 +292,10 @@ def run_case(
             assert not scoring_job.running(deployment, rest), "the job outlived its JobManager"
             job_ids.append(scoring_job.restart(deployment, rest)[0])
             result.job_restarts += 1
+            # What the health DAG says of such a restart (include/job_health.py).
+            down_s = injected["lifted"] - injected["at"]
+            if warning := job_health.late_restart_warning(down_s, deployment.transaction_timeout_s()):
+                result.notes.append(f"health DAG: {warning}")
         result.recovery_s = _recovery_s(rest, job_ids[-1], injected["at"], injected["lifted"])
         try:
             pipeline.run_until_consumed(deployment, sent)
@@ -290,7 +335,16 @@ def _reconcile(
     result.scored = len(rows)
     result.duplicates = len(table) - len(rows)
     result.missing = len(set(sent.valid) - set(rows))
-    result.dead_lettered = len(pipeline.dead_letter_rows(deployment))
+    letters = pipeline.dead_letter_rows(deployment)
+    result.dead_lettered = len(letters)
+    records = {(letter["topic"], letter["kafka_partition"], letter["kafka_offset"]) for letter in letters}
+    result.dead_letter_repeats = len(letters) - len(records)
+    reasons = collections.Counter(f"{letter['topic']}: {letter['reason'].split(':')[0]}" for letter in letters)
+    result.dead_letter_reasons = dict(sorted(reasons.items()))
+    result.producer_repeats = pipeline.records_in_topic(deployment.transactions_topic) - result.produced
+    result.duplicate_tx_id_letters = sum(1 for letter in letters if letter["reason"].startswith("duplicate_tx_id"))
+    letters_on_topic = len(pipeline.read_topic(deployment.dlq_topic, decode=bytes))
+    result.dead_letters_off_topic = max(0, result.dead_lettered - letters_on_topic)
     try:  # analysts read through Trino: it must answer after the fault too (its catalog is in PostgreSQL)
         result.trino_rows = trino_query(f"select count(*) from {deployment.table('scored_transactions')}")[0][0]
     except Exception as failed:  # counted as not reconciled, with the reason
@@ -313,15 +367,18 @@ def _reconcile(
 
 def report(results: list[CaseResult]) -> str:
     header = (
-        f"{'case':<24} {'produced':>8} {'scored':>7} {'dead':>5} {'dup':>4} {'lost':>5} "
-        f"{'alerts lost':>11} {'repeats':>7} {'≠ scores':>8} {'recovery s':>10} {'restarts':>8}  reconciled"
+        f"{'case':<24} {'produced':>8} {'sent twice':>10} {'scored':>7} {'dead':>5} {'dup':>4} {'lost':>5} "
+        f"{'alerts lost':>11} {'repeats':>7} {'≠ scores':>8} {'DLQ lost':>8} {'recovery s':>10} {'restarts':>8}"
+        "  reconciled"
     )
     lines = [header, "-" * len(header)]
     for r in results:
         recovery = "-" if r.recovery_s is None else f"{r.recovery_s:.1f}"
         lines.append(
-            f"{r.case:<24} {r.produced:>8,} {r.scored:>7,} {r.dead_lettered:>5} {r.duplicates:>4} {r.missing:>5} "
-            f"{r.alerts_missing:>11} {r.alert_repeats:>7} {r.score_mismatches:>8} {recovery:>10} "
+            f"{r.case:<24} {r.produced:>8,} {r.producer_repeats:>10} {r.scored:>7,} {r.dead_lettered:>5} "
+            f"{r.duplicates:>4} {r.missing:>5} "
+            f"{r.alerts_missing:>11} {r.alert_repeats:>7} {r.score_mismatches:>8} {r.dead_letters_off_topic:>8} "
+            f"{recovery:>10} "
             f"{r.job_restarts:>8}  {'yes' if r.reconciled else 'NO'}"
         )
     return "\n".join(lines)

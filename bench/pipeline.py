@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from pyiceberg.exceptions import NoSuchTableError
 
-from include import aws, kafka_config, scoring_job, settings
+from include import aws, kafka_admin, kafka_config, scoring_job, settings
 from include.lakehouse import iceberg_catalog, trino_query
 from include.scoring.history import CardHistory
 from producer.kafka_writer import KafkaWriter
@@ -42,12 +42,10 @@ def wait_until(
         time.sleep(every_s)
 
 
-def new_deployment(
-    name: str, alerts_delivery: str = "at-least-once", dynamodb_max_attempts: int | None = None
-) -> scoring_job.Deployment:
-    deployment = scoring_job.Deployment.named(
-        name, alerts_delivery=alerts_delivery, dynamodb_max_attempts=dynamodb_max_attempts
-    )
+def new_deployment(name: str, **options) -> scoring_job.Deployment:
+    """A job instance of its own with its topics created; `options`: Deployment's fields (alerts_delivery,
+    dynamodb_max_attempts, kafka_transaction_timeout_ms, ...)."""
+    deployment = scoring_job.Deployment.named(name, **options)
     deployment.create_topics()
     return deployment
 
@@ -131,6 +129,22 @@ def read_topic(
                 out.append((message.key().decode(), decode(message.value())))
     consumer.close()
     return out
+
+
+def records_in_topic(topic: str) -> int:
+    """How many records a topic holds, from its partitions' offsets (a topic written without
+    transactions, never compacted nor aged out: every offset is a record)."""
+    admin = kafka_admin.admin_client()
+    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer = Consumer(kafka_config.client_config({"group.id": f"count-{topic}"}))
+    try:
+        total = 0
+        for partition in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
 
 
 def count(deployment: scoring_job.Deployment, table: str) -> int:

@@ -42,6 +42,7 @@ class Deployment:
     alerts_delivery: str = "at-least-once"
     dynamodb_max_attempts: int | None = None  # None: the platform's DYNAMODB_MAX_ATTEMPTS
     iceberg_metadata_versions_kept: int | None = None  # None: the platform's ICEBERG_METADATA_VERSIONS_KEPT
+    kafka_transaction_timeout_ms: int | None = None  # None: the platform's KAFKA_TRANSACTION_TIMEOUT_MS
 
     @classmethod
     def platform(cls) -> Deployment:
@@ -80,8 +81,17 @@ class Deployment:
                 if self.iceberg_metadata_versions_kept
                 else {}
             ),
+            **(
+                {"KAFKA_TRANSACTION_TIMEOUT_MS": str(self.kafka_transaction_timeout_ms)}
+                if self.kafka_transaction_timeout_ms
+                else {}
+            ),
             **verdict_layout.sql_variables(),
         }
+
+    def transaction_timeout_s(self) -> float:
+        """How long the broker keeps the job's Kafka transactions open before aborting them."""
+        return (self.kafka_transaction_timeout_ms or settings.get_int("KAFKA_TRANSACTION_TIMEOUT_MS")) / 1000
 
     def udf_runtime(self) -> dict[str, str | int]:
         """What the UDF needs to know about this instance (endpoints and keys come from its environment)."""
