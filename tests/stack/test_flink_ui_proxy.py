@@ -208,7 +208,9 @@ def test_get_comes_back_as_flink_answered_without_our_login(proxy_port, upstream
     assert (seen.method, seen.path) == ("GET", "/jobs/overview?filter=a%20b&x=1")
     assert "authorization" not in {name.lower() for name in seen.headers}
     assert seen.headers["Accept"] == "application/json"
-    assert ((("commonName", "fraud-platform local platform"),),) == seen.client_subject  # the proxy presented the certificate
+    assert (
+        (("commonName", "fraud-platform local platform"),),
+    ) == seen.client_subject  # the proxy presented the certificate
 
 
 def test_patch_with_a_json_body_is_forwarded(proxy_port, upstream):
