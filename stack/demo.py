@@ -124,7 +124,7 @@ def main() -> int:
         print(f"  {row}")
     print(
         f"\nNext: the Airflow UI {settings.get('AIRFLOW_URL')} (fraud_marts builds the marts and the report "
-        f"at {settings.get('REPORT_URL')}), the Flink UI {settings.get('FLINK_REST_URL')}."
+        f"at {settings.get('REPORT_URL')}), the Flink UI {settings.get('FLINK_UI_URL')} (`make credentials` for the logins)."
     )
     return 0
 
