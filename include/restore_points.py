@@ -51,9 +51,18 @@ def stored(job_name: str) -> list[tuple[int, str]]:
 
 
 def latest(rest: FlinkRest, job_name: str) -> str | None:
-    """The newest point to resume the job from, whatever the JobManager remembers; None if there is none."""
-    known = [point for job in rest.jobs(job_name) if (point := rest.restore_point(job.id))]
-    return max(known + stored(job_name), default=(0, None))[1]
+    """The newest point to resume the job from, whatever the JobManager remembers; None if there is none.
+
+    A point the JobManager remembers counts only while it is still complete on disk: an instance removed
+    (`remove_stored`) and started again under the same name must start afresh, not from the deleted
+    checkpoint of its earlier run, which the JobManager keeps listing until it forgets that job."""
+    remembered = [point for job in rest.jobs(job_name) if (point := rest.restore_point(job.id))]
+    return max([p for p in remembered if _is_complete(p[1])] + stored(job_name), default=(0, None))[1]
+
+
+def _is_complete(path: str) -> bool:
+    filesystem, local = fs.FileSystem.from_uri(path)
+    return filesystem.get_file_info(f"{local.rstrip('/')}/_metadata").type == fs.FileType.File
 
 
 def remove_stored(job_name: str) -> None:

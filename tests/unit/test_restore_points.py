@@ -57,15 +57,19 @@ def test_finds_complete_checkpoints_and_savepoints_of_the_job_only(state_dirs):
 def test_latest_takes_the_newest_of_the_jobmanager_and_the_directories(state_dirs):
     _write(state_dirs / "checkpoints/scoring/job1/chk-7", 1_000)
     stored = f"file://{state_dirs}/checkpoints/scoring/job1/chk-7"
+    _write(state_dirs / "restored/savepoint", 2_000)
+    restored = f"file:{state_dirs}/restored/savepoint"  # the JobManager spells file URIs so
     forgotten = KnownJobs({})
     assert restore_points.latest(forgotten, "scoring") == stored
     newer = KnownJobs(
         {
-            Job("j2", "scoring", "FAILED"): (2_000_000, "file:/restored/savepoint"),
+            Job("j2", "scoring", "FAILED"): (2_000_000, restored),
             Job("j3", "other", "FAILED"): (5_000_000, "file:/not/this/job"),
         }
     )
-    assert restore_points.latest(newer, "scoring") == "file:/restored/savepoint"
+    assert restore_points.latest(newer, "scoring") == restored
+    deleted = KnownJobs({Job("j4", "scoring", "CANCELED"): (9_000_000, f"file:{state_dirs}/removed/chk-12")})
+    assert restore_points.latest(deleted, "scoring") == stored  # remembered, but no longer on disk
     older = KnownJobs(
         {Job("j0", "scoring", "CANCELED"): (500_000, "file:/older"), Job("j1", "scoring", "FAILED"): None}
     )
