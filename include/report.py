@@ -131,9 +131,15 @@ def build(schema: str) -> str:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sections = [
         ("Daily volume, alerts and confirmed frauds", chart_daily_kpis(kpis) if len(kpis) else "<p>No data yet.</p>"),
-        ("Detection quality over time", chart_quality(quality) if len(quality) else "<p>No data yet.</p>"),
+        (
+            "Detection quality over time (handbook protocol: cards known compromised that day left out)",
+            chart_quality(quality) if len(quality) else "<p>No data yet.</p>",
+        ),
         ("Riskiest terminals", chart_top_terminals(terminals) if len(terminals) else "<p>No confirmed fraud yet.</p>"),
-        ("Detection by fraud pattern", table(patterns, ["fraud_pattern", "frauds", "detected", "recall", "avg_score"])),
+        (
+            "Detection by fraud pattern (handbook protocol; recall over all cards beside it)",
+            table(patterns, ["fraud_pattern", "frauds", "detected", "recall", "recall_all_cards", "avg_score"]),
+        ),
         ("Alert latency", chart_latency(latency) if len(latency) else "<p>No alerts yet.</p>"),
     ]
     body = "".join(f"<section><h2>{html.escape(title)}</h2>{content}</section>" for title, content in sections)

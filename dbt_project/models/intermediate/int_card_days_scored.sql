@@ -10,7 +10,9 @@ final as (
         count(*) as transactions,
         max(score) as max_score,
         bool_or(is_alert) as any_alert,
-        bool_or(is_fraud) as any_fraud
+        bool_or(is_fraud) as any_fraud,
+        -- the same for every transaction of a card's day (known before the day began)
+        bool_or(card_known_compromised) as known_compromised
     from labelled
     group by event_date, card_id
 )

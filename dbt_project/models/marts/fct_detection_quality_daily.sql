@@ -1,7 +1,9 @@
 -- Detection quality per day against the labels known now: precision and recall of the alerts, and
 -- Card Precision@k (the share of truly compromised cards among the k cards with the highest score
--- that day). The handbook's version also drops cards found on earlier days from later rankings; a
--- per-day mart cannot carry that, include/quality.py computes it for an evaluation window.
+-- that day). By the Fraud Detection Handbook's protocol: each day leaves out the cards already known
+-- compromised (a fraud on them confirmed before the day began); the same figures over all cards stand
+-- beside them (`_all_cards`). The handbook's Card Precision@k also drops cards the ranking found on
+-- earlier days of its evaluation window; a per-day mart cannot carry that, include/quality.py computes it.
 with labelled as (
     select * from {{ ref('int_transactions_labelled') }}
 ),
@@ -13,26 +15,38 @@ card_days as (
 ranked as (
     select
         *,
-        row_number() over (partition by event_date order by max_score desc, card_id asc) as card_rank
+        row_number() over (
+            partition by event_date, known_compromised order by max_score desc, card_id asc
+        ) as card_rank_unknown_cards,
+        row_number() over (partition by event_date order by max_score desc, card_id asc) as card_rank_all_cards
     from card_days
 ),
 
 card_precision as (
     select
         event_date,
-        cast(count_if(any_fraud) as double) / {{ var('top_k_cards') }} as card_precision_at_k
+        cast(
+            count_if(any_fraud and not known_compromised and card_rank_unknown_cards <= {{ var('top_k_cards') }})
+            as double
+        ) / {{ var('top_k_cards') }} as card_precision_at_k,
+        cast(count_if(any_fraud and card_rank_all_cards <= {{ var('top_k_cards') }}) as double)
+        / {{ var('top_k_cards') }} as card_precision_at_k_all_cards
     from ranked
-    where card_rank <= {{ var('top_k_cards') }}
     group by event_date
 ),
 
 daily as (
     select
         event_date,
-        count(*) as transactions,
-        count_if(is_fraud) as frauds,
-        count_if(is_alert) as alerts,
-        count_if(is_alert and is_fraud) as true_positives
+        count_if(not card_known_compromised) as transactions,
+        count_if(is_fraud and not card_known_compromised) as frauds,
+        count_if(is_alert and not card_known_compromised) as alerts,
+        count_if(is_alert and is_fraud and not card_known_compromised) as true_positives,
+        count_if(card_known_compromised) as known_compromised_transactions,
+        count(*) as transactions_all_cards,
+        count_if(is_fraud) as frauds_all_cards,
+        count_if(is_alert) as alerts_all_cards,
+        count_if(is_alert and is_fraud) as true_positives_all_cards
     from labelled
     group by event_date
 ),
@@ -42,7 +56,16 @@ final as (
         daily.*,
         case when daily.alerts > 0 then cast(daily.true_positives as double) / daily.alerts end as precision,
         case when daily.frauds > 0 then cast(daily.true_positives as double) / daily.frauds end as recall,
-        card_precision.card_precision_at_k
+        card_precision.card_precision_at_k,
+        case
+            when daily.alerts_all_cards > 0
+                then cast(daily.true_positives_all_cards as double) / daily.alerts_all_cards
+        end as precision_all_cards,
+        case
+            when daily.frauds_all_cards > 0
+                then cast(daily.true_positives_all_cards as double) / daily.frauds_all_cards
+        end as recall_all_cards,
+        card_precision.card_precision_at_k_all_cards
     from daily
     left join card_precision on daily.event_date = card_precision.event_date
 )
