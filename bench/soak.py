@@ -1,11 +1,14 @@
 """Soak: the job at a steady 1,000 tx/s for 30 minutes, its TaskManager killed at minute 15.
 
 Samples every 30 s the resident memory of every service (process and children), the items of the
-DynamoDB card table and of its log table (compaction folds the log into the cards) and the bytes of the instance's Kafka topics on
-disk; then reconciles (every transaction sent is in Iceberg once, scored or dead-lettered) and prints, per
-service, the memory trend after the warm-up as MiB per 10 minutes (least squares over the samples, the
-TaskManager's from its restart on), and writes bench/results/soak-<time>.json. Run by hand with the
-stack up and nothing else running:
+DynamoDB card table and of its log table (compaction folds the log into the cards), the size of the local
+DynamoDB's store on disk, the bytes the scoring UDF's card caches hold (its `card_cache_bytes` gauge,
+summed over subtasks) and the bytes of the instance's Kafka topics on disk; then reconciles (every
+transaction sent is in Iceberg once, scored or dead-lettered) and prints, per service, the memory trend
+after the warm-up as MiB per 10 minutes (least squares over the samples, the TaskManager's from its
+restart on, and again over the last 10 minutes: its card caches refill after the restart and grow while
+the cards' histories lengthen, so only a flat end tells a full cache from a leak), and writes
+bench/results/soak-<time>.json. Run by hand with the stack up and nothing else running:
 
     PYTHONPATH=. .venvs/app/bin/python -m bench.soak                    # 30 min
     PYTHONPATH=. .venvs/app/bin/python -m bench.soak --minutes 6        # a shorter look
@@ -23,6 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import requests
+
 from bench import faults, pipeline
 from include import aws, scoring_job, settings
 from include.lakehouse import trino_query
@@ -39,6 +44,7 @@ CARDS, SEED = 20_000, 4242
 RATE = 1000  # transactions per second
 SAMPLE_EVERY_S = 30
 WARM_UP_S = 300  # caches fill, the JIT settles: samples before this do not count for the trend
+LAST_WINDOW_S = 600  # the TaskManager's trend again over the run's last 10 minutes
 PARALLELISM = 2
 
 
@@ -48,17 +54,36 @@ class Sample:
     rss_mib: dict[str, float]
     card_table_items: int
     log_table_items: int
+    dynamodb_store_mib: float
+    card_cache_mib: float
     topic_bytes: dict[str, int]
     transactions_sent: int
 
 
+TASKMANAGER, PYTHON_WORKERS = "flink-taskmanager", "flink-taskmanager: python workers"
+
+
 def rss_by_program() -> dict[str, float]:
-    processes = supervisor.process_table()
-    return {
+    """MiB resident per supervised program (process and children), and the TaskManager's Python
+    workers apart (its JVM is the rest): so a growth shows which side it is on."""
+    processes, programs = supervisor.process_table(), supervisor.all_programs()
+    rss = {
         name: round(supervisor.process_tree_rss_kib(info.pid, processes) / 1024, 1)
-        for name, info in supervisor.all_programs().items()
+        for name, info in programs.items()
         if info.pid
     }
+    taskmanager = programs.get(TASKMANAGER)
+    if taskmanager and taskmanager.pid:
+        workers = [p for p in supervisor.process_tree(taskmanager.pid, processes) if _command(p).startswith("python")]
+        rss[PYTHON_WORKERS] = round(sum(processes[p].rss_kib for p in workers if p in processes) / 1024, 1)
+    return rss
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # ended while we looked
+        return ""
 
 
 def topic_bytes(topics: list[str]) -> dict[str, int]:
@@ -68,6 +93,18 @@ def topic_bytes(topics: list[str]) -> dict[str, int]:
         topic: sum(f.stat().st_size for d in logs.glob(f"{topic}-*") for f in d.iterdir() if f.is_file())
         for topic in topics
     }
+
+
+def directory_mib(directory: Path) -> float:
+    return round(sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def card_cache_mib(rest, job_id: str) -> float:
+    """What the UDF's card caches hold, summed over subtasks (0 while the job restarts)."""
+    try:
+        return round(rest.udf_metrics(job_id).get("card_cache_bytes", 0.0) / 2**20, 1)
+    except requests.RequestException:  # during the restart the job's vertices may not answer
+        return 0.0
 
 
 def item_count(dynamodb, table: str) -> int:
@@ -130,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         killed_at_s = None
         while (elapsed := time.monotonic() - began) < duration_s:
             if killed_at_s is None and elapsed >= kill_at_s:
-                faults.kill_program("flink-taskmanager")
+                faults.kill_program(TASKMANAGER)
                 killed_at_s = round(elapsed, 1)
                 print(f"[soak] {elapsed / 60:.1f} min: TaskManager killed", flush=True)
             samples.append(
@@ -139,14 +176,18 @@ def main(argv: list[str] | None = None) -> int:
                     rss_by_program(),
                     item_count(dynamodb, deployment.card_table),
                     item_count(dynamodb, log_table_name(deployment.card_table)),
+                    directory_mib(Path(settings.get("DATA_DIR")) / "dynamodb"),
+                    card_cache_mib(rest, job_id),
                     topic_bytes(list(deployment.topics())),
                     sent["tx"],
                 )
             )
             print(
                 f"[soak] {elapsed / 60:5.1f} min  sent {sent['tx']:>9,}  TaskManager "
-                f"{samples[-1].rss_mib.get('flink-taskmanager', 0):,.0f} MiB  card table "
-                f"{samples[-1].card_table_items:,} items, log {samples[-1].log_table_items:,}",
+                f"{samples[-1].rss_mib.get(TASKMANAGER, 0):,.0f} MiB (Python workers "
+                f"{samples[-1].rss_mib.get(PYTHON_WORKERS, 0):,.0f}, their card caches "
+                f"{samples[-1].card_cache_mib:,.0f})  card table {samples[-1].card_table_items:,} items, log "
+                f"{samples[-1].log_table_items:,}, DynamoDB store {samples[-1].dynamodb_store_mib:,.0f} MiB",
                 flush=True,
             )
             time.sleep(SAMPLE_EVERY_S - (time.monotonic() - began) % SAMPLE_EVERY_S)
@@ -173,9 +214,23 @@ def main(argv: list[str] | None = None) -> int:
 
     trends = {}
     for program in sorted({p for s in samples for p in s.rss_mib}):
-        after = WARM_UP_S if program != "flink-taskmanager" else (killed_at_s or 0) + 120
+        after = WARM_UP_S if not program.startswith(TASKMANAGER) else (killed_at_s or 0) + 120
         points = [(s.at_s, s.rss_mib[program]) for s in samples if s.at_s >= after and program in s.rss_mib]
         trends[program] = trend_mib_per_10_min(points)
+    # the end of the run, and not before the TaskManager came back (a short run's window holds the kill)
+    end_window = [s for s in samples if s.at_s >= max(samples[-1].at_s - LAST_WINDOW_S, (killed_at_s or 0) + 120)]
+    last_window = {
+        "taskmanager_rss_trend_mib_per_10_min": trend_mib_per_10_min(
+            [(s.at_s, s.rss_mib[TASKMANAGER]) for s in end_window if TASKMANAGER in s.rss_mib]
+        ),
+        "python_workers_rss_trend_mib_per_10_min": trend_mib_per_10_min(
+            [(s.at_s, s.rss_mib[PYTHON_WORKERS]) for s in end_window if PYTHON_WORKERS in s.rss_mib]
+        ),
+        "card_cache_trend_mib_per_10_min": trend_mib_per_10_min([(s.at_s, s.card_cache_mib) for s in end_window]),
+        "dynamodb_store_trend_mib_per_10_min": trend_mib_per_10_min(
+            [(s.at_s, s.dynamodb_store_mib) for s in end_window]
+        ),
+    }
     result = {
         "started": started.isoformat(),
         "minutes": args.minutes,
@@ -190,14 +245,23 @@ def main(argv: list[str] | None = None) -> int:
         "reconciled": rows == distinct and rows + dead == consumed["tx"],
         "job_restarts": restarts,
         "rss_trend_mib_per_10_min": trends,
+        "last_10_min": last_window,
         "samples": [asdict(s) for s in samples],
     }
-    lines = [f"{'service':<24} {'first MiB':>9} {'last MiB':>9} {'trend MiB/10 min':>17}"]
+    lines = [f"{'service':<34} {'first MiB':>9} {'last MiB':>9} {'trend MiB/10 min':>17}"]
     for program, trend in trends.items():
         first = next((s.rss_mib[program] for s in samples if program in s.rss_mib), 0)
         last = samples[-1].rss_mib.get(program, 0)
-        lines.append(f"{program:<24} {first:>9,.0f} {last:>9,.0f} {'-' if trend is None else trend:>17}")
+        lines.append(f"{program:<34} {first:>9,.0f} {last:>9,.0f} {'-' if trend is None else trend:>17}")
     print("\n".join(lines))
+    print(
+        f"last 10 minutes, MiB per 10 minutes: TaskManager "
+        f"{last_window['taskmanager_rss_trend_mib_per_10_min']} (its Python workers "
+        f"{last_window['python_workers_rss_trend_mib_per_10_min']}), their card caches "
+        f"{last_window['card_cache_trend_mib_per_10_min']}, DynamoDB store "
+        f"{last_window['dynamodb_store_trend_mib_per_10_min']} "
+        f"({samples[0].dynamodb_store_mib:,.0f} -> {samples[-1].dynamodb_store_mib:,.0f} MiB on disk)"
+    )
     print(
         f"\nsent {consumed['tx']:,} transactions, {rows:,} scored rows ({distinct:,} distinct) + {dead} dead "
         f"letters: {'reconciled' if result['reconciled'] else 'NOT reconciled'}; job restarts {restarts}; "
