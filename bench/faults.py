@@ -301,7 +301,7 @@ def run_case(
             pipeline.run_until_consumed(deployment, sent)
         except AssertionError as incomplete:  # reconciled below: what is missing is counted
             result.notes.append(str(incomplete))
-        result.job_restarts += int(rest.job_metric(job_ids[-1], "numRestarts") or 0)
+        result.job_restarts += job_health.restarts(rest, job_ids[-1])
         result.failures = rest.exceptions(job_ids[-1])
         rows = _reconcile(result, deployment, sent, reference)
         return result, rows

@@ -29,7 +29,7 @@ from pathlib import Path
 import requests
 
 from bench import faults, pipeline
-from include import aws, scoring_job, settings
+from include import aws, job_health, scoring_job, settings
 from include.lakehouse import trino_query
 from include.scoring.card_store import log_table_name
 from producer.kafka_writer import KafkaWriter
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, distinct = trino_query(f"select count(*), count(distinct tx_id) from {table}")[0]
         dead = trino_query(f"select count(*) from {deployment.table('dead_letters')}")[0][0]
         [job] = scoring_job.running(deployment, rest)
-        restarts = int(rest.job_metric(job.id, "numRestarts") or 0)
+        restarts = job_health.restarts(rest, job.id)
     finally:
         deployment.remove()
 

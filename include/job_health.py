@@ -67,8 +67,16 @@ def checkpoint_age_s(rest: FlinkRest, job_id: str) -> float | None:
     return time.time() - completed["latest_ack_timestamp"] / 1000
 
 
-def restarts(rest: FlinkRest, job_id: str) -> int:
-    return int(rest.job_metric(job_id, "numRestarts") or 0)
+def restarts(rest: FlinkRest, job_id: str, wait_s: float = 15) -> int:
+    """How often the job restarted (Flink's numRestarts). The JobManager lists no metric for the first
+    seconds after a submission (its REST API fetches metrics every few seconds): waited for, up to
+    `wait_s`, then an error: an absent metric is not zero restarts."""
+    deadline = time.monotonic() + wait_s
+    while (count := rest.job_metric(job_id, "numRestarts")) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the JobManager reports no numRestarts for job {job_id} after {wait_s:.0f} s")
+        time.sleep(1)
+    return int(count)
 
 
 def consumer_lag(group: str, topic: str) -> int:
