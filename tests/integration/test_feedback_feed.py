@@ -86,14 +86,17 @@ def test_catch_up_reads_to_the_end_each_time(feedback_topic):
 
 
 def test_a_long_read_is_bounded_by_progress_not_by_a_deadline(feedback_topic):
-    """250,000 confirmations take longer to read than the 1 s the feed may go without progress."""
+    """250,000 confirmations take longer to read than the 3 s the feed may go without progress. (1 s
+    failed once in CI: with both test workers and every service busy, a fetch came later than that; the
+    read takes 8.6 s on an idle machine, 2026-12-07.)"""
     produce(feedback_topic, [feedback(i, step_ms=60_000) for i in range(250_000)])
     index = FeedbackIndex(keep_ms=KEEP_MS)
-    feed = FeedbackFeed(kafka_config.client_config(), feedback_topic, index, stall_timeout_s=1.0)
+    feed = FeedbackFeed(kafka_config.client_config(), feedback_topic, index, stall_timeout_s=3.0)
     try:
         started = time.monotonic()
         assert feed.catch_up() == 250_000
-        assert time.monotonic() - started > 1.0, "too fast to show anything: read more"
+        elapsed = time.monotonic() - started
+        assert elapsed > 3.0, "too fast to show anything: read more"
         # bounded by age: 61 days of confirmations a minute apart, out of 174 days
         assert len(index) == 61 * 24 * 60 + 1
     finally:
