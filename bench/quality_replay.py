@@ -41,7 +41,7 @@ HANDBOOK = (
     settings.REPO_ROOT.parent / "shared" / "datasets" / "fraud-handbook" / "transactions_2018-04-01_2018-05-31.parquet"
 )
 DAY = timedelta(days=1)
-FEEDBACK_DELAY = 7 * DAY
+FEEDBACK_DELAY = quality.FEEDBACK_DELAY  # labels arrive this late on fraud_feedback
 
 
 def utc(text: str) -> datetime:

@@ -212,13 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         deployment.remove()
 
+    taskmanager_back_s = (killed_at_s or 0) + 120  # its trends count from 2 minutes after the kill
     trends = {}
     for program in sorted({p for s in samples for p in s.rss_mib}):
-        after = WARM_UP_S if not program.startswith(TASKMANAGER) else (killed_at_s or 0) + 120
+        after = WARM_UP_S if not program.startswith(TASKMANAGER) else taskmanager_back_s
         points = [(s.at_s, s.rss_mib[program]) for s in samples if s.at_s >= after and program in s.rss_mib]
         trends[program] = trend_mib_per_10_min(points)
     # the end of the run, and not before the TaskManager came back (a short run's window holds the kill)
-    end_window = [s for s in samples if s.at_s >= max(samples[-1].at_s - LAST_WINDOW_S, (killed_at_s or 0) + 120)]
+    end_window = [s for s in samples if s.at_s >= max(samples[-1].at_s - LAST_WINDOW_S, taskmanager_back_s)]
     last_window = {
         "taskmanager_rss_trend_mib_per_10_min": trend_mib_per_10_min(
             [(s.at_s, s.rss_mib[TASKMANAGER]) for s in end_window if TASKMANAGER in s.rss_mib]

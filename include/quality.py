@@ -90,7 +90,7 @@ class Evaluation:
         )
 
 
-def known_compromised(frame: pd.DataFrame, labels: pd.DataFrame) -> pd.Series:
+def known_compromised(frame: pd.DataFrame, labels: pd.DataFrame) -> np.ndarray:
     """For each transaction of `frame` (card_id, event_time): whether its card had a fraud confirmed
     before the transaction's day began. `labels`: card_id and confirmed_at of every known fraud.
 
