@@ -105,6 +105,9 @@ def up(_: argparse.Namespace) -> None:
     for name in ("DATA_DIR", "LOG_DIR", "RUN_DIR"):
         Path(settings.get(name)).mkdir(parents=True, exist_ok=True)
     supervisor.start_daemon(service_environment())
+    unknown = [p for service in SERVICES.values() for p in service.programs if p not in supervisor.all_programs()]
+    if unknown:  # a supervisord started before this version added them, with the environment of then
+        raise StackError(f"the running stack predates {', '.join(unknown)}: `make down`, then `make up`")
     for stage in STAGES:
         services = [SERVICES[name] for name in stage]
         stage_began = time.monotonic()
@@ -132,10 +135,11 @@ def _print_urls() -> None:
   Airflow UI   {s["AIRFLOW_URL"]}   (user {s["AIRFLOW_ADMIN_USER"]}; passwords: make credentials)
   Flink UI     {s["FLINK_UI_URL"]}   (user {s["FLINK_UI_USER"]})
   Trino        {s["TRINO_URL"]}   (catalog {s["ICEBERG_CATALOG_NAME"]}, user {s["TRINO_USER"]})
+  MLflow       {s["MLFLOW_TRACKING_URI"]}   (user {s["MLFLOW_TRACKING_USERNAME"]})
   Fraud report {s["REPORT_URL"]}   (the Trino login)
   Kafka        {s["KAFKA_BOOTSTRAP"]}   ({s["KAFKA_SASL_MECHANISM"]}, user {s["KAFKA_USERNAME"]})
   DynamoDB     {s["DYNAMODB_ENDPOINT"]}
-  S3           {s["S3_ENDPOINT"]}   (bucket {s["ICEBERG_WAREHOUSE_BUCKET"]})
+  S3           {s["S3_ENDPOINT"]}   (buckets {s["ICEBERG_WAREHOUSE_BUCKET"]}, {s["MLFLOW_ARTIFACTS_BUCKET"]})
   Logs         {s["LOG_DIR"]}   (make logs SERVICE=<name>)
 """,
         flush=True,

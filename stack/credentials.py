@@ -11,6 +11,9 @@ again. Derived from them, in the same directory:
 - `trino-keystore.pem` (TLS key and certificate) and `trino-ca.pem` (the certificate clients trust):
   Trino checks passwords only over HTTPS;
 - `trino-password.db`: Trino's password file (PBKDF2 hashes);
+- `mlflow-auth.ini` (and `mlflow-auth.compose.ini`, the same inside the compose network): the
+  configuration of MLflow's login (its user store in PostgreSQL, reached through `pgpass`; the admin's
+  password comes from the environment);
 - `flink-rest-client.pem` (key and certificate) and `flink-rest-ca.pem` (the certificate): the key pair of
   Flink's REST API,
   which takes only callers presenting it (mutual TLS: the flink CLI, the REST client, the UI's login
@@ -49,6 +52,8 @@ SECRETS: dict[str, str] = {
     "KAFKA_BROKER_PASSWORD": "Kafka's broker, logging in to itself and to its controller",
     "FLINK_UI_PASSWORD": "the Flink UI's login proxy, user FLINK_UI_USER",
     "FLINK_TLS_STORE_PASSWORD": "Flink's key and trust stores (PKCS12)",
+    "MLFLOW_TRACKING_PASSWORD": "MLflow UI and API, user MLFLOW_TRACKING_USERNAME (its admin)",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY": "MLflow server sessions (its login's CSRF tokens)",
 }
 PBKDF2_ITERATIONS = 100_000
 CERTIFICATE_DAYS = 3650
@@ -127,6 +132,8 @@ def _write_derived_files() -> None:
     directory = secrets_dir()
     _write_private(directory / "pgpass", f"*:*:*:{s['POSTGRES_USER']}:{s['POSTGRES_PASSWORD']}\n")
     _write_private(directory / "trino-password.db", f"{s['TRINO_USER']}:{pbkdf2_entry(s['TRINO_PASSWORD'])}\n")
+    _write_private(directory / "mlflow-auth.ini", mlflow_auth_config(s, s["BIND_HOST"]))
+    _write_private(directory / "mlflow-auth.compose.ini", mlflow_auth_config(s, "postgres"))
     if not Path(s["TRINO_KEYSTORE"]).exists():
         key, certificate = self_signed_certificate(s["BIND_HOST"], TRINO_HOSTNAMES, "Trino")
         _write_private(Path(s["TRINO_KEYSTORE"]), key + certificate)
@@ -136,6 +143,20 @@ def _write_derived_files() -> None:
     compose_env = "".join(f"{name}={s[name]}\n" for name in SECRETS) + f"TRINO_USER={s['TRINO_USER']}\n"
     _write_private(
         Path(s["COMPOSE_ENV_FILE"]), "# Written by `make up` for docker compose; never commit it.\n" + compose_env
+    )
+
+
+def mlflow_auth_config(s: dict[str, str], postgres_host: str) -> str:
+    """MLflow's basic-auth app configuration. Signed-in users may read every experiment and model (the
+    admin grants more); nobody signed out gets anything. The admin is created at the server's first start
+    from MLFLOW_AUTH_ADMIN_PASSWORD (stack/supervisord.conf), so no password is written here."""
+    database = f"postgresql+psycopg2://{s['POSTGRES_USER']}@{postgres_host}:{s['POSTGRES_PORT']}/{s['MLFLOW_AUTH_DB']}"
+    return (
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = {database}\n"
+        f"admin_username = {s['MLFLOW_TRACKING_USERNAME']}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
     )
 
 
@@ -229,6 +250,8 @@ def describe() -> str:
     return (
         f"  Airflow      {s['AIRFLOW_URL']}  user {s['AIRFLOW_ADMIN_USER']}  password {s['AIRFLOW_ADMIN_PASSWORD']}\n"
         f"  Flink UI     {s['FLINK_UI_URL']}  user {s['FLINK_UI_USER']}  password {s['FLINK_UI_PASSWORD']}\n"
+        f"  MLflow       {s['MLFLOW_TRACKING_URI']}  user {s['MLFLOW_TRACKING_USERNAME']}"
+        f"  password {s['MLFLOW_TRACKING_PASSWORD']}\n"
         f"  Trino        {s['TRINO_URL']}  user {s['TRINO_USER']}  password {s['TRINO_PASSWORD']}"
         f"  (certificate {s['TRINO_CA_FILE']})\n"
         f"  PostgreSQL   {s['BIND_HOST']}:{s['POSTGRES_PORT']}  user {s['POSTGRES_USER']}"

@@ -2,6 +2,7 @@
 # Creates the Python environments from their lock files (requirements/*.lock.txt):
 #   app   - Airflow, producer, tests, stack tool      flink - PyFlink client and UDF workers
 #   dbt   - dbt-core + dbt-trino                      udf-test - flink + pytest, hypothesis (tests/udf)
+#   mlflow - the MLflow tracking server and model registry (a stack service)
 # Each is built once per lock file content under $CACHE_DIR/venvs/<env>-<hash>, and $VENV_DIR/<env> (.venvs/
 # in the checkout) links to it: a second clone, or CI, reuses it instead of spending ~40 s rebuilding it.
 # Nothing writes into a built environment afterwards; a changed lock file gets a new one.
@@ -23,7 +24,7 @@ fi
 # with `uv pip compile --generate-hashes`), so a substituted or tampered wheel fails the install.
 sync_flags="--compile-bytecode --require-hashes"
 mkdir -p "$VENV_DIR" "$CACHE_DIR/venvs"
-for env in ${PYTHON_ENVS:-app flink dbt udf-test}; do
+for env in ${PYTHON_ENVS:-app flink dbt mlflow udf-test}; do
   lock="$REPO_ROOT/requirements/$env.lock.txt"
   hash="$( (cat "$lock"; echo "$PYTHON_VERSION $sync_flags") | sha256sum | cut -c1-16)"
   built="$CACHE_DIR/venvs/$env-$hash"

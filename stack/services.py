@@ -159,7 +159,7 @@ def initialize_postgres() -> None:
         cur.execute("select 1 from pg_roles where rolname = %s", (user,))
         if cur.fetchone() is None:
             cur.execute(f'create role "{user}" login password %s', (password,))
-        for db in (settings.get("AIRFLOW_DB"), settings.get("ICEBERG_CATALOG_DB")):
+        for db in map(settings.get, ("AIRFLOW_DB", "ICEBERG_CATALOG_DB", "MLFLOW_DB", "MLFLOW_AUTH_DB")):
             cur.execute("select 1 from pg_database where datname = %s", (db,))
             if cur.fetchone() is None:
                 cur.execute(f'create database "{db}" owner "{user}"')
@@ -191,10 +191,11 @@ def check_s3() -> str:
 
 
 def initialize_s3() -> None:
-    bucket = settings.get("ICEBERG_WAREHOUSE_BUCKET")
     client = aws.s3_client()
-    if bucket not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
-        client.create_bucket(Bucket=bucket)
+    existing = [b["Name"] for b in client.list_buckets()["Buckets"]]
+    for bucket in (settings.get("ICEBERG_WAREHOUSE_BUCKET"), settings.get("MLFLOW_ARTIFACTS_BUCKET")):
+        if bucket not in existing:
+            client.create_bucket(Bucket=bucket)
 
 
 # --- DynamoDB (dynalite) ------------------------------------------------------------------------------
@@ -421,6 +422,28 @@ def check_airflow() -> str:
 # --- The report page ----------------------------------------------------------------------------------
 
 
+# --- MLflow ---------------------------------------------------------------------------------------------
+
+
+def prepare_mlflow() -> None:
+    (_path("DATA_DIR") / "mlflow").mkdir(parents=True, exist_ok=True)  # its working directory
+
+
+def check_mlflow() -> str:
+    """Healthy when it answers a signed-in search of the registry (its /health answers before the login
+    and the database work)."""
+    from stack.report_server import basic_authorization
+
+    login = basic_authorization(settings.get("MLFLOW_TRACKING_USERNAME"), settings.get("MLFLOW_TRACKING_PASSWORD"))
+    request = urllib.request.Request(
+        f"{settings.get('MLFLOW_TRACKING_URI')}/api/2.0/mlflow/registered-models/search?max_results=100",
+        headers={"Authorization": login},
+    )
+    with urllib.request.urlopen(request, timeout=3) as response:
+        models = json.load(response).get("registered_models", [])
+    return f"signed in; registered models: {len(models)}"
+
+
 def prepare_report() -> None:
     report = _path("REPORT_DIR")
     report.mkdir(parents=True, exist_ok=True)
@@ -495,6 +518,15 @@ SERVICES: dict[str, Service] = {
             prepare_airflow,
             url_setting="AIRFLOW_URL",
         ),
+        Service(
+            "mlflow",
+            ("mlflow",),
+            ("MLFLOW_PORT",),
+            check_mlflow,
+            120,
+            prepare_mlflow,
+            url_setting="MLFLOW_TRACKING_URI",
+        ),
         Service("report", ("report",), ("REPORT_PORT",), check_report, 30, prepare_report, url_setting="REPORT_URL"),
     ]
 }
@@ -504,5 +536,5 @@ SERVICES: dict[str, Service] = {
 # started together they overlap their waits: `make up` on a warm machine 43 s -> 40 s.
 STAGES: list[list[str]] = [
     ["postgres", "s3", "dynamodb"],
-    ["kafka", "flink", "flink-ui", "trino", "airflow", "report"],
+    ["kafka", "flink", "flink-ui", "trino", "airflow", "mlflow", "report"],
 ]

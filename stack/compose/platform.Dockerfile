@@ -3,6 +3,7 @@
 #             Maven Central, the "flink" environment for the Python UDF workers
 #   airflow - Airflow, producer and tools ("app" environment) plus what its DAGs run: the dbt CLI
 #             ("dbt" environment) and the Flink CLI with the same jars ("flink" environment, Java 17)
+#   mlflow  - the MLflow tracking server and model registry ("mlflow" environment)
 # Both keep the environments under VENV_DIR=/opt/venvs, so a path in one image means the same in the other
 # (the Flink client ships python.executable with every job it submits).
 
@@ -45,3 +46,9 @@ COPY --from=flink /opt/flink /opt/flink
 # include/flink_jobs.py runs the CLI with these (FLINK_DIST and JAVA17_HOME take their stack/stack.env defaults).
 ENV FLINK_LIB_DIR=/opt/flink/lib FLINK_CONF_DIR=/opt/flink/conf FLINK_PLUGINS_DIR=/opt/flink/plugins
 WORKDIR /opt/fraud-platform
+
+FROM python:3.11-slim-bookworm AS mlflow
+ENV VENV_DIR=/opt/venvs
+COPY requirements/mlflow.lock.txt /tmp/mlflow.lock.txt
+RUN python -m venv $VENV_DIR/mlflow && $VENV_DIR/mlflow/bin/pip install --no-cache-dir -r /tmp/mlflow.lock.txt
+ENV PATH=$VENV_DIR/mlflow/bin:$PATH

@@ -221,6 +221,16 @@ def test_flink_ui_asks_for_the_login():
     assert requests.get(f"{url}/", auth=login, timeout=10).status_code == 200  # the UI's page
 
 
+def test_mlflow_asks_for_the_login():
+    """MLflow's UI and API through its basic-auth app; its former built-in admin password is not the one."""
+    url = settings.get("MLFLOW_TRACKING_URI")
+    login = (settings.get("MLFLOW_TRACKING_USERNAME"), settings.get("MLFLOW_TRACKING_PASSWORD"))
+    search = f"{url}/api/2.0/mlflow/experiments/search?max_results=1"
+    assert _asks_for_a_basic_login(search, login).status_code == 200
+    assert requests.get(search, auth=(login[0], "password1234"), timeout=10).status_code == 401
+    assert _asks_for_a_basic_login(f"{url}/", login).status_code == 200  # the UI's page
+
+
 def _kafka_metadata(config: dict) -> int:
     """Topics a client with `config` sees; raises KafkaException when the broker does not let it in."""
     from confluent_kafka.admin import AdminClient

@@ -148,7 +148,17 @@ def test_long_running_services_have_healthchecks_and_dependencies_exist():
     for name, spec in COMPOSE.items():
         for dependency in spec.get("depends_on", {}):
             assert dependency in COMPOSE, f"{name} depends on unknown {dependency}"
-    for name in ("postgres", "s3", "dynamodb", "kafka", "flink-jobmanager", "trino", "airflow-api-server", "report"):
+    for name in (
+        "postgres",
+        "s3",
+        "dynamodb",
+        "kafka",
+        "flink-jobmanager",
+        "trino",
+        "airflow-api-server",
+        "mlflow",
+        "report",
+    ):
         assert name not in one_shot and "healthcheck" in COMPOSE[name], f"{name} has no healthcheck"
 
 

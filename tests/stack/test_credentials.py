@@ -62,11 +62,19 @@ def test_first_run_generates_private_unique_secrets_and_a_second_keeps_them(tmp_
                 "trino-keystore.pem",
                 "flink-rest-client.pem",
                 "flink-keystore.p12",
+                "mlflow-auth.ini",
             )
         ),
         tmp_path / ".env",
     ]:
         assert path.stat().st_mode & 0o777 == 0o600, path
+    # MLflow's login configuration names no password: the admin's comes from the environment, the database's
+    # from pgpass
+    mlflow_auth = (secrets_dir / "mlflow-auth.ini").read_text()
+    assert "admin_password" not in mlflow_auth and s["POSTGRES_PASSWORD"] not in mlflow_auth
+    assert (
+        f"@{s['BIND_HOST']}:" in mlflow_auth and "@postgres:" in (secrets_dir / "mlflow-auth.compose.ini").read_text()
+    )
 
 
 def test_a_secret_added_by_a_newer_version_is_drawn_and_the_others_kept(tmp_path):
