@@ -391,7 +391,9 @@ def dbt_manifest_is_current() -> bool:
 
 
 def parse_dbt_project() -> None:
-    """dbt_project/target/manifest.json, from which the marts DAG (cosmos) reads the dbt graph."""
+    """dbt_project/target/manifest.json, from which the marts DAG (cosmos) reads the dbt graph. The profile
+    reads the settings from the environment: given here, so a caller other than `make up` (the DAG tests
+    finding the manifest stale) can parse too."""
     project = settings.REPO_ROOT / "dbt_project"
     result = subprocess.run(
         [
@@ -405,6 +407,7 @@ def parse_dbt_project() -> None:
         capture_output=True,
         text=True,
         timeout=PREPARE_TIMEOUT_S,
+        env={**os.environ, **settings.all_settings()},
     )
     if result.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{(result.stdout + result.stderr)[-3000:]}")
