@@ -108,7 +108,8 @@ def test_jit_settings_match_platform_env():
     jit = f"-XX:TieredStopAtLevel={S['LIGHT_JIT_LEVEL']}"
     assert jit in COMPOSE["s3"]["environment"]["JAVA_TOOL_OPTIONS"]
     assert jit == COMPOSE["trino"]["environment"]["JAVA_TOOL_OPTIONS"]
-    assert f"-Denv.java.opts.jobmanager={jit}" in COMPOSE["flink-jobmanager"]["command"]
+    assert f"-Denv.java.opts.jobmanager={jit} -XX:+AlwaysPreTouch" in COMPOSE["flink-jobmanager"]["command"]
+    assert "-Denv.java.opts.taskmanager=-XX:+AlwaysPreTouch" in COMPOSE["flink-taskmanager"]["command"]
     assert not any("TieredStopAtLevel" in arg for arg in COMPOSE["flink-taskmanager"]["command"])
 
 
