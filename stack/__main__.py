@@ -105,7 +105,8 @@ def up(_: argparse.Namespace) -> None:
     for name in ("DATA_DIR", "LOG_DIR", "RUN_DIR"):
         Path(settings.get(name)).mkdir(parents=True, exist_ok=True)
     supervisor.start_daemon(service_environment())
-    unknown = [p for service in SERVICES.values() for p in service.programs if p not in supervisor.all_programs()]
+    known = supervisor.all_programs()
+    unknown = [p for service in SERVICES.values() for p in service.programs if p not in known]
     if unknown:  # a supervisord started before this version added them, with the environment of then
         raise StackError(f"the running stack predates {', '.join(unknown)}: `make down`, then `make up`")
     for stage in STAGES:

@@ -47,6 +47,14 @@ def _http_json(url: str, timeout: float = 3.0, context: ssl.SSLContext | None = 
         return json.loads(response.read())
 
 
+def _open_signed_in(url: str, user: str, password: str):
+    """urlopen of `url` with an HTTP Basic login (a context manager, as urlopen's answer is)."""
+    from stack.report_server import basic_authorization
+
+    request = urllib.request.Request(url, headers={"Authorization": basic_authorization(user, password)})
+    return urllib.request.urlopen(request, timeout=3)
+
+
 # requests lets these replace the CA a client was given (a session's `verify`): Airflow's Trino hook and
 # dbt-trino would then distrust the stack's own Trino certificate. The services and dbt run without them.
 CA_BUNDLE_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -314,8 +322,6 @@ def check_flink() -> str:
 
 def check_flink_ui() -> str:
     """The login proxy refuses a caller without the login and passes the UI's calls on to Flink."""
-    from stack.report_server import basic_authorization
-
     url = f"{settings.get('FLINK_UI_URL')}/overview"
     try:
         urllib.request.urlopen(url, timeout=3)
@@ -323,9 +329,7 @@ def check_flink_ui() -> str:
     except urllib.error.HTTPError as refused:
         if refused.code != 401:
             raise
-    login = basic_authorization(settings.get("FLINK_UI_USER"), settings.get("FLINK_UI_PASSWORD"))
-    request = urllib.request.Request(url, headers={"Authorization": login})
-    with urllib.request.urlopen(request, timeout=3) as response:
+    with _open_signed_in(url, settings.get("FLINK_UI_USER"), settings.get("FLINK_UI_PASSWORD")) as response:
         return f"login required, Flink {json.loads(response.read())['flink-version']} behind it"
 
 
@@ -422,9 +426,6 @@ def check_airflow() -> str:
     return "API server, scheduler, DAG processor and triggerer healthy"
 
 
-# --- The report page ----------------------------------------------------------------------------------
-
-
 # --- MLflow ---------------------------------------------------------------------------------------------
 
 
@@ -435,16 +436,15 @@ def prepare_mlflow() -> None:
 def check_mlflow() -> str:
     """Healthy when it answers a signed-in search of the registry (its /health answers before the login
     and the database work)."""
-    from stack.report_server import basic_authorization
-
-    login = basic_authorization(settings.get("MLFLOW_TRACKING_USERNAME"), settings.get("MLFLOW_TRACKING_PASSWORD"))
-    request = urllib.request.Request(
-        f"{settings.get('MLFLOW_TRACKING_URI')}/api/2.0/mlflow/registered-models/search?max_results=100",
-        headers={"Authorization": login},
-    )
-    with urllib.request.urlopen(request, timeout=3) as response:
-        models = json.load(response).get("registered_models", [])
+    url = f"{settings.get('MLFLOW_TRACKING_URI')}/api/2.0/mlflow/registered-models/search?max_results=100"
+    with _open_signed_in(
+        url, settings.get("MLFLOW_TRACKING_USERNAME"), settings.get("MLFLOW_TRACKING_PASSWORD")
+    ) as answer:
+        models = json.load(answer).get("registered_models", [])
     return f"signed in; registered models: {len(models)}"
+
+
+# --- The report page ----------------------------------------------------------------------------------
 
 
 def prepare_report() -> None:
@@ -459,11 +459,8 @@ def prepare_report() -> None:
 
 
 def check_report() -> str:
-    from stack.report_server import basic_authorization
-
-    login = basic_authorization(settings.get("TRINO_USER"), settings.get("TRINO_PASSWORD"))
-    request = urllib.request.Request(f"{settings.get('REPORT_URL')}/", headers={"Authorization": login})
-    with urllib.request.urlopen(request, timeout=3) as response:
+    url = f"{settings.get('REPORT_URL')}/"
+    with _open_signed_in(url, settings.get("TRINO_USER"), settings.get("TRINO_PASSWORD")) as response:
         return f"HTTP {response.status}, {len(response.read()):,} bytes"
 
 
