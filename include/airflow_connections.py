@@ -4,7 +4,7 @@ Locally the connections are the `AIRFLOW_CONN_*` lines of include/platform.env, 
 same settings the platform's clients read; on a cluster they may live in a secrets backend instead.
 `export_to_settings()`, called first by every task that reaches a service through include/, writes
 each connection over the matching platform settings in the task's environment (include/settings.py lets
-the environment win), so Flink REST, Kafka, Trino, DynamoDB, S3 and the Iceberg catalog are all
+the environment win), so Flink REST, Kafka, Trino, DynamoDB, S3, the Iceberg catalog and MLflow are all
 reached the way the connections say.
 """
 
@@ -14,20 +14,21 @@ import os
 
 from include import settings
 
-KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG = (
+KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG, MLFLOW = (
     "kafka_default",
     "flink_default",
     "trino_default",
     "aws_default",
     "iceberg_catalog",
+    "mlflow_default",
 )
 
 
 def settings_from_connections() -> dict[str, str]:
     from airflow.sdk import BaseHook
 
-    kafka, flink, trino, aws, catalog = (
-        BaseHook.get_connection(conn_id) for conn_id in (KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG)
+    kafka, flink, trino, aws, catalog, mlflow = (
+        BaseHook.get_connection(conn_id) for conn_id in (KAFKA, FLINK, TRINO, AWS, ICEBERG_CATALOG, MLFLOW)
     )
     endpoints = aws.extra_dejson.get("service_config", {})
     return {
@@ -52,6 +53,9 @@ def settings_from_connections() -> dict[str, str]:
         "ICEBERG_CATALOG_JDBC_URL": f"jdbc:postgresql://{catalog.host}:{catalog.port}/{catalog.schema}",
         "POSTGRES_USER": catalog.login,
         "POSTGRES_PASSWORD": catalog.password,
+        "MLFLOW_TRACKING_URI": mlflow.host.rstrip("/"),  # an http connection whose host is the whole URL
+        "MLFLOW_TRACKING_USERNAME": mlflow.login,
+        "MLFLOW_TRACKING_PASSWORD": mlflow.password or "",
     }
 
 

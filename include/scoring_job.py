@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from include import aws, kafka_admin, restore_points, settings
+from include import aws, kafka_admin, model_registry, restore_points, settings
 from include.flink_jobs import explain_sql, submit_sql
 from include.flink_rest import TERMINAL_STATES, FlinkRest, Job
 from include.messages import MAX_JUDGED_BYTES
@@ -179,7 +179,7 @@ def submit(
     see flink_jobs.submit_sql."""
     deployment = deployment or Deployment.platform()
     ensure_table(aws.dynamodb_client(), deployment.card_table)
-    with job_parameter_files(deployment, scoring_config) as files:
+    with pinned(scoring_config) as config, job_parameter_files(deployment, config) as files:
         job_id = submit_sql(
             sql_files or SQL_FILES,
             flink_config=_flink_config(flink_config, parallelism),
@@ -188,8 +188,25 @@ def submit(
             job_files=files,
             allow_non_restored_state=allow_non_restored_state,
         )
-    restore_points.record_run(deployment.job_name, job_id, parallelism, Path(scoring_config).read_bytes().decode())
+        restore_points.record_run(deployment.job_name, job_id, parallelism, config.read_text())
     return job_id
+
+
+@contextlib.contextmanager
+def pinned(scoring_config: Path) -> Iterator[Path]:
+    """`scoring_config`, or, when its model is a registry reference (`models:/fraud@champion`), a copy
+    naming the one version the reference resolves to now (model_registry.pin): the job, its restarts
+    and its run record all score with that version until the next deploy."""
+    original = Path(scoring_config).read_text()
+    text, model = model_registry.pin(original)
+    if text == original:
+        yield Path(scoring_config)
+        return
+    log.info("scoring with %s", model.label if model else "the rules only: the registry names no model version")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as copy:
+        copy.write(text)
+        copy.flush()
+        yield Path(copy.name)
 
 
 def explain(deployment: Deployment | None = None, scoring_config: Path = DEFAULT_SCORING_CONFIG) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import yaml
 from include.scoring.feature_names import FEATURES
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "scoring.yaml"
+
+# A model in the registry (include/model_registry.py): by alias or by version number.
+REGISTRY_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
 
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 
@@ -48,6 +52,12 @@ class ScoringConfig:
     model_uri: str | None
     model_sha256: str | None  # the published model file's digest, pinned (include/scoring/model.py)
     rules: tuple[Rule, ...]
+
+    @property
+    def registered_model(self) -> str | None:
+        """The name of the registered model `model_uri` refers to (models:/<name>@<alias>), if it does."""
+        match = REGISTRY_URI.match(self.model_uri or "")
+        return match["name"] if match else None
 
     @property
     def longest_window_ms(self) -> int:
@@ -106,6 +116,11 @@ def _check(config: ScoringConfig) -> None:
         raise ValueError(
             "feedback.windows_days may not exceed the longest feature window: the scorer keeps "
             "confirmed frauds only as long as card histories (feedback_keep_ms)"
+        )
+    if config.model_uri is not None and not (config.model_uri.startswith("s3://") or config.registered_model):
+        raise ValueError(
+            f"model.uri must be s3://bucket/prefix, models:/<name>@<alias> or models:/<name>/<version>, "
+            f"got {config.model_uri!r}"
         )
     if not 0 < config.max_entries_used < config.max_entries:
         raise ValueError("history.max_entries_used must be positive and below history.max_entries")

@@ -88,3 +88,11 @@ def save(model: Model, metadata: dict, uri: str, s3_client) -> str:
     document = {**metadata, "version": model.version, "features": list(model.feature_names), "sha256": sha256}
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(document, indent=2).encode())
     return sha256
+
+
+def delete(uri: str, s3_client) -> None:
+    """Removes a published model's files (a pruned registry version's)."""
+    bucket, prefix = _split(uri)
+    s3_client.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": f"{prefix}/{name}"} for name in ("model.joblib", "metadata.json")]}
+    )
