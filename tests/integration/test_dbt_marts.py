@@ -12,7 +12,6 @@ import os
 import subprocess
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from producer.simulator import Simulator
 pytestmark = pytest.mark.slow
 
 DBT_PROJECT = settings.REPO_ROOT / "dbt_project"
-START_MS = 1_767_225_600_000  # 2026-01-01
 
 
 def dbt(namespace: str, *args: str) -> subprocess.CompletedProcess:
@@ -68,23 +66,11 @@ def marts(namespace: str, model: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def built():
-    """Pipeline data (8 days, frauds confirmed a day later), then one `dbt build`."""
-    namespace = f"dbt_{uuid.uuid4().hex[:8]}"
-    deployment = pipeline.new_deployment(namespace)
+def built(pipeline_history):
+    """The shared pipeline data (8 days, frauds confirmed a day later) with duplicates added, then one
+    `dbt build`."""
+    namespace = pipeline_history.namespace
     try:
-        from include import scoring_job
-
-        job_id = scoring_job.submit(deployment, parallelism=1)
-        scoring_job.flink().wait_for_state(job_id, {"RUNNING"})
-        items = list(Simulator(700, seed=977, start_ms=START_MS, days=8).transactions())
-        sent = pipeline.produce(deployment, items, feedback_delay_days=1, bad_every=2000, bad_limit=4)
-        pipeline.run_until_consumed(deployment, sent)
-        pipeline.wait_until(
-            lambda: pipeline.committed(deployment, "fraud_feedback") >= len(sent.feedback),
-            120,
-            "all confirmations in Iceberg",
-        )
         add_duplicates(namespace)
         build = dbt(namespace, "build")
         yield namespace, build
@@ -96,7 +82,6 @@ def built():
             ):
                 trino_query(f"drop {'view' if kind == 'VIEW' else 'table'} {schema}.{name}")
             trino_query(f"drop schema if exists {schema}")
-        deployment.remove()
         subprocess.run(["rm", "-rf", str(DBT_PROJECT / f"target-{namespace}")], check=False)
 
 
@@ -331,14 +316,16 @@ def test_the_stack_serves_the_directory_the_report_is_written_to(unique_name):
         page.unlink()
 
 
-def test_a_backfill_into_a_past_day_reaches_the_incremental_mart(built):
+def test_a_backfill_into_a_past_day_reaches_the_incremental_mart(built, pipeline_history):
     """Replays and backfills score transactions into days the mart already holds: the next incremental
     run must rebuild those days (judged by arrival, not event date) and leave the others alone."""
     namespace, _ = built
     deployment = pipeline.new_deployment(namespace)  # the running instance (topics exist: no-op)
     before = marts(namespace, "fct_daily_fraud_kpis").set_index("event_date")
     in_iceberg = pipeline.committed(deployment, "scored_transactions")
-    late = list(Simulator(40, seed=978, start_ms=START_MS + 2 * pipeline.DAY_MS, days=1).transactions())
+    late = list(
+        Simulator(40, seed=978, start_ms=pipeline_history.start_ms + 2 * pipeline.DAY_MS, days=1).transactions()
+    )
     sent = pipeline.produce(deployment, late, feedback_delay_days=30)  # labels would come later
     pipeline.wait_until(
         lambda: pipeline.committed(deployment, "scored_transactions") >= in_iceberg + len(sent.valid),
