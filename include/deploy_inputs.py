@@ -4,7 +4,8 @@ stopped or submitted.
 The deploy runs with the platform's credentials, so a param naming any file on the host, or any
 directory Flink can read, would let a user who may trigger DAGs read or load what they should not:
 - a scoring config is one of the versioned files in SCORING_CONFIG_DIR (include/scoring/*.yaml);
-- a savepoint to start from lies under the platform's savepoint directory (FLINK_SAVEPOINT_DIR).
+- a savepoint to start from lies under the platform's savepoint directory (FLINK_SAVEPOINT_DIR);
+- a model version to score with is a version number of the registered model the config names.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from include import settings
+from include.scoring.config import REGISTRY_URI
 
 SCORING_CONFIG_DIR = settings.REPO_ROOT / "include" / "scoring"
 
@@ -53,3 +55,16 @@ def savepoint(given: str) -> str:
     if not inside:
         raise RefusedInput(f"savepoint {given!r} is not under the platform's savepoint directory {root}")
     return given
+
+
+def model_reference(version: int | None, configured_uri: str | None) -> str | None:
+    """The registry reference a deploy pins: the config's own (`models:/fraud@champion`) without a
+    `version`; with one (a rollback, say), that version of the model the config names."""
+    if version is None:
+        return configured_uri
+    match = REGISTRY_URI.match(configured_uri or "")
+    if not match:
+        raise RefusedInput(f"model_version {version} given, but the scoring config names no registered model")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RefusedInput(f"model_version must be a version number, got {version!r}")
+    return f"models:/{match['name']}/{version}"

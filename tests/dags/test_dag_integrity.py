@@ -56,3 +56,17 @@ def test_every_dag_has_tags_retries_and_a_docstring(dag_bag):
                 assert task.retries == 0, f"{dag_id}.{task.task_id} retries"
             else:
                 assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_a_new_champion_of_the_platforms_model_triggers_a_deploy_that_waits_for_approval(dag_bag):
+    from include.assets import FRAUD_MODEL_CHAMPION
+    from include.scoring import config as scoring_config
+
+    training, deploy = dag_bag.dags["fraud_model_training"], dag_bag.dags["fraud_scoring_deploy"]
+    assert FRAUD_MODEL_CHAMPION in training.get_task("announce_champion").outlets
+    assert FRAUD_MODEL_CHAMPION.uri == f"models:/{scoring_config.load().registered_model}@champion"
+    assert deploy.timetable.asset_condition == FRAUD_MODEL_CHAMPION
+    # A run the asset starts has the default params: it stops at the approval step.
+    assert deploy.params["require_approval"] is True
+    approve = deploy.get_task("approve")
+    assert approve.upstream_task_ids == {"approval_required"} and approve.downstream_task_ids == {"replace_job"}

@@ -60,6 +60,23 @@ def run(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
     return run_id
 
 
+def respond(dag_id: str, run_id: str, task_id: str, option: str, timeout_s: float = 300) -> dict:
+    """Answers a human-in-the-loop task (an approval) as a person would in the UI, once it has asked and
+    stopped to wait; returns the answer recorded. (An answer within milliseconds of the question, before
+    the task's process has parked it, is lost and the task asked again by Airflow 3.3: no person is that
+    quick, so this waits as one would.)"""
+    path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert time.monotonic() < deadline, f"{task_id} of {run_id} never asked: {task_states(dag_id, run_id)}"
+        if task_states(dag_id, run_id).get(task_id) == "awaiting_input":
+            time.sleep(3)
+            detail = api("GET", path)
+            if detail["task_instance"]["state"] == "awaiting_input" and not detail["response_received"]:
+                return api("PATCH", path, json={"chosen_options": [option]})
+        time.sleep(2)
+
+
 def task_states(dag_id: str, run_id: str) -> dict[str, str | None]:
     instances = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
     return {t["task_id"]: t["state"] for t in instances["task_instances"]}

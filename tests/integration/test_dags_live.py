@@ -33,8 +33,10 @@ pytestmark = pytest.mark.slow
 START_MS = 1_767_225_600_000  # 2026-01-01
 PLATFORM = scoring_job.Deployment.platform()
 DEPLOY, HEALTH = "fraud_scoring_deploy", "fraud_scoring_health"
-# The upgrade deploys the versioned default config (the only kind the DAG takes) at another parallelism.
-UPGRADE = {"parallelism": 1, "scoring_config": "scoring.yaml"}
+# Deploys as the tests trigger them: without the approval step (tested on its own), and an upgrade to
+# the versioned default config (the only kind the DAG takes) at another parallelism.
+UNATTENDED = {"require_approval": False}
+UPGRADE = {**UNATTENDED, "parallelism": 1, "scoring_config": "scoring.yaml"}
 
 
 def deployed_as_upgraded() -> bool:
@@ -60,19 +62,38 @@ def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the
         {"scoring_config": "/etc/passwd"},
         {"scoring_config": str(settings.credentials_file())},
         {"from_savepoint": "file:///tmp/elsewhere/savepoint-1"},
+        {"model_version": 999_999},
     ):
         run_id = airflow_runs.trigger(DEPLOY, conf)
         assert airflow_runs.wait(DEPLOY, run_id, timeout_s=300) == "failed"
         states = airflow_runs.task_states(DEPLOY, run_id)
         assert states["prepare"] == "failed" and states["replace_job"] in ("upstream_failed", None), states
-        assert "not one of the versioned configs" in airflow_runs.log(DEPLOY, run_id, "prepare") or (
-            "not under the platform's savepoint directory" in airflow_runs.log(DEPLOY, run_id, "prepare")
-        )
+        prepare_log = airflow_runs.log(DEPLOY, run_id, "prepare")
+        assert any(
+            reason in prepare_log
+            for reason in (
+                "not one of the versioned configs",
+                "not under the platform's savepoint directory",
+                "no such model version",
+            )
+        ), prepare_log[-2000:]
+    assert [job.id for job in scoring_job.running(PLATFORM)] == before
+
+
+def test_a_rejected_deploy_changes_nothing():
+    before = [job.id for job in scoring_job.running(PLATFORM)]
+    run_id = airflow_runs.trigger(DEPLOY, {"require_approval": True})
+    answer = airflow_runs.respond(DEPLOY, run_id, "approve", "Reject")
+    assert answer["chosen_options"] == ["Reject"]
+    assert airflow_runs.wait(DEPLOY, run_id, timeout_s=300) == "success"
+    states = airflow_runs.task_states(DEPLOY, run_id)
+    assert states["approve"] == "success"
+    assert {states[task] for task in ("replace_job", "wait_until_checkpointed", "prune_old_state")} == {"skipped"}
     assert [job.id for job in scoring_job.running(PLATFORM)] == before
 
 
 def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
-    first = airflow_runs.run(DEPLOY)
+    first = airflow_runs.run(DEPLOY, UNATTENDED)
     first_job = airflow_runs.result(DEPLOY, first, "replace_job")
     assert [job.id for job in scoring_job.running(PLATFORM)] == [first_job]
     # A seed (and so transaction ids) of its own: on a stack that kept an earlier run's rows, those
@@ -85,8 +106,10 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
         daemon=True,
     )
     streaming.start()
-    # Upgrades the running job in the middle of the stream, to another parallelism.
-    second = airflow_runs.run(DEPLOY, UPGRADE)
+    # Upgrades the running job in the middle of the stream, to another parallelism, once approved.
+    second = airflow_runs.trigger(DEPLOY, {**UPGRADE, "require_approval": True})
+    airflow_runs.respond(DEPLOY, second, "approve", "Approve")
+    assert airflow_runs.wait(DEPLOY, second) == "success", airflow_runs.task_states(DEPLOY, second)
     streaming.join(timeout=600)
     assert "savepoint: " in airflow_runs.log(DEPLOY, second, "replace_job")
     # The new run completed a checkpoint: the state of earlier runs is gone, the newest savepoints stay.
@@ -121,7 +144,7 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
 
 def test_health_check_passes_on_the_running_job():
     if not scoring_job.running(PLATFORM):  # run alone, without the deploy test before it
-        airflow_runs.run(DEPLOY)
+        airflow_runs.run(DEPLOY, UNATTENDED)
     run_id = airflow_runs.run(HEALTH)
     assert airflow_runs.result(HEALTH, run_id, "check_job")["state"] == "RUNNING"
 

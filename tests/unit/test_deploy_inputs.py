@@ -52,3 +52,22 @@ def test_a_savepoint_under_the_platform_directory_is_taken():
 def test_a_savepoint_anywhere_else_is_refused(given):
     with pytest.raises(deploy_inputs.RefusedInput, match="not under the platform's savepoint directory"):
         deploy_inputs.savepoint(given)
+
+
+def test_without_a_version_the_config_names_the_model():
+    assert deploy_inputs.model_reference(None, "models:/fraud@champion") == "models:/fraud@champion"
+    assert deploy_inputs.model_reference(None, None) is None
+
+
+def test_a_version_is_one_of_the_model_the_config_names():
+    assert deploy_inputs.model_reference(3, "models:/fraud@champion") == "models:/fraud/3"
+    assert deploy_inputs.model_reference(1, "models:/fraud/7") == "models:/fraud/1"
+
+
+@pytest.mark.parametrize(
+    ("version", "configured"),
+    [(3, None), (3, "s3://models/fraud/abc"), (0, "models:/fraud@champion"), (True, "models:/fraud@champion")],
+)
+def test_a_version_without_a_registered_model_or_not_a_version_number_is_refused(version, configured):
+    with pytest.raises(deploy_inputs.RefusedInput):
+        deploy_inputs.model_reference(version, configured)
