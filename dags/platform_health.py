@@ -3,8 +3,8 @@
 
 Checks every service the fraud platform depends on, through Airflow connections (`AIRFLOW_CONN_*`,
 defined in `include/platform.env` from the same endpoints the platform's own clients in
-`include/` read): the Kafka topics, the Flink session cluster, DynamoDB, the S3 warehouse bucket and
-Trino's Iceberg catalog.
+`include/` read): the Kafka topics, the Flink session cluster, DynamoDB, the S3 warehouse bucket,
+Trino's Iceberg catalog and MLflow's model registry.
 
 Each service is one task, so a red task names the broken service. Runs every 30 minutes.
 """
@@ -72,7 +72,26 @@ def platform_health():
 
         return [row[0] for row in TrinoHook(trino_conn_id="trino_default").get_records("show schemas")]
 
+    @task
+    def mlflow_registry_answers() -> str:
+        """Signed in as the platform; names the champion of the model the scoring config names (none: a
+        deploy would score with the rules only)."""
+        from airflow.providers.http.hooks.http import HttpHook
+
+        from include.scoring import config as scoring_config
+
+        name = scoring_config.load().registered_model
+        found = (
+            HttpHook(method="GET", http_conn_id="mlflow_default")
+            .run("/api/2.0/mlflow/registered-models/search", data={"filter": f"name = '{name}'"})
+            .json()
+            .get("registered_models", [])
+        )
+        champion = [a["version"] for m in found for a in m.get("aliases", []) if a["alias"] == "champion"]
+        return f"{name}: champion version {champion[0]}" if champion else f"{name}: no champion yet (rules only)"
+
     kafka_topics_exist()
+    mlflow_registry_answers()
     flink_cluster_has_a_taskmanager()
     dynamodb_answers()
     warehouse_bucket_exists()
