@@ -32,10 +32,14 @@ EXPERIMENT = "fraud_model_training"
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "pyiceberg", "pyarrow", "mlflow-skinny")
 # What the decision is judged on: the handbook protocol's figures.
 JUDGED = ("average_precision", "card_precision_at_100")
+# Fewer confirmed frauds than this in the training window: nothing worth a model (and the booster's
+# early-stopping split needs some of each class).
+MIN_TRAINING_FRAUDS = 10
+MIN_THRESHOLD = 1e-6  # scoring.yaml's alert_threshold must be above 0
 
 
 class NotEnoughData(RuntimeError):
-    """The windows hold no confirmed fraud (or nothing else): there is nothing to learn or judge yet."""
+    """The windows hold too few confirmed frauds (or nothing else): there is nothing to learn or judge yet."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,20 @@ def judge(challenger: dict[str, float], champion: dict[str, float] | None, margi
 
 def capacity_threshold(frame: pd.DataFrame, cards_per_day: int) -> float:
     """The score from which about `cards_per_day` cards a day would be alerted on `frame` (card_id,
-    event_time, score): each day's `cards_per_day`-th highest card score, the median over days."""
+    event_time, score): each day's `cards_per_day`-th highest card score, the median over days; never
+    below MIN_THRESHOLD (a day with fewer cards than the budget would otherwise alert on everything)."""
     daily = frame.groupby([frame["event_time"].dt.date, "card_id"])["score"].max()
     kth = [
         scores.nlargest(cards_per_day).iloc[-1] if len(scores) >= cards_per_day else scores.min()
         for _, scores in daily.groupby(level=0)
     ]
-    return float(np.median(kth)) if kth else math.nan
+    return max(float(np.median(kth)), MIN_THRESHOLD) if kth else math.nan
+
+
+def deployed_threshold(capacity: float) -> float:
+    """The alert threshold a deploy of this version will use (include/model_registry.py: pin)."""
+    config = scoring_config.load()
+    return capacity if config.model_threshold_policy == scoring_config.CAPACITY else config.alert_threshold
 
 
 @dataclass(frozen=True)
@@ -116,11 +127,12 @@ def read_sets(namespace: str, windows: training.Windows, snapshots: dict[str, in
         )
         for start, end in ((windows.train_from, windows.train_until), (windows.eval_from, windows.eval_until))
     )
-    for name, frame in (("training", train), ("evaluation", evaluation)):
-        if frame.empty or frame["is_fraud"].nunique() < 2:
+    for name, frame, least in (("training", train, MIN_TRAINING_FRAUDS), ("evaluation", evaluation, 1)):
+        frauds = int(frame["is_fraud"].sum()) if len(frame) else 0
+        if frauds < least or frauds == len(frame):
             raise NotEnoughData(
                 f"the {name} window of {windows.as_params()} holds {len(frame):,} transactions and "
-                f"{int(frame['is_fraud'].sum()) if len(frame) else 0:,} frauds confirmed by labels_known_at: "
+                f"{frauds:,} frauds confirmed by labels_known_at (at least {least} needed): "
                 "nothing to learn or judge yet"
             )
     return Sets(train, evaluation, labels, snapshots)
@@ -187,8 +199,9 @@ def train_challenger(namespace: str, model_name: str, windows: training.Windows,
     run_id = run.info.run_id
     try:
         estimator = training.fit(sets.train)
-        alert_threshold = scoring_config.load().alert_threshold
         scores = training.predict(Model("challenger", training.MODEL_FEATURES, estimator), sets.evaluation)
+        capacity = capacity_threshold(sets.evaluation.assign(score=scores), cards_per_day)
+        alert_threshold = deployed_threshold(capacity)
         evaluation = evaluate(scores, sets, alert_threshold, windows.evaluation_label)
         params = {
             **windows.as_params(),
@@ -196,16 +209,12 @@ def train_challenger(namespace: str, model_name: str, windows: training.Windows,
             "model.family": training.MODEL_FAMILY,
             "model.features": ",".join(training.MODEL_FEATURES),
             "alert_threshold": alert_threshold,
+            "alert_budget_cards_per_day": cards_per_day,
             "training_transactions": len(sets.train),
             "training_frauds": int(sets.train["is_fraud"].sum()),
             "evaluation_transactions": len(sets.evaluation),
         }
-        metrics = {
-            **metrics_of(evaluation, "challenger"),
-            f"alert_threshold_for_{cards_per_day}_cards_a_day": capacity_threshold(
-                sets.evaluation.assign(score=scores), cards_per_day
-            ),
-        }
+        metrics = {**metrics_of(evaluation, "challenger"), "capacity_alert_threshold": capacity}
         registry.log_batch(
             run_id,
             metrics=[Metric(k, v, 0, 0) for k, v in metrics.items() if not math.isnan(v)],
@@ -214,6 +223,7 @@ def train_challenger(namespace: str, model_name: str, windows: training.Windows,
         )
         metadata = {**params, **tags, **metrics, "mlflow_run_id": run_id}
         ref = model_registry.register(model_name, run_id, estimator, training.MODEL_FEATURES, metadata)
+        ref = model_registry.record_capacity_threshold(ref, capacity)
         registry.log_dict(run_id, metadata, "metadata.json")
     except BaseException:
         registry.set_terminated(run_id, "FAILED")
@@ -240,7 +250,8 @@ def judge_challenger(namespace: str, trained: dict, margins: Margins) -> dict:
         windows = training.Windows(**{k: datetime.fromisoformat(v) for k, v in trained["windows"].items()})
         sets = read_sets(namespace, windows, trained["snapshots"])
         scores = training.predict(model_registry.load(champion), sets.evaluation)
-        evaluation = evaluate(scores, sets, scoring_config.load().alert_threshold, windows.evaluation_label)
+        threshold = deployed_threshold(champion.capacity_threshold or math.nan)
+        evaluation = evaluate(scores, sets, threshold, windows.evaluation_label)
         champion_metrics, metrics = asdict(evaluation.handbook), metrics_of(evaluation, "champion")
     judgement = judge(trained["metrics"], champion_metrics, margins)
     registry.log_batch(

@@ -14,6 +14,7 @@ anything, and the UDF's environment stays free of MLflow.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from dataclasses import dataclass
@@ -22,10 +23,11 @@ import yaml
 
 from include import aws, settings
 from include.scoring import model as model_store
-from include.scoring.config import REGISTRY_URI
+from include.scoring.config import CAPACITY, REGISTRY_URI
 from include.scoring.model import Model
 
 CHAMPION = "champion"
+CAPACITY_TAG = "capacity_alert_threshold"
 
 
 class RegistryError(RuntimeError):
@@ -40,6 +42,9 @@ class ModelRef:
     version: str
     uri: str  # s3://bucket/prefix/ holding model.joblib and metadata.json
     sha256: str
+    # The score above which about the training run's budget of cards a day were alerted on its evaluation
+    # period (model_lifecycle.capacity_threshold); a deploy alerts from it under the `capacity` policy.
+    capacity_threshold: float | None = None
 
     @property
     def label(self) -> str:
@@ -65,7 +70,8 @@ def _ref(version) -> ModelRef:
     sha256 = version.tags.get("sha256")
     if not sha256:
         raise RegistryError(f"{version.name} version {version.version} records no sha256: it was never published")
-    return ModelRef(version.name, str(version.version), version.source, sha256)
+    capacity = version.tags.get(CAPACITY_TAG)
+    return ModelRef(version.name, str(version.version), version.source, sha256, float(capacity) if capacity else None)
 
 
 def resolve(models_uri: str) -> ModelRef | None:
@@ -90,17 +96,35 @@ def resolve(models_uri: str) -> ModelRef | None:
 
 def pin(scoring_config_text: str, reference: str | None = None) -> tuple[str, ModelRef | None]:
     """A scoring config whose model is a registry reference (or `reference`, in its place), rewritten to
-    name the version the reference resolves to now (its S3 prefix and digest, the reference kept as
-    `registered_as`), and that version. With no version behind an alias (no champion yet), the config
-    scores with the rules only. Any other config comes back as it was, with None."""
+    name the version the reference resolves to now, and that version. Any other config comes back as it
+    was, with None."""
     raw = yaml.safe_load(scoring_config_text)
     reference = reference or (raw.get("model") or {}).get("uri")
     if not is_registry_uri(reference):
         return scoring_config_text, None
     ref = resolve(reference)
-    raw["model"] = {"uri": ref.uri if ref else None, "sha256": ref.sha256 if ref else None, "registered_as": reference}
+    return pinned_to(raw, reference, ref), ref
+
+
+def pinned_to(raw: dict, reference: str, ref: ModelRef | None) -> str:
+    """The parsed scoring config `raw` naming version `ref` of `reference`: its S3 prefix and digest, the
+    reference kept as `registered_as`, and under the `capacity` policy its own alert threshold. With no
+    version (an alias set on none: no champion yet) the config scores with the rules only."""
+    raw = copy.deepcopy(raw)
+    policy = (raw.get("model") or {}).get("alert_threshold")
+    raw["model"] = {
+        "uri": ref.uri if ref else None,
+        "sha256": ref.sha256 if ref else None,
+        "registered_as": reference,
+        "alert_threshold": policy,
+    }
     pinned = f"{reference} = {ref.label}" if ref else f"{reference} names no version: rules only"
-    return f"# Pinned by the deploy: {pinned}\n" + yaml.safe_dump(raw, sort_keys=False), ref
+    if ref and policy == CAPACITY:
+        if ref.capacity_threshold is None:
+            raise RegistryError(f"{ref.label} records no {CAPACITY_TAG}: the capacity policy has no threshold")
+        raw["decision"]["alert_threshold"] = ref.capacity_threshold
+        pinned += f", alerting from {ref.capacity_threshold:.6g} (its capacity threshold)"
+    return f"# Pinned by the deploy: {pinned}\n" + yaml.safe_dump(raw, sort_keys=False)
 
 
 def champion(name: str) -> ModelRef | None:
@@ -130,6 +154,11 @@ def register(name: str, run_id: str, estimator, feature_names: tuple[str, ...], 
 def load(ref: ModelRef) -> Model:
     """The version's model, after the digest check (include/scoring/model.py)."""
     return model_store.load(ref.uri, aws.s3_client(), ref.sha256)
+
+
+def record_capacity_threshold(ref: ModelRef, threshold: float) -> ModelRef:
+    client().set_model_version_tag(ref.name, ref.version, CAPACITY_TAG, repr(threshold))
+    return ModelRef(ref.name, ref.version, ref.uri, ref.sha256, threshold)
 
 
 def record_judgement(ref: ModelRef, promoted: bool, reason: str) -> None:

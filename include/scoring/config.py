@@ -17,6 +17,8 @@ DEFAULT_PATH = Path(__file__).resolve().parent / "scoring.yaml"
 # A model in the registry (include/model_registry.py): by alias or by version number.
 REGISTRY_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
 
+CAPACITY = "capacity"  # model.alert_threshold: the registered version's cut-off for the analysts' budget
+
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 
 
@@ -52,6 +54,9 @@ class ScoringConfig:
     model_uri: str | None
     model_sha256: str | None  # the published model file's digest, pinned (include/scoring/model.py)
     rules: tuple[Rule, ...]
+    # "capacity": with a registered model, the deploy replaces alert_threshold by the version's own cut-off
+    # for the analysts' daily budget of cards (include/model_registry.py: pin); None: alert_threshold as set.
+    model_threshold_policy: str | None = None
 
     @property
     def registered_model(self) -> str | None:
@@ -99,6 +104,7 @@ def load(path: Path | str = DEFAULT_PATH) -> ScoringConfig:
         night_hours=(int(raw["features"]["night_start_hour"]), int(raw["features"]["night_end_hour"])),
         model_uri=raw.get("model", {}).get("uri"),
         model_sha256=raw.get("model", {}).get("sha256"),
+        model_threshold_policy=raw.get("model", {}).get("alert_threshold"),
         rules=tuple(
             Rule(r["code"], r["feature"], r["op"], float(r["threshold"]), float(r["weight"])) for r in raw["rules"]
         ),
@@ -122,6 +128,8 @@ def _check(config: ScoringConfig) -> None:
             f"model.uri must be s3://bucket/prefix, models:/<name>@<alias> or models:/<name>/<version>, "
             f"got {config.model_uri!r}"
         )
+    if config.model_threshold_policy not in (None, CAPACITY):
+        raise ValueError(f"model.alert_threshold must be {CAPACITY!r} or null, got {config.model_threshold_policy!r}")
     if not 0 < config.max_entries_used < config.max_entries:
         raise ValueError("history.max_entries_used must be positive and below history.max_entries")
     windows = [f"card_tx_count_{name}" for name in config.count_windows_ms]

@@ -1,5 +1,6 @@
 """The training DAG's decisions, on frames built here: which labels a run may see, which periods it
-reads, when a challenger replaces the champion, and the alert threshold that fits an analyst budget."""
+reads, when a challenger replaces the champion, the alert threshold that fits an analyst budget, and the
+config a deploy pins."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from include.model_lifecycle import Margins, capacity_threshold, judge
 from include.scoring import training
@@ -93,3 +95,39 @@ def test_the_capacity_threshold_alerts_about_the_budget_of_cards_a_day():
     threshold = capacity_threshold(frame, cards_per_day=100)
     daily = frame[frame["score"] >= threshold].groupby(frame["event_time"].dt.date)["card_id"].nunique()
     assert 90 <= daily.mean() <= 110
+
+
+def _pinned_config(ref, directory):
+    from include import model_registry
+    from include.scoring import config as scoring_config
+
+    raw = yaml.safe_load(scoring_config.DEFAULT_PATH.read_text())
+    text = model_registry.pinned_to(raw, "models:/fraud@champion", ref)
+    path = directory / "pinned.yaml"
+    path.write_text(text)
+    return text, scoring_config.load(path)
+
+
+def test_a_pinned_config_names_one_version_and_alerts_from_its_capacity_threshold(tmp_path):
+    from include.model_registry import ModelRef
+
+    ref = ModelRef("fraud", "3", "s3://models/fraud/run3", "ab" * 32, capacity_threshold=0.0421)
+    text, pinned = _pinned_config(ref, tmp_path)
+    assert text.startswith("# Pinned by the deploy: models:/fraud@champion = fraud/3")
+    assert (pinned.model_uri, pinned.model_sha256) == (ref.uri, ref.sha256)
+    assert pinned.alert_threshold == 0.0421 and pinned.model_threshold_policy == "capacity"
+
+
+def test_with_no_champion_the_pinned_config_scores_with_the_rules_at_their_threshold(tmp_path):
+    from include.scoring import config as scoring_config
+
+    _, pinned = _pinned_config(None, tmp_path)
+    assert pinned.model_uri is None
+    assert pinned.alert_threshold == scoring_config.load().alert_threshold
+
+
+def test_a_version_without_a_capacity_threshold_is_refused_under_the_capacity_policy(tmp_path):
+    from include.model_registry import ModelRef, RegistryError
+
+    with pytest.raises(RegistryError, match="capacity"):
+        _pinned_config(ModelRef("fraud", "1", "s3://models/fraud/run1", "cd" * 32), tmp_path)
