@@ -23,6 +23,17 @@ class History:
     days: int
     feedback_delay_days: int
 
+    def training_params(self) -> dict:
+        """fraud_model_training params whose windows fit this history: labels known at the end of day 9,
+        evaluation on days 7-8, training on days 1-6."""
+        return {
+            "namespace": self.namespace,
+            "labels_known_at": "2026-01-10T00:00:00+00:00",
+            "training_days": 6,
+            "evaluation_days": 2,
+            "feedback_delay_days": self.feedback_delay_days,
+        }
+
 
 @pytest.fixture(scope="session")
 def pipeline_history():

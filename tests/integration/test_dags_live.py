@@ -1,5 +1,5 @@
 """Every DAG runs green against the live stack, through the scheduler, triggered over the REST API as a
-user would (tests/integration/airflow_runs.py; `airflow dags test` would race the scheduler, which runs
+user would (include/airflow_api.py; `airflow dags test` would race the scheduler, which runs
 an active DAG's queued tasks too). The deploy DAG runs twice while transactions stream in (the second
 upgrades the job through a savepoint to another parallelism, and the stream loses and doubles nothing),
 and the health DAG on its own schedule restarts the job after its JobManager was killed."""
@@ -20,19 +20,21 @@ import psutil
 import pytest
 
 from bench import pipeline
-from include import aws, restore_points, scoring_job, settings
+from include import airflow_api, aws, model_registry, restore_points, scoring_job, settings
 from include.lakehouse import trino_query
+from include.scoring import config as scoring_config
+from include.scoring import model as model_store
 from include.scoring.card_store import DynamoCardStore, drop_tables
 from producer import files
 from producer.simulator import Simulator
 from stack import supervisor
-from tests.integration import airflow_runs
 
 pytestmark = pytest.mark.slow
 
 START_MS = 1_767_225_600_000  # 2026-01-01
 PLATFORM = scoring_job.Deployment.platform()
-DEPLOY, HEALTH = "fraud_scoring_deploy", "fraud_scoring_health"
+DEPLOY, HEALTH, TRAINING = "fraud_scoring_deploy", "fraud_scoring_health", "fraud_model_training"
+MODEL = scoring_config.load().registered_model  # the model the platform's job scores with
 # Deploys as the tests trigger them: without the approval step (tested on its own), and an upgrade to
 # the versioned default config (the only kind the DAG takes) at another parallelism.
 UNATTENDED = {"require_approval": False}
@@ -47,13 +49,13 @@ def deployed_as_upgraded() -> bool:
 def test_every_dag_is_active_on_a_fresh_stack():
     """Airflow's default would pause them: no schedule would run, and API-triggered runs would queue."""
     paused = [
-        dag["dag_id"] for dag in airflow_runs.api("GET", "/dags", params={"limit": 100})["dags"] if dag["is_paused"]
+        dag["dag_id"] for dag in airflow_api.api("GET", "/dags", params={"limit": 100})["dags"] if dag["is_paused"]
     ]
     assert paused == []
 
 
 def test_platform_health():
-    airflow_runs.run("platform_health")
+    airflow_api.run("platform_health")
 
 
 def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the_job():
@@ -64,11 +66,11 @@ def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the
         {"from_savepoint": "file:///tmp/elsewhere/savepoint-1"},
         {"model_version": 999_999},
     ):
-        run_id = airflow_runs.trigger(DEPLOY, conf)
-        assert airflow_runs.wait(DEPLOY, run_id, timeout_s=300) == "failed"
-        states = airflow_runs.task_states(DEPLOY, run_id)
+        run_id = airflow_api.trigger(DEPLOY, conf)
+        assert airflow_api.wait(DEPLOY, run_id, timeout_s=300) == "failed"
+        states = airflow_api.task_states(DEPLOY, run_id)
         assert states["prepare"] == "failed" and states["replace_job"] in ("upstream_failed", None), states
-        prepare_log = airflow_runs.log(DEPLOY, run_id, "prepare")
+        prepare_log = airflow_api.log(DEPLOY, run_id, "prepare")
         assert any(
             reason in prepare_log
             for reason in (
@@ -82,19 +84,19 @@ def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the
 
 def test_a_rejected_deploy_changes_nothing():
     before = [job.id for job in scoring_job.running(PLATFORM)]
-    run_id = airflow_runs.trigger(DEPLOY, {"require_approval": True})
-    answer = airflow_runs.respond(DEPLOY, run_id, "approve", "Reject")
+    run_id = airflow_api.trigger(DEPLOY, {"require_approval": True})
+    answer = airflow_api.respond(DEPLOY, run_id, "approve", "Reject")
     assert answer["chosen_options"] == ["Reject"]
-    assert airflow_runs.wait(DEPLOY, run_id, timeout_s=300) == "success"
-    states = airflow_runs.task_states(DEPLOY, run_id)
+    assert airflow_api.wait(DEPLOY, run_id, timeout_s=300) == "success"
+    states = airflow_api.task_states(DEPLOY, run_id)
     assert states["approve"] == "success"
     assert {states[task] for task in ("replace_job", "wait_until_checkpointed", "prune_old_state")} == {"skipped"}
     assert [job.id for job in scoring_job.running(PLATFORM)] == before
 
 
 def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
-    first = airflow_runs.run(DEPLOY, UNATTENDED)
-    first_job = airflow_runs.result(DEPLOY, first, "replace_job")
+    first = airflow_api.run(DEPLOY, UNATTENDED)
+    first_job = airflow_api.result(DEPLOY, first, "replace_job")
     assert [job.id for job in scoring_job.running(PLATFORM)] == [first_job]
     # A seed (and so transaction ids) of its own: on a stack that kept an earlier run's rows, those
     # must not satisfy the checks below.
@@ -107,14 +109,14 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
     )
     streaming.start()
     # Upgrades the running job in the middle of the stream, to another parallelism, once approved.
-    second = airflow_runs.trigger(DEPLOY, {**UPGRADE, "require_approval": True})
-    airflow_runs.respond(DEPLOY, second, "approve", "Approve")
-    assert airflow_runs.wait(DEPLOY, second) == "success", airflow_runs.task_states(DEPLOY, second)
+    second = airflow_api.trigger(DEPLOY, {**UPGRADE, "require_approval": True})
+    airflow_api.respond(DEPLOY, second, "approve", "Approve")
+    assert airflow_api.wait(DEPLOY, second) == "success", airflow_api.task_states(DEPLOY, second)
     streaming.join(timeout=600)
-    assert "savepoint: " in airflow_runs.log(DEPLOY, second, "replace_job")
+    assert "savepoint: " in airflow_api.log(DEPLOY, second, "replace_job")
     # The new run completed a checkpoint: the state of earlier runs is gone, the newest savepoints stay.
     [current] = scoring_job.running(PLATFORM)
-    assert current.id == airflow_runs.result(DEPLOY, second, "replace_job") != first_job
+    assert current.id == airflow_api.result(DEPLOY, second, "replace_job") != first_job
     checkpoints = Path(restore_points.checkpoint_dir(PLATFORM.job_name).removeprefix("file://"))
     assert [run.name for run in checkpoints.iterdir()] == [current.id]
     savepoints = Path(restore_points.savepoint_dir(PLATFORM.job_name).removeprefix("file://"))
@@ -142,11 +144,74 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
     assert sorted(alerts) == sorted(tx_id for tx_id, decision in rows if decision == "ALERT")
 
 
+def test_a_new_champion_is_deployed_once_approved_and_a_version_can_be_rolled_back_to(pipeline_history):
+    """The lifecycle on the platform's own model (`fraud`) and job: a promotion updates the asset, whose
+    deploy run waits for approval and then runs the champion pinned by version; a challenger that is no
+    better deploys nothing; a deploy naming a version runs that one. Afterwards the registry and the job
+    are as before (on a fresh stack: no `fraud` model, the job on the rules)."""
+    registry = model_registry.client()
+    champion_before = model_registry.champion(MODEL)
+    versions_before = {v.version for v in registry.search_model_versions(f"name = '{MODEL}'")}
+    if not scoring_job.running(PLATFORM):
+        airflow_api.run(DEPLOY, UNATTENDED)
+    training = pipeline_history.training_params()  # trained on the shared history, in its own namespace
+    started = datetime.now(UTC)
+    try:
+        # Promoted whatever the champion (negative margins): the asset starts a deploy, which asks first.
+        began = datetime.now(UTC)
+        forced = {**training, "min_gain_average_precision": -1.0, "min_gain_card_precision_at_100": -1.0}
+        promoted_run = airflow_api.run(TRAINING, forced, timeout_s=600)
+        champion = airflow_api.result(TRAINING, promoted_run, "announce_champion")
+        pipeline.wait_until(
+            lambda: airflow_api.scheduled_runs_after(DEPLOY, began, "asset_triggered"), 120, "a deploy on the asset"
+        )
+        [deploy] = airflow_api.scheduled_runs_after(DEPLOY, began, "asset_triggered")
+        airflow_api.respond(DEPLOY, deploy["dag_run_id"], "approve", "Approve")
+        assert airflow_api.result(DEPLOY, deploy["dag_run_id"], "prepare")["model"] == champion
+        assert airflow_api.wait(DEPLOY, deploy["dag_run_id"]) == "success"
+        assert champion in restore_points.last_run(PLATFORM.job_name)["scoring_config"]
+        [running] = scoring_job.running(PLATFORM)
+        assert running.id == airflow_api.result(DEPLOY, deploy["dag_run_id"], "replace_job")
+
+        # The same data again: no gain, no promotion, no deploy.
+        began = datetime.now(UTC)
+        kept_run = airflow_api.run(TRAINING, training, timeout_s=600)
+        assert airflow_api.task_states(TRAINING, kept_run)["announce_champion"] == "skipped"
+        challenger = airflow_api.result(TRAINING, kept_run, "judge")["challenger"]
+        time.sleep(10)
+        assert airflow_api.scheduled_runs_after(DEPLOY, began, "asset_triggered") == []
+        assert model_registry.champion(MODEL).label == champion
+
+        # A deploy naming a version runs it, champion or not (a rollback names the previous one).
+        rolled = airflow_api.run(DEPLOY, {**UNATTENDED, "model_version": int(challenger["version"])})
+        assert airflow_api.result(DEPLOY, rolled, "prepare")["model"] == f"{MODEL}/{challenger['version']}"
+        assert challenger["uri"] in restore_points.last_run(PLATFORM.job_name)["scoring_config"]
+    finally:
+        # Back to what ran before the test (the previous champion, or the rules), then the test's
+        # versions deleted with their files: the job never runs a version whose files are gone.
+        for run in airflow_api.scheduled_runs_after(DEPLOY, started, "asset_triggered"):  # none left waiting
+            if airflow_api.task_states(DEPLOY, run["dag_run_id"]).get("approve") == "awaiting_input":
+                airflow_api.respond(DEPLOY, run["dag_run_id"], "approve", "Reject")
+        if champion_before:
+            model_registry.make_champion(champion_before)
+        elif registry.search_registered_models(f"name = '{MODEL}'"):
+            registry.delete_registered_model_alias(MODEL, model_registry.CHAMPION)
+        restored = airflow_api.run(DEPLOY, UNATTENDED)
+        for version in registry.search_model_versions(f"name = '{MODEL}'"):
+            if version.version not in versions_before:
+                model_store.delete(version.source, aws.s3_client())
+                registry.delete_model_version(MODEL, version.version)
+        if not versions_before and registry.search_registered_models(f"name = '{MODEL}'"):
+            registry.delete_registered_model(MODEL)
+    expected = champion_before.label if champion_before else "none (rules only"
+    assert airflow_api.result(DEPLOY, restored, "prepare")["model"].startswith(expected)
+
+
 def test_health_check_passes_on_the_running_job():
     if not scoring_job.running(PLATFORM):  # run alone, without the deploy test before it
-        airflow_runs.run(DEPLOY, UNATTENDED)
-    run_id = airflow_runs.run(HEALTH)
-    assert airflow_runs.result(HEALTH, run_id, "check_job")["state"] == "RUNNING"
+        airflow_api.run(DEPLOY, UNATTENDED)
+    run_id = airflow_api.run(HEALTH)
+    assert airflow_api.result(HEALTH, run_id, "check_job")["state"] == "RUNNING"
 
 
 def _kill_jobmanager() -> None:
@@ -163,7 +228,7 @@ def test_scheduled_health_run_restarts_the_job_after_a_jobmanager_kill_as_it_las
     parallelism and scoring config it was deployed with, and the stream loses and doubles nothing."""
     rest = scoring_job.flink()
     if not deployed_as_upgraded():  # run alone, without the deploy test
-        airflow_runs.run(DEPLOY, UPGRADE)
+        airflow_api.run(DEPLOY, UPGRADE)
     [before] = scoring_job.running(PLATFORM, rest)
 
     seed = random.randrange(100_000, 1_000_000)
@@ -201,9 +266,9 @@ def test_scheduled_health_run_restarts_the_job_after_a_jobmanager_kill_as_it_las
         time.sleep(5)
     # The scheduled run that restarted it (one already under way when the JobManager died may have).
     restarting = []
-    for scheduled in airflow_runs.scheduled_runs_after(HEALTH, killed_at - timedelta(minutes=5)):
-        airflow_runs.wait(HEALTH, scheduled["dag_run_id"], timeout_s=600)
-        if "job was down: restarted as" in airflow_runs.log(HEALTH, scheduled["dag_run_id"], "check_job"):
+    for scheduled in airflow_api.scheduled_runs_after(HEALTH, killed_at - timedelta(minutes=5)):
+        airflow_api.wait(HEALTH, scheduled["dag_run_id"], timeout_s=600)
+        if "job was down: restarted as" in airflow_api.log(HEALTH, scheduled["dag_run_id"], "check_job"):
             restarting.append(scheduled["dag_run_id"])
     assert len(restarting) == 1, restarting
     [restarted] = restarted
@@ -242,8 +307,8 @@ def _jobmanager_answers_without(rest, job_id: str) -> bool:
 def test_producer_backfill_replays_a_file(tmp_path):
     path = tmp_path / "backfill.jsonl.gz"
     files.write_project(path, Simulator(50, seed=6060, start_ms=START_MS, days=2).transactions())
-    run_id = airflow_runs.run("producer_backfill", {"mode": "replay", "path": str(path), "format": "project"})
-    assert "0 failed" in airflow_runs.log("producer_backfill", run_id, "produce")
+    run_id = airflow_api.run("producer_backfill", {"mode": "replay", "path": str(path), "format": "project"})
+    assert "0 failed" in airflow_api.log("producer_backfill", run_id, "produce")
 
 
 def test_seed_dynamodb_loads_card_histories_and_can_rerun(tmp_path):
@@ -253,8 +318,8 @@ def test_seed_dynamodb_loads_card_histories_and_can_rerun(tmp_path):
     table = "test_seed_cards"
     try:
         conf = {"source": "file", "path": str(path), "format": "project", "card_table": table}
-        airflow_runs.run("seed_dynamodb", conf)
-        airflow_runs.run("seed_dynamodb", conf)  # safe to rerun
+        airflow_api.run("seed_dynamodb", conf)
+        airflow_api.run("seed_dynamodb", conf)  # safe to rerun
         stored = DynamoCardStore(aws.dynamodb_client(), table).load({i.tx.card_id for i in items})
         from include.scoring.history import CardHistory
 
@@ -268,14 +333,14 @@ def test_fraud_marts_builds_every_model_and_the_report():
     """One `dbt build` runs every model, data test and unit test of the dbt project (exposures count as
     NO-OP); each model's run and test tasks take their result from it. Through the scheduler: the DAG is
     also scheduled on new scored data, and one run at a time builds the marts."""
-    run_id = airflow_runs.run("fraud_marts", timeout_s=1500)
+    run_id = airflow_api.run("fraud_marts", timeout_s=1500)
     manifest = json.loads((settings.REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
     nodes = manifest["nodes"].values()
     expected = sum(node["resource_type"] in ("model", "test") for node in nodes) + len(manifest["unit_tests"])
     assert manifest["unit_tests"] and manifest["exposures"]
-    build_log = airflow_runs.log("fraud_marts", run_id, "dbt_build.dbt_producer_watcher")
+    build_log = airflow_api.log("fraud_marts", run_id, "dbt_build.dbt_producer_watcher")
     assert f"Done. PASS={expected} WARN=0 ERROR=0 SKIP=0 NO-OP={len(manifest['exposures'])}" in build_log
-    states = airflow_runs.task_states("fraud_marts", run_id)
+    states = airflow_api.task_states("fraud_marts", run_id)
     for model in (node["name"] for node in nodes if node["resource_type"] == "model"):
         for kind in ("run", "test"):
             assert states.get(f"dbt_build.{model}.{kind}") == "success", f"task {model}.{kind}: {states}"
@@ -283,8 +348,8 @@ def test_fraud_marts_builds_every_model_and_the_report():
 
 
 def test_iceberg_maintenance_compacts_and_ages_out():
-    airflow_runs.run("iceberg_maintenance")
+    airflow_api.run("iceberg_maintenance")
 
 
 def test_iceberg_snapshot_expiry():
-    airflow_runs.run("iceberg_snapshot_expiry")
+    airflow_api.run("iceberg_snapshot_expiry")

@@ -12,15 +12,15 @@ import subprocess
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 
 from bench import pipeline
-from include import aws, model_lifecycle, model_registry, restore_points, scoring_job
+from include import airflow_api, aws, model_lifecycle, model_registry, restore_points, scoring_job
 from include.lakehouse import iceberg_catalog
 from include.scoring import model as model_store
 from include.scoring.config import DEFAULT_PATH
 from include.scoring.training import Windows
 from producer.simulator import Simulator
-from tests.integration import airflow_runs
 
 pytestmark = pytest.mark.slow
 
@@ -38,25 +38,15 @@ def model_name(unique_name):
 
 
 def training_conf(history, model_name: str) -> dict:
-    """Windows that fit the 8 days of history (frauds confirmed a day later): labels known at the end of
-    day 9, evaluation on days 7-8, training on days 1-6."""
-    return {
-        "namespace": history.namespace,
-        "model_name": model_name,
-        "labels_known_at": "2026-01-10T00:00:00+00:00",
-        "training_days": 6,
-        "evaluation_days": 2,
-        "feedback_delay_days": history.feedback_delay_days,
-        "alert_budget_cards_per_day": 10,
-    }
+    return {**history.training_params(), "model_name": model_name, "alert_budget_cards_per_day": 10}
 
 
 def test_training_promotes_a_first_champion_and_keeps_it_against_an_equal_challenger(pipeline_history, model_name):
     conf = training_conf(pipeline_history, model_name)
     registry = model_registry.client()
 
-    first = airflow_runs.run(TRAINING, conf, timeout_s=600)
-    assert airflow_runs.task_states(TRAINING, first) == {
+    first = airflow_api.run(TRAINING, conf, timeout_s=600)
+    assert airflow_api.task_states(TRAINING, first) == {
         "train_challenger": "success",
         "judge": "success",
         "promote": "success",
@@ -65,10 +55,10 @@ def test_training_promotes_a_first_champion_and_keeps_it_against_an_equal_challe
     }
     champion = model_registry.champion(model_name)
     assert champion is not None and champion.version == "1"
-    assert airflow_runs.result(TRAINING, first, "promote") == f"{model_name}/1"
+    assert airflow_api.result(TRAINING, first, "promote") == f"{model_name}/1"
 
     # The run holds what decided it: windows, the Iceberg snapshots read, code and library versions.
-    trained = airflow_runs.result(TRAINING, first, "train_challenger")
+    trained = airflow_api.result(TRAINING, first, "train_challenger")
     run = registry.get_run(trained["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["eval_from"].startswith("2026-01-07") and run.data.params["train_from"].startswith(
@@ -88,14 +78,14 @@ def test_training_promotes_a_first_champion_and_keeps_it_against_an_equal_challe
     assert 0 < run.data.metrics["challenger.handbook.average_precision"] <= 1
 
     # Trained again on the same snapshots it is the same model: no gain, so the champion stays.
-    second = airflow_runs.run(TRAINING, conf, timeout_s=600)
-    states = airflow_runs.task_states(TRAINING, second)
+    second = airflow_api.run(TRAINING, conf, timeout_s=600)
+    states = airflow_api.task_states(TRAINING, second)
     assert states["promote"] == "skipped" and states["prune_registry"] == "success"
     assert model_registry.champion(model_name).version == "1"
     challenger = registry.get_model_version(model_name, "2")
     assert challenger.tags["promoted"] == "false"
     assert challenger.tags["judgement"].startswith("not better by the margins on average_precision")
-    judged = registry.get_run(airflow_runs.result(TRAINING, second, "train_challenger")["run_id"])
+    judged = registry.get_run(airflow_api.result(TRAINING, second, "train_challenger")["run_id"])
     assert judged.data.metrics["champion.handbook.average_precision"] == pytest.approx(
         judged.data.metrics["challenger.handbook.average_precision"]
     )
@@ -105,9 +95,9 @@ def test_nothing_is_trained_before_any_fraud_is_confirmed(pipeline_history, mode
     """Labels known before the first confirmation (a fresh platform): the run is skipped, not failed,
     and registers nothing."""
     conf = {**training_conf(pipeline_history, model_name), "labels_known_at": "2026-01-01T12:00:00+00:00"}
-    run_id = airflow_runs.run(TRAINING, conf, timeout_s=300)
-    assert set(airflow_runs.task_states(TRAINING, run_id).values()) == {"skipped"}
-    assert "nothing to train" in airflow_runs.log(TRAINING, run_id, "train_challenger")
+    run_id = airflow_api.run(TRAINING, conf, timeout_s=300)
+    assert set(airflow_api.task_states(TRAINING, run_id).values()) == {"skipped"}
+    assert "nothing to train" in airflow_api.log(TRAINING, run_id, "train_challenger")
     assert not model_registry.client().search_registered_models(f"name = '{model_name}'")
 
 
@@ -141,6 +131,9 @@ def test_a_job_submitted_with_the_champion_scores_with_that_version(pipeline_his
         model_registry.make_champion(model_registry.ModelRef(**second["challenger"]))
         recorded = restore_points.last_run(deployment.job_name)["scoring_config"]
         assert champion.uri in recorded and champion.sha256 in recorded
+        # Alerting from the version's own threshold for the analysts' budget (scoring.yaml: capacity).
+        assert champion.capacity_threshold is not None
+        assert yaml.safe_load(recorded)["decision"]["alert_threshold"] == champion.capacity_threshold
         assert f"{model_name}/2" not in recorded
     finally:
         deployment.remove()

@@ -1,5 +1,6 @@
-"""DAG runs through Airflow's REST API, as a user triggers them: the scheduler runs them (pools, max
-active runs and pauses apply), unlike `airflow dags test`, which runs one in the test's process."""
+"""DAG runs through Airflow's REST API, signed in as the platform's admin, as a user triggers them in the
+UI: the scheduler runs them (pools, max active runs and pauses apply), unlike `airflow dags test`, which
+runs one in the caller's process. Used by the demo and the integration tests."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def wait(dag_id: str, run_id: str, timeout_s: float = 900) -> str:
         state = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
         if state in FINISHED:
             return state
-        assert time.monotonic() < deadline, f"{dag_id} run {run_id} still {state} after {timeout_s:.0f} s"
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{dag_id} run {run_id} still {state} after {timeout_s:.0f} s")
         time.sleep(3)
 
 
@@ -53,7 +55,7 @@ def run(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
     state = wait(dag_id, run_id, timeout_s)
     if state != "success":
         failed = [t for t, s in task_states(dag_id, run_id).items() if s == "failed"]
-        raise AssertionError(
+        raise RuntimeError(
             f"{dag_id} {run_id} {state}; failed tasks {failed}:\n"
             + "\n".join(log(dag_id, run_id, t)[-3000:] for t in failed)
         )
@@ -68,7 +70,8 @@ def respond(dag_id: str, run_id: str, task_id: str, option: str, timeout_s: floa
     path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
     deadline = time.monotonic() + timeout_s
     while True:
-        assert time.monotonic() < deadline, f"{task_id} of {run_id} never asked: {task_states(dag_id, run_id)}"
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{task_id} of {run_id} never asked: {task_states(dag_id, run_id)}")
         if task_states(dag_id, run_id).get(task_id) == "awaiting_input":
             time.sleep(3)
             detail = api("GET", path)
@@ -106,12 +109,13 @@ def _line(line) -> str:
     return " | ".join([str(line.get("event", "")), *errors])
 
 
-def scheduled_runs_after(dag_id: str, moment: datetime) -> list[dict]:
-    """Runs the scheduler started on the DAG's schedule after `moment` (timezone-aware), oldest first."""
+def scheduled_runs_after(dag_id: str, moment: datetime, run_type: str = "scheduled") -> list[dict]:
+    """Runs the scheduler started after `moment` (timezone-aware), oldest first: on the DAG's schedule, or
+    with run_type="asset_triggered", on an update of the asset it is scheduled on."""
     runs = api(
         "GET",
         f"/dags/{dag_id}/dagRuns",
-        params={"run_type": "scheduled", "start_date_gte": moment.isoformat(), "order_by": "start_date"},
+        params={"run_type": run_type, "run_after_gte": moment.isoformat(), "order_by": "run_after"},
     )["dag_runs"]
     return runs
 
