@@ -25,7 +25,7 @@ credentials:   ## the logins `make up` generated (Airflow, Trino, PostgreSQL, S3
 dbt:           ## dbt on the marts, logged in to Trino: make dbt (= dbt build) or make dbt ARGS="test -s fct_alerts"
 	@PYTHONPATH=. .venvs/app/bin/python -m stack.dbt $(ARGS)
 
-demo: up       ## the stack, then the pipeline end to end: job deployed, a week streamed, alerts shown
+demo: up       ## the stack, then the pipeline end to end: history streamed, a model trained and deployed, a week scored
 	@PYTHONPATH=. .venvs/app/bin/python -m stack.demo
 
 # Three runs: the UDF driven through PyFlink's Arrow path (tests/udf, the "udf-test" environment); the
