@@ -222,7 +222,9 @@ def train_challenger(namespace: str, model_name: str, windows: training.Windows,
             tags=[RunTag("mlflow.note.content", f"Challenger for {model_name}, judged on {windows.evaluation_label}.")],
         )
         metadata = {**params, **tags, **metrics, "mlflow_run_id": run_id}
-        ref = model_registry.register(model_name, run_id, estimator, training.MODEL_FEATURES, metadata)
+        ref = model_registry.register(
+            model_name, run_id, estimator, training.MODEL_FEATURES, training.baseline(sets.train), metadata
+        )
         ref = model_registry.record_capacity_threshold(ref, capacity)
         registry.log_dict(run_id, metadata, "metadata.json")
     except BaseException:

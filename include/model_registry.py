@@ -131,7 +131,9 @@ def champion(name: str) -> ModelRef | None:
     return resolve(f"models:/{name}@{CHAMPION}")
 
 
-def register(name: str, run_id: str, estimator, feature_names: tuple[str, ...], metadata: dict) -> ModelRef:
+def register(
+    name: str, run_id: str, estimator, feature_names: tuple[str, ...], baseline: dict[str, float], metadata: dict
+) -> ModelRef:
     """A new version of `name` trained in run `run_id`: registered, then its files published to S3 under
     the prefix the version names (with its label and digest in metadata.json), then tagged with the digest.
     A version without the tag is one whose publication failed: resolve() refuses it."""
@@ -145,7 +147,7 @@ def register(name: str, run_id: str, estimator, feature_names: tuple[str, ...], 
             raise
     uri = f"s3://{settings.get('MLFLOW_ARTIFACTS_BUCKET')}/{name}/{run_id}"
     version = registry.create_model_version(name, source=uri, run_id=run_id)
-    model = Model(f"{name}/{version.version}", feature_names, estimator)
+    model = Model(f"{name}/{version.version}", feature_names, estimator, baseline)
     sha256 = model_store.save(model, metadata, uri, aws.s3_client())
     registry.set_model_version_tag(name, version.version, "sha256", sha256)
     return ModelRef(name, str(version.version), uri, sha256)

@@ -481,20 +481,32 @@ class BatchScorer:
             fired = rule_engine.fired(self.config.rules, result.features)
             result.reasons = rule_engine.reasons(fired, result.features)
             result.rule_score = rule_engine.rule_score(fired)
-            if probabilities is not None:
-                result.score = float(probabilities[i])
-                if not result.reasons and result.score >= self.config.alert_threshold:
-                    result.reasons = [
-                        {
-                            "code": "MODEL_SCORE",
-                            "feature": "score",
-                            "value": round(result.score, 4),
-                            "threshold": self.config.alert_threshold,
-                        }
-                    ]
-            else:
-                result.score = result.rule_score
+            result.score = float(probabilities[i]) if probabilities is not None else result.rule_score
             result.decision = ALERT if result.score >= self.config.alert_threshold else PASS
+        if probabilities is not None:
+            self._add_model_reasons([result for result in scored if result.decision == ALERT])
+
+    def _add_model_reasons(self, alerts: list[Result]) -> None:
+        """Each alert's reasons from the model, after the rules': the features that raise its score most
+        (Model.contributions), or, for a model without baselines, the score itself."""
+        contributions = self.model.contributions([r.features for r in alerts], [r.score for r in alerts])
+        for result, named in zip(alerts, contributions, strict=True):
+            result.reasons += [
+                {
+                    "code": "MODEL_FEATURE",
+                    "feature": name,
+                    "value": result.features.get(name),
+                    "contribution": round(drop, 4),
+                }
+                for name, drop in named
+            ] or [
+                {
+                    "code": "MODEL_SCORE",
+                    "feature": "score",
+                    "value": round(result.score, 4),
+                    "threshold": self.config.alert_threshold,
+                }
+            ]
 
     def close(self) -> None:
         """Waits for a running compaction and stops the log writer."""

@@ -94,6 +94,13 @@ def fit(frame: pd.DataFrame, seed: int = 7):
     return estimator.fit(matrix, frame["is_fraud"].to_numpy())
 
 
+def baseline(frame: pd.DataFrame) -> dict[str, float]:
+    """Each feature's median over the genuine transactions of `frame` (Model.baseline); features never
+    present are left out."""
+    medians = frame.loc[frame["is_fraud"] == 0, list(MODEL_FEATURES)].astype("float64").median()
+    return {name: float(value) for name, value in medians.items() if not np.isnan(value)}
+
+
 def predict(model: Model, frame: pd.DataFrame) -> np.ndarray:
     """The model's fraud probability for each row of `frame` (its stored feature columns), as the scorer
     computes it: a feature the frame lacks (a model trained on another feature set) is missing (NaN)."""
@@ -176,7 +183,7 @@ def train_and_publish(
         "trained_at": datetime.now(UTC).isoformat(),
         **holdout_metrics(frame),
     }
-    model = Model(version, MODEL_FEATURES, fit(frame))
+    model = Model(version, MODEL_FEATURES, fit(frame), baseline(frame))
     uri = f"s3://{settings.get('ICEBERG_WAREHOUSE_BUCKET')}/models/fraud/{version}"
     sha256 = model_store.save(model, metadata, uri, aws.s3_client())
     print(f"[training] {metadata} sha256={sha256}", file=sys.stderr)

@@ -1,6 +1,9 @@
-"""In-memory stand-ins for unit tests of the scoring logic (integration tests use real DynamoDB)."""
+"""In-memory stand-ins for unit tests of the scoring logic (integration tests use real DynamoDB and S3)."""
 
 from __future__ import annotations
+
+import io
+import shutil
 
 
 class MemoryCardStore:
@@ -38,3 +41,24 @@ class MemoryCardStore:
         self.requests += -(-len(seqs) // 25)
         for seq in seqs:
             self.log.get(partition, {}).pop(seq, None)
+
+
+class InMemoryS3:
+    """The four calls model.py makes, over a dict (pure logic: no service involved)."""
+
+    def __init__(self):
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def upload_file(self, filename, bucket, key):
+        with open(filename, "rb") as file:
+            self.objects[bucket, key] = file.read()
+
+    def download_file(self, bucket, key, filename):
+        with open(filename, "wb") as file:
+            shutil.copyfileobj(io.BytesIO(self.objects[bucket, key]), file)
+
+    def put_object(self, Bucket, Key, Body):  # noqa: N803 (boto3's names)
+        self.objects[Bucket, Key] = Body
+
+    def get_object(self, Bucket, Key):  # noqa: N803
+        return {"Body": io.BytesIO(self.objects[Bucket, Key])}

@@ -3,35 +3,12 @@ published (and the one the scoring config pins)."""
 
 from __future__ import annotations
 
-import io
-import shutil
-
 import pytest
 
 from include.scoring import model as model_store
+from tests.unit.scoring_fakes import InMemoryS3
 
 URI = "s3://warehouse/models/fraud/v1"
-
-
-class InMemoryS3:
-    """The four calls model.py makes, over a dict (pure logic: no service involved)."""
-
-    def __init__(self):
-        self.objects: dict[tuple[str, str], bytes] = {}
-
-    def upload_file(self, filename, bucket, key):
-        with open(filename, "rb") as file:
-            self.objects[bucket, key] = file.read()
-
-    def download_file(self, bucket, key, filename):
-        with open(filename, "wb") as file:
-            shutil.copyfileobj(io.BytesIO(self.objects[bucket, key]), file)
-
-    def put_object(self, Bucket, Key, Body):  # noqa: N803 (boto3's names)
-        self.objects[Bucket, Key] = Body
-
-    def get_object(self, Bucket, Key):  # noqa: N803
-        return {"Body": io.BytesIO(self.objects[Bucket, Key])}
 
 
 @pytest.fixture
