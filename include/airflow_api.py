@@ -63,20 +63,20 @@ def run(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
 
 
 def respond(dag_id: str, run_id: str, task_id: str, option: str, timeout_s: float = 300) -> dict:
-    """Answers a human-in-the-loop task (an approval) as a person would in the UI, once it has asked and
-    stopped to wait; returns the answer recorded. (An answer within milliseconds of the question, before
-    the task's process has parked it, is lost and the task asked again by Airflow 3.3: no person is that
-    quick, so this waits as one would.)"""
+    """Answers a human-in-the-loop task (an approval) as a person would in the UI, and waits until the task
+    has taken the answer; returns the answer recorded. Airflow 3.3 loses an answer that arrives before
+    the executor has reported the parked task (seconds under load): the task fails that try and asks
+    again on the next, which is answered the same way."""
     path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
-    deadline = time.monotonic() + timeout_s
+    deadline, answer = time.monotonic() + timeout_s, None
     while True:
+        state = task_states(dag_id, run_id).get(task_id)
+        if answer and state in ("success", "skipped", "failed", "upstream_failed"):
+            return answer
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{task_id} of {run_id} never asked: {task_states(dag_id, run_id)}")
-        if task_states(dag_id, run_id).get(task_id) == "awaiting_input":
-            time.sleep(3)
-            detail = api("GET", path)
-            if detail["task_instance"]["state"] == "awaiting_input" and not detail["response_received"]:
-                return api("PATCH", path, json={"chosen_options": [option]})
+            raise TimeoutError(f"{task_id} of {run_id} did not take the answer {option!r}: it is {state}")
+        if state == "awaiting_input" and not api("GET", path)["response_received"]:
+            answer = api("PATCH", path, json={"chosen_options": [option]})
         time.sleep(2)
 
 
