@@ -21,6 +21,7 @@ import json
 import pyarrow as pa
 import pytest
 import pytz
+import yaml
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -30,7 +31,7 @@ from pyflink.fn_execution.utils.operation_utils import check_pandas_udf_result
 from pyflink.table import DataTypes
 
 from flink import udfs
-from include import settings
+from include import model_registry, settings
 from include.dead_letters import MAX_LETTER_BYTES
 from include.messages import MAX_JUDGED_BYTES
 from include.scoring.feedback import Feedback, FeedbackIndex, encode_feedback
@@ -95,7 +96,9 @@ class _Context:
             "dynamodb_max_attempts": 3,
             "card_cache_bytes": 2**20,
         }
-        scoring_yaml = (settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml").read_bytes()
+        # The platform's config as a deploy pins it on a registry with no champion: rules only.
+        raw = yaml.safe_load((settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml").read_text())
+        scoring_yaml = model_registry.pinned_to(raw, raw["model"]["uri"], None).encode()
         self.parameters = {
             RUNTIME_PARAMETER: base64.b64encode(json.dumps(runtime).encode()).decode(),
             SCORING_CONFIG_PARAMETER: base64.b64encode(scoring_yaml).decode(),
