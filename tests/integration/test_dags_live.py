@@ -274,7 +274,8 @@ def test_scheduled_health_run_restarts_the_job_after_a_jobmanager_kill_as_it_las
     [restarted] = restarted
     parallelism, parameters = rest.job_config(restarted.id)
     assert parallelism == UPGRADE["parallelism"]
-    deployed_config = scoring_job.DEFAULT_SCORING_CONFIG.read_bytes()
+    # The config as the deploy pinned it (the version the champion alias names, or the rules only).
+    deployed_config = model_registry.pin(scoring_job.DEFAULT_SCORING_CONFIG.read_text())[0].encode()
     assert base64.b64decode(parameters[scoring_job.SCORING_CONFIG_PARAMETER]) == deployed_config
     assert {
         path.split("/checkpoints/")[1].split("/")[1]
