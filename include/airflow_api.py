@@ -13,6 +13,7 @@ import requests
 from include import settings
 
 FINISHED = {"success", "failed"}
+ANSWER_AFTER_S = 10  # an approval is answered once its question has been open this long (see respond)
 
 
 @functools.cache
@@ -52,6 +53,12 @@ def wait(dag_id: str, run_id: str, timeout_s: float = 900) -> str:
 def run(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
     """Triggers a run and waits for it; fails unless it succeeded, with its failed tasks' logs."""
     run_id = trigger(dag_id, conf)
+    wait_for_success(dag_id, run_id, timeout_s)
+    return run_id
+
+
+def wait_for_success(dag_id: str, run_id: str, timeout_s: float = 900) -> None:
+    """Waits until the run has finished; raises unless it succeeded, quoting its failed tasks' logs."""
     state = wait(dag_id, run_id, timeout_s)
     if state != "success":
         failed = [t for t, s in task_states(dag_id, run_id).items() if s == "failed"]
@@ -59,24 +66,30 @@ def run(dag_id: str, conf: dict | None = None, timeout_s: float = 900) -> str:
             f"{dag_id} {run_id} {state}; failed tasks {failed}:\n"
             + "\n".join(log(dag_id, run_id, t)[-3000:] for t in failed)
         )
-    return run_id
 
 
 def respond(dag_id: str, run_id: str, task_id: str, option: str, timeout_s: float = 300) -> dict:
     """Answers a human-in-the-loop task (an approval) as a person would in the UI, and waits until the task
-    has taken the answer; returns the answer recorded. Airflow 3.3 loses an answer that arrives before
-    the executor has reported the parked task (seconds under load): the task fails that try and asks
-    again on the next, which is answered the same way."""
+    has taken the answer; returns the answer recorded.
+
+    Airflow 3.3 loses an answer that arrives before the scheduler has processed the executor's report of
+    the parked try (seconds under load): it sees the try rescheduled by the answer yet reported finished,
+    fails it, and the retry asks again. So the answer waits until the question has been open for
+    ANSWER_AFTER_S, as a person's would; a retry's question is still answered the same way."""
     path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
-    deadline, answer = time.monotonic() + timeout_s, None
+    deadline, answer, asked = time.monotonic() + timeout_s, None, {}
     while True:
-        state = task_states(dag_id, run_id).get(task_id)
+        instance = api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+        state = instance["state"]
         if answer and state in ("success", "skipped", "failed", "upstream_failed"):
             return answer
         if time.monotonic() > deadline:
             raise TimeoutError(f"{task_id} of {run_id} did not take the answer {option!r}: it is {state}")
-        if state == "awaiting_input" and not api("GET", path)["response_received"]:
-            answer = api("PATCH", path, json={"chosen_options": [option]})
+        if state == "awaiting_input":
+            asked.setdefault(instance["try_number"], time.monotonic())
+            open_for = time.monotonic() - asked[instance["try_number"]]
+            if open_for >= ANSWER_AFTER_S and not api("GET", path)["response_received"]:
+                answer = api("PATCH", path, json={"chosen_options": [option]})
         time.sleep(2)
 
 

@@ -112,8 +112,7 @@ def _train_and_deploy(deployment: scoring_job.Deployment) -> str:
         deploy_id = deploys[0]["dag_run_id"]
         _say(f"approving the deploy the promotion started ({deploy_id}), as the UI's Approve button would ...")
         airflow_api.respond(DEPLOY, deploy_id, "approve", "Approve")
-        if airflow_api.wait(DEPLOY, deploy_id) != "success":
-            raise RuntimeError(f"the deploy {deploy_id} failed: see it in the Airflow UI")
+        airflow_api.wait_for_success(DEPLOY, deploy_id)
     champion = model_registry.champion(scoring_config.load().registered_model)
     running = restore_points.last_run(deployment.job_name)["scoring_config"]
     if champion and champion.uri not in running:

@@ -87,7 +87,7 @@ def test_a_rejected_deploy_changes_nothing():
     run_id = airflow_api.trigger(DEPLOY, {"require_approval": True})
     answer = airflow_api.respond(DEPLOY, run_id, "approve", "Reject")
     assert answer["chosen_options"] == ["Reject"]
-    assert airflow_api.wait(DEPLOY, run_id, timeout_s=300) == "success"
+    airflow_api.wait_for_success(DEPLOY, run_id, timeout_s=300)
     states = airflow_api.task_states(DEPLOY, run_id)
     assert states["approve"] == "success"
     assert {states[task] for task in ("replace_job", "wait_until_checkpointed", "prune_old_state")} == {"skipped"}
@@ -111,7 +111,7 @@ def test_deploy_twice_while_streaming_loses_and_doubles_nothing():
     # Upgrades the running job in the middle of the stream, to another parallelism, once approved.
     second = airflow_api.trigger(DEPLOY, {**UPGRADE, "require_approval": True})
     airflow_api.respond(DEPLOY, second, "approve", "Approve")
-    assert airflow_api.wait(DEPLOY, second) == "success", airflow_api.task_states(DEPLOY, second)
+    airflow_api.wait_for_success(DEPLOY, second)
     streaming.join(timeout=600)
     assert "savepoint: " in airflow_api.log(DEPLOY, second, "replace_job")
     # The new run completed a checkpoint: the state of earlier runs is gone, the newest savepoints stay.
@@ -168,7 +168,7 @@ def test_a_new_champion_is_deployed_once_approved_and_a_version_can_be_rolled_ba
         [deploy] = airflow_api.scheduled_runs_after(DEPLOY, began, "asset_triggered")
         airflow_api.respond(DEPLOY, deploy["dag_run_id"], "approve", "Approve")
         assert airflow_api.result(DEPLOY, deploy["dag_run_id"], "prepare")["model"] == champion
-        assert airflow_api.wait(DEPLOY, deploy["dag_run_id"]) == "success"
+        airflow_api.wait_for_success(DEPLOY, deploy["dag_run_id"])
         assert champion in restore_points.last_run(PLATFORM.job_name)["scoring_config"]
         [running] = scoring_job.running(PLATFORM)
         assert running.id == airflow_api.result(DEPLOY, deploy["dag_run_id"], "replace_job")
