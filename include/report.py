@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import html
 import io
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,15 +63,13 @@ def chart_daily_kpis(kpis: pd.DataFrame) -> str:
 
 def chart_quality(quality: pd.DataFrame) -> str:
     figure, axis = plt.subplots(figsize=(9, 3.2))
-    for column, colour in (("precision", "#1971c2"), ("recall", "#d9480f"), ("card_precision_at_k", "#2b8a3e")):
-        axis.plot(
-            quality["event_date"],
-            quality[column],
-            marker="o",
-            markersize=3,
-            color=colour,
-            label=column.replace("_", " ").replace("at k", "@100"),
-        )
+    for column, colour, label in (
+        ("precision", "#1971c2", "precision"),
+        ("recall", "#d9480f", "recall"),
+        ("card_precision_at_k", "#2b8a3e", "card precision@100"),
+        ("alerted_card_precision", "#862e9c", "precision of the alerted cards"),
+    ):
+        axis.plot(quality["event_date"], quality[column], marker="o", markersize=3, color=colour, label=label)
     axis.set_ylim(0, 1.05)
     axis.legend(frameon=False, fontsize=8)
     figure.autofmt_xdate()
@@ -145,6 +144,8 @@ def table(frame: pd.DataFrame, columns: list[str]) -> str:
 
 
 def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"  # no alerts, no frauds: no ratio
     if isinstance(value, float):
         return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.0f}"
     return html.escape(str(value))
@@ -178,6 +179,15 @@ def build(schema: str) -> str:
         (
             "Detection by fraud pattern (handbook protocol; recall over all cards beside it)",
             table(patterns, ["fraud_pattern", "frauds", "detected", "recall", "recall_all_cards", "avg_score"]),
+        ),
+        (
+            "Analysts' budget: cards alerted per day, and how many were compromised (last 14 days)",
+            table(
+                quality.tail(14),
+                ["event_date", "alerted_cards", "alerted_compromised_cards", "alerted_card_precision"],
+            )
+            if len(quality)
+            else "<p>No data yet.</p>",
         ),
         ("Alert latency of live traffic", latency_section(latency)),
     ]

@@ -197,6 +197,12 @@ def test_detection_quality_equals_an_independent_computation(built, truth):
             assert got[f"precision{suffix}"] == pytest.approx(tp / alerts if alerts else np.nan, nan_ok=True)
             assert got[f"recall{suffix}"] == pytest.approx(tp / frauds if frauds else np.nan, nan_ok=True)
             assert got[f"card_precision_at_k{suffix}"] == pytest.approx(top["fraud"].sum() / 100)
+        unknown_cards = day_rows[~day_rows["known"]].groupby("card_id")[["is_alert", "is_fraud"]].max()
+        alerted = unknown_cards[unknown_cards["is_alert"]]
+        assert got["alerted_cards"] == len(alerted)
+        assert got["alerted_compromised_cards"] == int(alerted["is_fraud"].sum())
+        assert got["within_analyst_budget"] == (len(alerted) <= 100)
+    assert mart["alerted_cards"].sum() > 0
 
 
 def test_terminal_card_and_pattern_marts_equal_an_independent_computation(built, truth):
@@ -281,7 +287,13 @@ def test_the_report_renders_in_chromium(built, tmp_path):
     kpis = marts(namespace, "fct_daily_fraud_kpis")
     assert f"<b>{int(kpis['transactions'].sum()):,}</b>transactions" in dom
     assert f"<b>{int(kpis['alerts'].sum()):,}</b>alerts" in dom
-    for title in ("Daily volume", "Detection quality over time", "Riskiest terminals", "Alert latency of live traffic"):
+    for title in (
+        "Daily volume",
+        "Detection quality over time",
+        "Riskiest terminals",
+        "Analysts' budget",
+        "Alert latency of live traffic",
+    ):
         assert title in dom
     # Terminals are ranked by fraud rate among those with enough transactions; this data happened in January
     # and is scored now, so every alert is a replay: no latency is drawn, the page says why.

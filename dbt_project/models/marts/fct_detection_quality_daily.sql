@@ -4,6 +4,8 @@
 -- compromised (a fraud on them confirmed before the day began); the same figures over all cards stand
 -- beside them (`_all_cards`). The handbook's Card Precision@k also drops cards the ranking found on
 -- earlier days of its evaluation window; a per-day mart cannot carry that, include/quality.py computes it.
+-- k is the analysts' budget (cards a day they can check); the cards the job actually alerted on, and how
+-- many of them were compromised, show whether a capacity threshold kept to that budget and what it found.
 with labelled as (
     select * from {{ ref('int_transactions_labelled') }}
 ),
@@ -30,7 +32,9 @@ card_precision as (
             as double
         ) / {{ var('top_k_cards') }} as card_precision_at_k,
         cast(count_if(any_fraud and card_rank_all_cards <= {{ var('top_k_cards') }}) as double)
-        / {{ var('top_k_cards') }} as card_precision_at_k_all_cards
+        / {{ var('top_k_cards') }} as card_precision_at_k_all_cards,
+        count_if(any_alert and not known_compromised) as alerted_cards,
+        count_if(any_alert and any_fraud and not known_compromised) as alerted_compromised_cards
     from ranked
     group by event_date
 ),
@@ -57,6 +61,13 @@ final as (
         case when daily.alerts > 0 then cast(daily.true_positives as double) / daily.alerts end as precision,
         case when daily.frauds > 0 then cast(daily.true_positives as double) / daily.frauds end as recall,
         card_precision.card_precision_at_k,
+        card_precision.alerted_cards,
+        card_precision.alerted_compromised_cards,
+        case
+            when card_precision.alerted_cards > 0
+                then cast(card_precision.alerted_compromised_cards as double) / card_precision.alerted_cards
+        end as alerted_card_precision,
+        card_precision.alerted_cards <= {{ var('top_k_cards') }} as within_analyst_budget,
         case
             when daily.alerts_all_cards > 0
                 then cast(daily.true_positives_all_cards as double) / daily.alerts_all_cards
