@@ -37,6 +37,7 @@ from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, Invocation
 
 from include import settings
 from include.assets import FRAUD_MARTS, SCORED_TRANSACTIONS
+from include.failure_notices import PlatformAlertNotifier, task_defaults
 
 DBT_PROJECT = Path(os.environ.get("DBT_PROJECT_DIR", settings.REPO_ROOT / "dbt_project"))
 DBT = Path(settings.get("VENV_DIR")) / "dbt" / "bin" / "dbt"
@@ -91,7 +92,7 @@ def run_dbt(args: list[str], trino: dict[str, str]) -> None:
     max_active_runs=1,
     tags=["fraud", "dbt", "trino", "report"],
     is_paused_upon_creation=False,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    default_args=task_defaults(execution_timeout=timedelta(minutes=30)),
     doc_md=__doc__,
 )
 def fraud_marts():
@@ -142,7 +143,8 @@ def after_the_build(build: DbtTaskGroup) -> None:
     (also AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False in platform.env)."""
     producer = build.children[f"{build.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
     producer.retries = 0
-    producer.on_failure_callback = producer.on_retry_callback = []
+    producer.on_failure_callback = [PlatformAlertNotifier()]  # cosmos' own callbacks left out
+    producer.on_retry_callback = []
     for first in build.roots:
         if first is not producer:
             producer >> first

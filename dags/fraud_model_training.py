@@ -34,6 +34,7 @@ from airflow.sdk import Param, dag, task
 
 from include import settings
 from include.assets import FRAUD_MODEL_CHAMPION
+from include.failure_notices import task_defaults
 from include.scoring import config as scoring_config
 
 # The registered model the platform's scoring config scores with (model.uri: models:/<name>@champion).
@@ -47,7 +48,7 @@ MODEL_NAME = scoring_config.load().registered_model
     max_active_runs=1,
     tags=["fraud", "model", "mlflow"],
     is_paused_upon_creation=False,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=30)},
+    default_args=task_defaults(execution_timeout=timedelta(minutes=30)),
     params={
         "namespace": Param(settings.get("ICEBERG_NAMESPACE"), type="string"),
         "model_name": Param(MODEL_NAME, type="string", pattern=r"^[A-Za-z0-9_.-]+$"),

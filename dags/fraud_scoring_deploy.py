@@ -34,6 +34,7 @@ from airflow.sdk import Param, dag, task
 
 from include import settings
 from include.assets import FRAUD_MODEL_CHAMPION
+from include.failure_notices import task_defaults
 
 DEFAULT_CONFIG = str(settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml")
 
@@ -45,7 +46,7 @@ DEFAULT_CONFIG = str(settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml"
     max_active_runs=1,
     tags=["fraud", "flink", "deploy"],
     is_paused_upon_creation=False,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=20)},
+    default_args=task_defaults(execution_timeout=timedelta(minutes=20), retry_delay=timedelta(seconds=20)),
     params={
         "parallelism": Param(2, type="integer", minimum=1, maximum=4),
         "scoring_config": Param(DEFAULT_CONFIG, type="string"),
@@ -111,6 +112,7 @@ def fraud_scoring_deploy():
         ),
         defaults="Reject",
         response_timeout=timedelta(days=1),
+        execution_timeout=timedelta(days=1, minutes=10),  # the wait for a person, not the DAG's 20 min
         ignore_downstream_trigger_rules=True,  # rejected: nothing after it runs
     )
 

@@ -40,6 +40,7 @@ from airflow.sdk import Param, dag, task
 
 from include import settings
 from include.assets import SCORED_TRANSACTIONS
+from include.failure_notices import task_defaults
 
 RESTARTS_SEEN = "fraud_scoring_restarts_seen"
 SNAPSHOT_SEEN = "fraud_scored_transactions_snapshot_seen"
@@ -54,7 +55,8 @@ RESTARTED_AT = "fraud_scoring_health_restarted_at"
     max_active_runs=1,
     tags=["fraud", "flink", "health"],
     is_paused_upon_creation=False,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
+    # A restart waits up to 5 min for its first checkpoint; a try never outlives the next two schedules.
+    default_args=task_defaults(execution_timeout=timedelta(minutes=12), retry_delay=timedelta(seconds=30)),
     params={
         "restart_if_down": Param(True, type="boolean"),
         "max_restarts": Param(3, type="integer", minimum=0),

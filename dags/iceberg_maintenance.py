@@ -30,6 +30,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import dag
 
 from include import settings
+from include.failure_notices import task_defaults
 
 NAMESPACE = settings.get("ICEBERG_NAMESPACE")
 # Table -> the partitions compacted nightly (the job keeps committing to today's scored_transactions).
@@ -48,7 +49,10 @@ COMMON = {
     "max_active_runs": 1,
     "tags": ["fraud", "iceberg", "maintenance"],
     "is_paused_upon_creation": False,
-    "default_args": {"retries": 2, "retry_delay": timedelta(minutes=2), "conn_id": "trino_default"},
+    "default_args": {
+        **task_defaults(execution_timeout=timedelta(minutes=30), retries=2, retry_delay=timedelta(minutes=2)),
+        "conn_id": "trino_default",
+    },
     "doc_md": __doc__,
 }
 

@@ -17,6 +17,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from include import settings
+from include.failure_notices import task_defaults
 
 
 @dag(
@@ -26,7 +27,7 @@ from include import settings
     max_active_runs=1,
     tags=["platform", "health"],
     is_paused_upon_creation=False,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args=task_defaults(execution_timeout=timedelta(minutes=5), retry_delay=timedelta(seconds=30)),
     doc_md=__doc__,
 )
 def platform_health():

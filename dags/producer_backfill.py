@@ -21,6 +21,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from include.failure_notices import task_defaults
+
 
 @dag(
     schedule=None,
@@ -29,7 +31,8 @@ from airflow.sdk import Param, dag, task
     max_active_runs=1,
     tags=["fraud", "kafka", "backfill"],
     is_paused_upon_creation=False,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    # Months of history at the producer's default rate; a longer backfill raises it.
+    default_args=task_defaults(execution_timeout=timedelta(hours=6)),
     params={
         "mode": Param("simulate", enum=["simulate", "replay"]),
         "path": Param(None, type=["null", "string"]),

@@ -20,6 +20,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from include import settings
+from include.failure_notices import task_defaults
 
 
 @dag(
@@ -29,7 +30,7 @@ from include import settings
     max_active_runs=1,
     tags=["fraud", "dynamodb", "setup"],
     is_paused_upon_creation=False,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args=task_defaults(execution_timeout=timedelta(minutes=30), retry_delay=timedelta(seconds=30)),
     params={
         "source": Param("iceberg", enum=["file", "iceberg"]),
         "path": Param(None, type=["null", "string"], description="the file, for source = file"),

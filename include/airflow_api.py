@@ -133,5 +133,15 @@ def scheduled_runs_after(dag_id: str, moment: datetime, run_type: str = "schedul
     return runs
 
 
+def set_variable(key: str, value: str) -> None:
+    """Sets an Airflow Variable (creates it if missing), as Admin > Variables in the UI does."""
+    try:
+        api("PATCH", f"/variables/{key}", json={"key": key, "value": value})
+    except requests.HTTPError as error:
+        if error.response is None or error.response.status_code != 404:
+            raise
+        api("POST", "/variables", json={"key": key, "value": value})
+
+
 def is_paused(dag_id: str) -> bool:
     return api("GET", f"/dags/{dag_id}")["is_paused"]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from include import aws, kafka_admin, lakehouse, settings
+from include import aws, kafka_admin, lakehouse, platform_alerts, settings
 
 CONF_TEMPLATES = settings.REPO_ROOT / "stack" / "conf"
 PREPARE_TIMEOUT_S = 300  # bound on each one-off command run before a service starts (initdb, migrations)
@@ -280,16 +280,15 @@ def check_kafka() -> str:
 
 
 def kafka_topics() -> dict[str, tuple[int, dict[str, str]]]:
-    """The platform's topics: partitions and topic config (see Deployment.topics)."""
+    """The platform's topics: partitions and topic config (see Deployment.topics), and the operators'
+    alerts topic."""
     from include.scoring_job import Deployment
 
-    return Deployment.platform().topics()
+    return Deployment.platform().topics() | platform_alerts.topics()
 
 
 def initialize_kafka() -> None:
-    from include.scoring_job import Deployment
-
-    Deployment.platform().create_topics()
+    kafka_admin.create_topics(kafka_topics())
 
 
 # --- Flink --------------------------------------------------------------------------------------------

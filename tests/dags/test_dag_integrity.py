@@ -58,6 +58,23 @@ def test_every_dag_has_tags_retries_and_a_docstring(dag_bag):
                 assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
+def test_every_task_is_bounded_in_time_and_announces_its_failure(dag_bag):
+    """A hung task holds its slot (and the scoring job's pool) forever; a failed one tells nobody unless
+    it says so on the platform alerts topic."""
+    from datetime import timedelta
+
+    from include.failure_notices import PlatformAlertNotifier
+
+    for dag_id, dag in dag_bag.dags.items():
+        for task in dag.tasks:
+            name = f"{dag_id}.{task.task_id}"
+            assert task.execution_timeout is not None, f"{name} may run forever"
+            assert task.execution_timeout <= timedelta(hours=6) or task.task_type == "ApprovalOperator", name
+            callbacks = task.on_failure_callback or []
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert any(isinstance(c, PlatformAlertNotifier) for c in callbacks), f"{name} fails silently"
+
+
 def test_a_new_champion_of_the_platforms_model_triggers_a_deploy_that_waits_for_approval(dag_bag):
     from include.assets import FRAUD_MODEL_CHAMPION
     from include.scoring import config as scoring_config

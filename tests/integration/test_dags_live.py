@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from bench import pipeline
+from dags import fraud_scoring_health
 from include import airflow_api, aws, model_registry, restore_points, scoring_job, settings
 from include.lakehouse import trino_query
 from include.scoring import config as scoring_config
@@ -60,6 +61,7 @@ def test_platform_health():
 
 def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the_job():
     before = [job.id for job in scoring_job.running(PLATFORM)]
+    refused = []
     for conf in (
         {"scoring_config": "/etc/passwd"},
         {"scoring_config": str(settings.credentials_file())},
@@ -79,7 +81,15 @@ def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the
                 "no such model version",
             )
         ), prepare_log[-2000:]
+        refused.append(run_id)
     assert [job.id for job in scoring_job.running(PLATFORM)] == before
+    # Each refusal reached the operators: a deploy nobody watches fails loudly.
+    alerts = {
+        alert["labels"]["run_id"]: alert["summary"]
+        for key, alert in pipeline.read_topic(settings.get("PLATFORM_ALERTS_TOPIC"))
+        if key == f"airflow_task_failed/{DEPLOY}.prepare"
+    }
+    assert all(run_id in alerts for run_id in refused), (refused, alerts)
 
 
 def test_a_rejected_deploy_changes_nothing():
@@ -212,6 +222,32 @@ def test_health_check_passes_on_the_running_job():
         airflow_api.run(DEPLOY, UNATTENDED)
     run_id = airflow_api.run(HEALTH)
     assert airflow_api.result(HEALTH, run_id, "check_job")["state"] == "RUNNING"
+
+
+def test_a_health_check_that_fails_for_good_alerts_the_operators():
+    """A failed check_job (no retry for an unhealthy job) is announced on the platform alerts topic,
+    naming the run and saying what is wrong. The check is made to see restarts by rewinding what it
+    last saw (RESTARTS_SEEN) to -1 with a bound of 0 new restarts; a scheduled run that starts in
+    between sees the same and fails in its place, so every failed run since counts."""
+    if not scoring_job.running(PLATFORM):
+        airflow_api.run(DEPLOY, UNATTENDED)
+    began = datetime.now(UTC)
+    airflow_api.set_variable(fraud_scoring_health.RESTARTS_SEEN, "-1")
+    run_id = airflow_api.trigger(HEALTH, {"max_new_restarts": 0})
+    airflow_api.wait(HEALTH, run_id, timeout_s=300)
+    runs = [run_id, *(r["dag_run_id"] for r in airflow_api.scheduled_runs_after(HEALTH, began))]
+    failed = {r for r in runs if airflow_api.wait(HEALTH, r, timeout_s=300) == "failed"}
+    assert failed, f"no health run since {began} failed"
+    topic = settings.get("PLATFORM_ALERTS_TOPIC")
+    alerts = {
+        alert["labels"]["run_id"]: alert
+        for key, alert in pipeline.read_topic(topic)
+        if key == f"airflow_task_failed/{HEALTH}.check_job"
+    }
+    for failed_run in failed:
+        alert = alerts[failed_run]
+        assert alert["severity"] == "critical" and alert["status"] == "firing"
+        assert "restarts since the last check (bound 0)" in alert["summary"], alert["summary"]
 
 
 def _kill_jobmanager() -> None:
