@@ -6,12 +6,14 @@
    promotion starts a deploy, which the demo approves as a person would in the UI (on a platform whose
    champion stays, the champion is deployed if the job does not run it yet);
 4. streams the week after the cut, scored by the model, and shows what came out: alerts, dead letters,
-   the week's alert rate, precision and recall against the confirmed frauds, and a query in Trino.
+   the week's alert rate, precision and recall against the confirmed frauds, and a query in Trino. It
+   fails unless every transaction of that week was scored by the model the deploy ran.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -121,14 +123,16 @@ def _train_and_deploy(deployment: scoring_job.Deployment) -> str:
     return champion.label if champion else "the rules only (no champion)"
 
 
-def _week_quality(table: str, seed: int) -> None:
+def _week_quality(table: str, seed: int) -> str:
+    """Prints the week's alert rate, precision and recall; returns the model versions that scored it."""
     feedback = table.replace("scored_transactions", "fraud_feedback")
     [(transactions, alerts, frauds, caught, model)] = trino_query(
         f"with week as (select tx_id, decision, model_version from {table} "
         f"where tx_id like 'sim{seed}-%' and event_time >= timestamp '{CUT:%Y-%m-%d %H:%M:%S} UTC'), "
         f"confirmed as (select distinct tx_id from {feedback} where tx_id like 'sim{seed}-%') "
         "select count(*), count_if(decision = 'ALERT'), count_if(c.tx_id is not null), "
-        "count_if(decision = 'ALERT' and c.tx_id is not null), max(model_version) "
+        "count_if(decision = 'ALERT' and c.tx_id is not null), "
+        "array_join(array_sort(array_distinct(array_agg(model_version))), ', ') "
         "from week w left join confirmed c on w.tx_id = c.tx_id"
     )
     print(f"\nThe week after the cut, scored by {model}:")
@@ -137,6 +141,7 @@ def _week_quality(table: str, seed: int) -> None:
         f"{frauds:,} confirmed frauds, {caught:,} of them alerted"
     )
     print(f"  precision {caught / max(alerts, 1):.2f}, recall {caught / max(frauds, 1):.2f}")
+    return model
 
 
 def main() -> int:
@@ -180,7 +185,11 @@ def main() -> int:
     print("\nLatest dead letters on transactions_dlq:")
     for letter in _last_messages(deployment.dlq_topic, 3):
         print(f"  {letter['reason'][:90]}")
-    _week_quality(table, seed)
+    scored_by = _week_quality(table, seed)
+    rules_only = model.startswith("the rules")
+    if (rules_only and not re.fullmatch(r"rules-v\d+", scored_by)) or (not rules_only and scored_by != model):
+        _say(f"the week was scored by {scored_by}, not by the deployed {model}: see the Flink and Airflow UIs")
+        return 1
 
     query = (
         f"select decision, model_version, count(*) as transactions, round(avg(score), 3) as avg_score "
