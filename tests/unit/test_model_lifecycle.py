@@ -62,6 +62,27 @@ METRICS = {"average_precision": 0.70, "card_precision_at_100": 0.25}
 MARGINS = Margins(average_precision=0.01, card_precision_at_100=0.01)
 
 
+def test_a_model_is_judged_on_the_scores_the_job_would_give():
+    """The evaluation scores stored feature columns (training.predict), the job scores feature dicts
+    (Model.predict): the same rows give the same scores, a missing value and a feature the table lacks
+    alike (NaN)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from include.scoring.model import Model
+
+    rng = np.random.default_rng(5)
+    names = ("amount", "card_tx_count_1h", "terminal_fraud_ratio_7d")
+    matrix = rng.uniform(0, 10, (500, 3))
+    matrix[rng.random((500, 3)) < 0.1] = np.nan
+    estimator = HistGradientBoostingClassifier(max_iter=20, random_state=1).fit(matrix, matrix[:, 0] > 7)
+    model = Model("m/1", names, estimator)
+    frame = pd.DataFrame(matrix[:50, :2], columns=list(names[:2]))  # the table lacks the third feature
+    rows = [
+        {name: (None if np.isnan(v) else v) for name, v in zip(names[:2], row[:2], strict=True)} for row in matrix[:50]
+    ]
+    np.testing.assert_array_equal(training.predict(model, frame), model.predict(rows))
+
+
 def test_a_first_challenger_is_promoted():
     assert judge(METRICS, None, MARGINS).promote
 
