@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
-import json
 import pstats
 import statistics
 import sys
@@ -95,9 +94,8 @@ def load_model(uri: str) -> Model:
     """A published version (digest checked against its metadata.json) and the capacity threshold its
     training recorded."""
     client = aws.s3_client()
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    metadata = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix.strip('/')}/metadata.json")["Body"].read())
-    return Model(model_store.load(uri, client), float(metadata["capacity_alert_threshold"]))
+    threshold = float(model_store.metadata(uri, client)["capacity_alert_threshold"])
+    return Model(model_store.load(uri, client), threshold)
 
 
 def main(argv: list[str] | None = None) -> int:

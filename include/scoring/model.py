@@ -84,14 +84,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def metadata(uri: str, s3_client) -> dict:
+    """What was recorded with the model at `uri` when it was published (metadata.json)."""
+    bucket, prefix = _split(uri)
+    return json.loads(s3_client.get_object(Bucket=bucket, Key=f"{prefix}/metadata.json")["Body"].read())
+
+
 def load(uri: str, s3_client, expected_sha256: str | None = None) -> Model:
     """The model at `uri`, after checking that its file's sha256 is the one recorded at publication (and
     `expected_sha256`, the scoring config's pin, when given)."""
     import joblib
 
     bucket, prefix = _split(uri)
-    metadata = json.loads(s3_client.get_object(Bucket=bucket, Key=f"{prefix}/metadata.json")["Body"].read())
-    recorded = metadata.get("sha256")
+    published = metadata(uri, s3_client)
+    recorded = published.get("sha256")
     if not recorded:
         raise ModelIntegrityError(f"{uri}: metadata.json records no sha256; publish the model again")
     if expected_sha256 and expected_sha256 != recorded:
@@ -103,7 +109,7 @@ def load(uri: str, s3_client, expected_sha256: str | None = None) -> Model:
         if actual != recorded:
             raise ModelIntegrityError(f"{uri}: model.joblib has sha256 {actual}, published as {recorded}; not loaded")
         estimator = joblib.load(local)
-    return Model(metadata["version"], tuple(metadata["features"]), estimator, metadata.get("baseline", {}))
+    return Model(published["version"], tuple(published["features"]), estimator, published.get("baseline", {}))
 
 
 def save(model: Model, metadata: dict, uri: str, s3_client) -> str:
