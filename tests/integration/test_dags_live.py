@@ -84,11 +84,7 @@ def test_deploy_refuses_a_config_or_savepoint_from_elsewhere_before_touching_the
         refused.append(run_id)
     assert [job.id for job in scoring_job.running(PLATFORM)] == before
     # Each refusal reached the operators: a deploy nobody watches fails loudly.
-    alerts = {
-        alert["labels"]["run_id"]: alert["summary"]
-        for key, alert in pipeline.read_topic(settings.get("PLATFORM_ALERTS_TOPIC"))
-        if key == f"airflow_task_failed/{DEPLOY}.prepare"
-    }
+    alerts = _task_failure_alerts(DEPLOY, "prepare")
     assert all(run_id in alerts for run_id in refused), (refused, alerts)
 
 
@@ -234,20 +230,25 @@ def test_a_health_check_that_fails_for_good_alerts_the_operators():
     began = datetime.now(UTC)
     airflow_api.set_variable(fraud_scoring_health.RESTARTS_SEEN, "-1")
     run_id = airflow_api.trigger(HEALTH, {"max_new_restarts": 0})
-    airflow_api.wait(HEALTH, run_id, timeout_s=300)
-    runs = [run_id, *(r["dag_run_id"] for r in airflow_api.scheduled_runs_after(HEALTH, began))]
-    failed = {r for r in runs if airflow_api.wait(HEALTH, r, timeout_s=300) == "failed"}
+    states = {run_id: airflow_api.wait(HEALTH, run_id, timeout_s=300)}
+    for scheduled in airflow_api.scheduled_runs_after(HEALTH, began):
+        states[scheduled["dag_run_id"]] = airflow_api.wait(HEALTH, scheduled["dag_run_id"], timeout_s=300)
+    failed = {r for r, state in states.items() if state == "failed"}
     assert failed, f"no health run since {began} failed"
-    topic = settings.get("PLATFORM_ALERTS_TOPIC")
-    alerts = {
-        alert["labels"]["run_id"]: alert
-        for key, alert in pipeline.read_topic(topic)
-        if key == f"airflow_task_failed/{HEALTH}.check_job"
-    }
+    alerts = _task_failure_alerts(HEALTH, "check_job")
     for failed_run in failed:
         alert = alerts[failed_run]
         assert alert["severity"] == "critical" and alert["status"] == "firing"
         assert "restarts since the last check (bound 0)" in alert["summary"], alert["summary"]
+
+
+def _task_failure_alerts(dag_id: str, task_id: str) -> dict[str, dict]:
+    """The alerts on platform_alerts of the task's failures, by run id."""
+    return {
+        alert["labels"]["run_id"]: alert
+        for key, alert in pipeline.read_topic(settings.get("PLATFORM_ALERTS_TOPIC"))
+        if key == f"airflow_task_failed/{dag_id}.{task_id}"
+    }
 
 
 def _kill_jobmanager() -> None:
