@@ -145,3 +145,8 @@ def set_variable(key: str, value: str) -> None:
 
 def is_paused(dag_id: str) -> bool:
     return api("GET", f"/dags/{dag_id}")["is_paused"]
+
+
+def set_paused(dag_id: str, paused: bool) -> None:
+    """Pauses or unpauses a DAG, as the toggle in the UI does (a paused DAG's schedule starts no run)."""
+    api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})

@@ -118,7 +118,7 @@ def up(_: argparse.Namespace) -> None:
             detail = _wait_healthy(service)
             if service.initialize:
                 service.initialize()
-            _say(f"{service.name:<9} healthy after {time.monotonic() - stage_began:5.1f} s  {detail}")
+            _say(f"{service.name:<13} healthy after {time.monotonic() - stage_began:5.1f} s  {detail}")
     _say(f"all services healthy in {time.monotonic() - began:.0f} s")
     _print_urls()
     if generated and os.environ.get("CI"):  # a CI log is kept and shared: say where they are, not what
@@ -138,6 +138,7 @@ def _print_urls() -> None:
   Trino        {s["TRINO_URL"]}   (catalog {s["ICEBERG_CATALOG_NAME"]}, user {s["TRINO_USER"]})
   MLflow       {s["MLFLOW_TRACKING_URI"]}   (user {s["MLFLOW_TRACKING_USERNAME"]})
   Fraud report {s["REPORT_URL"]}   (the Trino login)
+  Prometheus   {s["PROMETHEUS_URL"]}   (user {s["MONITORING_USER"]}; alerts: {s["ALERTMANAGER_URL"]}, same login)
   Kafka        {s["KAFKA_BOOTSTRAP"]}   ({s["KAFKA_SASL_MECHANISM"]}, user {s["KAFKA_USERNAME"]})
   DynamoDB     {s["DYNAMODB_ENDPOINT"]}
   S3           {s["S3_ENDPOINT"]}   (buckets {s["ICEBERG_WAREHOUSE_BUCKET"]}, {s["MLFLOW_ARTIFACTS_BUCKET"]})
@@ -159,7 +160,7 @@ def restart(args: argparse.Namespace) -> None:
     detail = _wait_healthy(service)
     if service.initialize:
         service.initialize()
-    _say(f"{service.name:<9} healthy after {time.monotonic() - began:5.1f} s  {detail}")
+    _say(f"{service.name:<13} healthy after {time.monotonic() - began:5.1f} s  {detail}")
 
 
 def down(_: argparse.Namespace) -> None:

@@ -14,6 +14,9 @@ again. Derived from them, in the same directory:
 - `mlflow-auth.ini` (and `mlflow-auth.compose.ini`, the same inside the compose network): the
   configuration of MLflow's login (its user store in PostgreSQL, reached through `pgpass`; the admin's
   password comes from the environment);
+- `monitoring-web.yml`: the logins Prometheus, Alertmanager and the node exporter accept (their
+  `--web.config.file`: bcrypt hashes of MONITORING_USER's and METRICS_SCRAPE_USER's passwords), and
+  `metrics-scrape-password`, the password Prometheus and Alertmanager sign in with (`password_file`);
 - `flink-rest-client.pem` (key and certificate) and `flink-rest-ca.pem` (the certificate): the key pair of
   Flink's REST API,
   which takes only callers presenting it (mutual TLS: the flink CLI, the REST client, the UI's login
@@ -54,6 +57,8 @@ SECRETS: dict[str, str] = {
     "FLINK_TLS_STORE_PASSWORD": "Flink's key and trust stores (PKCS12)",
     "MLFLOW_TRACKING_PASSWORD": "MLflow UI and API, user MLFLOW_TRACKING_USERNAME (its admin)",
     "MLFLOW_FLASK_SERVER_SECRET_KEY": "MLflow server sessions (its login's CSRF tokens)",
+    "MONITORING_PASSWORD": "Prometheus and Alertmanager UIs and APIs, user MONITORING_USER",
+    "METRICS_SCRAPE_PASSWORD": "what Prometheus scrapes and Alertmanager calls, user METRICS_SCRAPE_USER",
 }
 PBKDF2_ITERATIONS = 100_000
 CERTIFICATE_DAYS = 3650
@@ -134,6 +139,10 @@ def _write_derived_files() -> None:
     _write_private(directory / "trino-password.db", f"{s['TRINO_USER']}:{pbkdf2_entry(s['TRINO_PASSWORD'])}\n")
     _write_private(directory / "mlflow-auth.ini", mlflow_auth_config(s, s["BIND_HOST"]))
     _write_private(directory / "mlflow-auth.compose.ini", mlflow_auth_config(s, "postgres"))
+    _write_private(directory / "metrics-scrape-password", s["METRICS_SCRAPE_PASSWORD"])
+    monitoring_logins = directory / "monitoring-web.yml"
+    if not _holds_logins(monitoring_logins, s):
+        _write_private(monitoring_logins, monitoring_web_config(s))
     if not Path(s["TRINO_KEYSTORE"]).exists():
         key, certificate = self_signed_certificate(s["BIND_HOST"], TRINO_HOSTNAMES, "Trino")
         _write_private(Path(s["TRINO_KEYSTORE"]), key + certificate)
@@ -157,6 +166,37 @@ def mlflow_auth_config(s: dict[str, str], postgres_host: str) -> str:
         f"database_uri = {database}\n"
         f"admin_username = {s['MLFLOW_TRACKING_USERNAME']}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+
+
+def _monitoring_logins(s: dict[str, str]) -> dict[str, str]:
+    return {s["MONITORING_USER"]: s["MONITORING_PASSWORD"], s["METRICS_SCRAPE_USER"]: s["METRICS_SCRAPE_PASSWORD"]}
+
+
+def monitoring_web_config(s: dict[str, str]) -> str:
+    """The web configuration (Prometheus' exporter toolkit) of Prometheus, Alertmanager and the node
+    exporter: HTTP Basic logins, passwords as bcrypt hashes."""
+    import bcrypt
+
+    users = "".join(
+        f"  {user}: {bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n"
+        for user, password in _monitoring_logins(s).items()
+    )
+    return "# Written by `make up` (stack/credentials.py).\nbasic_auth_users:\n" + users
+
+
+def _holds_logins(path: Path, s: dict[str, str]) -> bool:
+    """Whether `path` is a web configuration accepting exactly today's monitoring logins (bcrypt salts
+    differ per write, so an unchanged file is checked, not compared)."""
+    import bcrypt
+    import yaml
+
+    if not path.exists():
+        return False
+    users = (yaml.safe_load(path.read_text()) or {}).get("basic_auth_users") or {}
+    logins = _monitoring_logins(s)
+    return users.keys() == logins.keys() and all(
+        bcrypt.checkpw(logins[user].encode(), hashed.encode()) for user, hashed in users.items()
     )
 
 
@@ -252,6 +292,8 @@ def describe() -> str:
         f"  Flink UI     {s['FLINK_UI_URL']}  user {s['FLINK_UI_USER']}  password {s['FLINK_UI_PASSWORD']}\n"
         f"  MLflow       {s['MLFLOW_TRACKING_URI']}  user {s['MLFLOW_TRACKING_USERNAME']}"
         f"  password {s['MLFLOW_TRACKING_PASSWORD']}\n"
+        f"  Prometheus   {s['PROMETHEUS_URL']}  user {s['MONITORING_USER']}  password {s['MONITORING_PASSWORD']}\n"
+        f"  Alertmanager {s['ALERTMANAGER_URL']}  (the same login)\n"
         f"  Trino        {s['TRINO_URL']}  user {s['TRINO_USER']}  password {s['TRINO_PASSWORD']}"
         f"  (certificate {s['TRINO_CA_FILE']})\n"
         f"  PostgreSQL   {s['BIND_HOST']}:{s['POSTGRES_PORT']}  user {s['POSTGRES_USER']}"

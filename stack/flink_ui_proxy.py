@@ -14,7 +14,6 @@ is disabled on the cluster), so a larger one is refused. A Flink that is down or
 
 from __future__ import annotations
 
-import hmac
 import http.client
 import ssl
 from collections.abc import Iterable
@@ -23,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from include import settings
-from stack.report_server import basic_authorization
+from stack.http_login import basic_authorization, is_signed_in
 
 REALM = "flink-ui"
 MAX_REQUEST_BODY = 1024 * 1024  # bytes; the UI sends a few hundred at most
@@ -78,8 +77,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
 
     def _authorized(self) -> bool:
-        given = self.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), self.server.authorization.encode())
+        return is_signed_in(self.headers.get("Authorization", ""), self.server.authorization)
 
     def _refuse(self) -> None:
         self._plain(401, "Log in to see the Flink UI.", ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'))

@@ -65,9 +65,17 @@ def check_java() -> None:
 
 
 def debian_packages() -> None:
-    """From Debian, if not there yet: the PostgreSQL server (Airflow metadata, Iceberg catalog) and
-    Chromium (the test that renders the report page in a real browser)."""
-    wanted = {"postgresql": Path(settings.get("POSTGRES_BIN")) / "postgres", "chromium": Path("/usr/bin/chromium")}
+    """From Debian, if not there yet: the PostgreSQL server (Airflow metadata, Iceberg catalog), Chromium
+    (the test that renders the report page in a real browser) and the monitoring: Prometheus (with
+    promtool, which the rules' unit tests run), Alertmanager and the node exporter. Their packages would
+    start them as system services where an init system runs; the stack starts its own (supervisord.conf)."""
+    wanted = {
+        "postgresql": Path(settings.get("POSTGRES_BIN")) / "postgres",
+        "chromium": Path("/usr/bin/chromium"),
+        "prometheus": Path("/usr/bin/promtool"),
+        "prometheus-alertmanager": Path("/usr/bin/prometheus-alertmanager"),
+        "prometheus-node-exporter": Path("/usr/bin/prometheus-node-exporter"),
+    }
     missing = [package for package, binary in wanted.items() if not binary.exists()]
     if not missing:
         return
@@ -128,56 +136,87 @@ def flink_connectors() -> None:
 
 
 FUNCTIONS_SOURCE = settings.REPO_ROOT / "flink" / "functions"
+REPORTER_SOURCE = settings.REPO_ROOT / "stack" / "flink_reporter"
 
 
-def flink_functions() -> Path:
-    """The job's Java SQL functions (flink/functions/*.java), compiled against the wheel's Flink into a jar,
-    once per source and Flink version; returns its directory."""
-    dist = Path(settings.get("FLINK_DIST"))
-    sources = sorted(FUNCTIONS_SOURCE.glob("*.java"))
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + settings.get("FLINK_VERSION").encode()).hexdigest()
-    target = Path(settings.get("CACHE_DIR")) / f"flink-functions-{key[:16]}"
+def _java_jar(component: str, name: str, source: Path, classpath: list[Path]) -> Path:
+    """source/**/*.java compiled against `classpath` (with source/META-INF, if any) into CACHE_DIR/<name>-<hash>/
+    <name>.jar, once per source, class path and Flink version; returns the jar."""
+    sources = sorted(source.rglob("*.java"))
+    resources = sorted(p for p in (source / "META-INF").rglob("*") if p.is_file())
+    digest = hashlib.sha256(settings.get("FLINK_VERSION").encode())
+    for path in (*sources, *resources):
+        digest.update(str(path.relative_to(source)).encode() + path.read_bytes())
+    for jar in classpath:
+        digest.update(jar.name.encode())
+    key = digest.hexdigest()
+    target = Path(settings.get("CACHE_DIR")) / f"{name}-{key[:16]}"
     if _stamped(target, key):
-        return target
-    _log("Flink SQL functions (flink/functions, javac)")
+        return target / f"{name}.jar"
+    _log(f"{component} ({source.relative_to(settings.REPO_ROOT)}, javac)")
     shutil.rmtree(target, ignore_errors=True)
     classes = target / "classes"
     classes.mkdir(parents=True)
     java_bin = Path(settings.get("JAVA17_HOME")) / "bin"
-    classpath = ":".join(str(jar) for jar in (dist / "lib").glob("flink-table-api-java-uber-*.jar"))
-    _run(
-        "Flink SQL functions",
-        [str(java_bin / "javac"), "--release", "17", "-cp", classpath, "-d", str(classes), *map(str, sources)],
-    )
-    _run(
-        "Flink SQL functions",
-        [str(java_bin / "jar"), "cf", str(target / "fraud-flink-functions.jar"), "-C", str(classes), "."],
-    )
+    javac = [str(java_bin / "javac"), "--release", "17", "-cp", ":".join(map(str, classpath)), "-d", str(classes)]
+    _run(component, [*javac, *map(str, sources)])
+    if resources:
+        shutil.copytree(source / "META-INF", classes / "META-INF")
+    _run(component, [str(java_bin / "jar"), "cf", str(target / f"{name}.jar"), "-C", str(classes), "."])
     shutil.rmtree(classes)
     _stamp(target, key)
-    return target
+    return target / f"{name}.jar"
+
+
+def flink_functions() -> Path:
+    """The job's Java SQL functions (flink/functions/*.java), compiled against the wheel's Flink."""
+    dist = Path(settings.get("FLINK_DIST"))
+    classpath = sorted((dist / "lib").glob("flink-table-api-java-uber-*.jar"))
+    return _java_jar("Flink SQL functions", "fraud-flink-functions", FUNCTIONS_SOURCE, classpath)
+
+
+def flink_metrics_reporter() -> list[Path]:
+    """Flink's Prometheus reporter jar (Maven Central) and the stack's loopback-and-login server for it
+    (stack/flink_reporter): the two jars of the cluster's `prometheus` plugin."""
+    version = settings.get("FLINK_METRICS_PROMETHEUS_VERSION")
+    target = Path(settings.get("CACHE_DIR")) / "flink-metrics-prometheus"
+    reporter = target / f"flink-metrics-prometheus-{version}.jar"
+    if not reporter.exists():
+        _log(f"Flink Prometheus metrics reporter {version} (Maven Central)")
+        _mvn(
+            "Flink Prometheus reporter",
+            None,
+            ["dependency:copy"],
+            {"artifact": f"org.apache.flink:flink-metrics-prometheus:{version}", "outputDirectory": str(target)},
+        )
+    dist = Path(settings.get("FLINK_DIST"))
+    classpath = [reporter, *sorted((dist / "lib").glob("flink-dist-*.jar"))]
+    return [reporter, _java_jar("Flink Prometheus reporter login", "fraud-flink-reporter", REPORTER_SOURCE, classpath)]
 
 
 def flink_lib() -> None:
     """The session cluster's lib/: links to the wheel's runtime jars, flink-python, the connectors and the
-    job's own functions. Left alone when it already links exactly those (a running cluster may be reading
-    it; a changed jar needs `make restart SERVICE=flink`)."""
+    job's own functions; and plugins/prometheus/: the metrics reporter. Left alone when they already link
+    exactly those (a running cluster may be reading them; a changed jar needs `make restart SERVICE=flink`)."""
     dist = Path(settings.get("FLINK_DIST"))
-    lib = Path(settings.get("FLINK_LIB_DIR"))
     jars = [
         *(dist / "lib").glob("*.jar"),
         *(dist / "opt").glob("flink-python-*.jar"),
         *(Path(settings.get("CACHE_DIR")) / "flink-connectors").glob("*.jar"),
-        *flink_functions().glob("*.jar"),
+        flink_functions(),
     ]
+    _link_jars(Path(settings.get("FLINK_LIB_DIR")), jars)
+    _link_jars(Path(settings.get("FLINK_PLUGINS_DIR")) / "prometheus", flink_metrics_reporter())
+
+
+def _link_jars(directory: Path, jars: list[Path]) -> None:
     wanted = {jar.name: jar for jar in jars}
-    if lib.is_dir() and {link.name: link.readlink() for link in lib.iterdir()} == wanted:
+    if directory.is_dir() and {link.name: link.readlink() for link in directory.iterdir()} == wanted:
         return
-    shutil.rmtree(lib, ignore_errors=True)
-    lib.mkdir(parents=True)
-    Path(settings.get("FLINK_PLUGINS_DIR")).mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
     for name, jar in wanted.items():
-        (lib / name).symlink_to(jar)
+        (directory / name).symlink_to(jar)
 
 
 def s3proxy() -> None:

@@ -6,12 +6,11 @@ password (`make credentials`), over HTTP Basic authentication on loopback. Anyth
 
 from __future__ import annotations
 
-import base64
 import functools
-import hmac
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from include import settings
+from stack.http_login import basic_authorization, is_signed_in
 
 REALM = "fraud-report"
 
@@ -20,8 +19,7 @@ class ReportHandler(SimpleHTTPRequestHandler):
     expected_authorization = ""  # set by serve()
 
     def _authorized(self) -> bool:
-        given = self.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), self.expected_authorization.encode())
+        return is_signed_in(self.headers.get("Authorization", ""), self.expected_authorization)
 
     def _refuse(self) -> None:
         self.send_response(401)
@@ -40,10 +38,6 @@ class ReportHandler(SimpleHTTPRequestHandler):
             super().do_HEAD()
         else:
             self._refuse()
-
-
-def basic_authorization(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def serve() -> None:

@@ -23,6 +23,8 @@ RUN mvn -q -B -f /tmp/flink-connectors.pom.xml dependency:copy-dependencies -Dex
       -Dflink.kafka.connector.version=4.0.1-2.0 -Diceberg.flink.runtime=iceberg-flink-runtime-2.0 \
       -Diceberg.version=1.11.0 -Dpostgres.jdbc.version=42.7.8 -Dhadoop.version=3.4.2 \
       -DoutputDirectory=$FLINK_LIB_DIR \
+ && mvn -q -B dependency:copy -Dartifact=org.apache.flink:flink-metrics-prometheus:2.0.0 \
+      -DoutputDirectory=$FLINK_PLUGINS_DIR/prometheus \
  && cp "$FLINK_DIST"/lib/*.jar "$FLINK_DIST"/opt/flink-python-*.jar $FLINK_LIB_DIR/ \
  && mkdir -p $FLINK_CONF_DIR $FLINK_PLUGINS_DIR $FLINK_LOG_DIR \
  && cp "$FLINK_DIST"/conf/* $FLINK_CONF_DIR/ \

@@ -231,6 +231,26 @@ def test_mlflow_asks_for_the_login():
     assert _asks_for_a_basic_login(f"{url}/", login).status_code == 200  # the UI's page
 
 
+def test_monitoring_asks_for_the_login():
+    """Prometheus and Alertmanager (people sign in as MONITORING_USER), and what Prometheus scrapes or
+    Alertmanager calls (METRICS_SCRAPE_USER): Flink's reporter in the JobManager and the TaskManager, the
+    node exporter, the alert webhook. Each refuses the other login too."""
+    s = settings.all_settings()
+    people = (s["MONITORING_USER"], s["MONITORING_PASSWORD"])
+    scraper = (s["METRICS_SCRAPE_USER"], s["METRICS_SCRAPE_PASSWORD"])
+    for url in (f"{s['PROMETHEUS_URL']}/api/v1/status/buildinfo", f"{s['ALERTMANAGER_URL']}/api/v2/status"):
+        assert _asks_for_a_basic_login(url, people).status_code == 200, url
+    host = s["BIND_HOST"]
+    for port in ("FLINK_JOBMANAGER_METRICS_PORT", "FLINK_TASKMANAGER_METRICS_PORT", "NODE_EXPORTER_PORT"):
+        url = f"http://{host}:{s[port]}/metrics"
+        answer = _asks_for_a_basic_login(url, scraper)
+        assert answer.status_code == 200 and answer.text.startswith("#"), url
+        assert requests.get(url, auth=(scraper[0], people[1]), timeout=10).status_code == 401, url
+    webhook = f"{s['ALERT_WEBHOOK_URL']}/alerts"
+    assert requests.post(webhook, json={"alerts": []}, timeout=10).status_code == 401
+    assert requests.post(webhook, json={"alerts": []}, auth=people, timeout=10).status_code == 401
+
+
 def _kafka_metadata(config: dict) -> int:
     """Topics a client with `config` sees; raises KafkaException when the broker does not let it in."""
     from confluent_kafka.admin import AdminClient

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from stack import credentials, flink_ui_proxy
-from stack.report_server import basic_authorization
+from stack.http_login import basic_authorization
 
 USER, PASSWORD = "flink-admin", "s3cret-for-tests"
 LOGIN = basic_authorization(USER, PASSWORD)

@@ -1,0 +1,105 @@
+"""Monitoring against the running stack: Prometheus scrapes the Flink JobManager and TaskManager (Flink's
+reporter), the machine, Alertmanager and itself, each signed in; an alert rule fires when the scoring job
+stops, reaches the platform alerts topic through Alertmanager and the webhook, and resolves when the job
+runs again."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+import requests
+
+from bench import pipeline
+from include import airflow_api, scoring_job, settings
+
+PLATFORM = scoring_job.Deployment.platform()
+DEPLOY, HEALTH = "fraud_scoring_deploy", "fraud_scoring_health"
+NOT_RUNNING = f"ScoringJobNotRunning/{PLATFORM.job_name}"
+# The rule's `for:`, then one scrape and one evaluation (15 s each) to see it, Alertmanager's group_wait
+# (10 s), and 20 s for the webhook and the broker.
+FIRING_BOUND_S = 60 + 15 + 15 + 10 + 20
+# One scrape and one evaluation to see the job running, Alertmanager's group_interval (30 s), and 20 s.
+RESOLVED_BOUND_S = 15 + 15 + 30 + 20
+
+
+def _prometheus(path: str, **params) -> dict:
+    answer = requests.get(
+        f"{settings.get('PROMETHEUS_URL')}{path}",
+        params=params,
+        auth=(settings.get("MONITORING_USER"), settings.get("MONITORING_PASSWORD")),
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def _targets_up() -> set[tuple[str, str]]:
+    targets = _prometheus("/api/v1/targets", state="active")["activeTargets"]
+    return {(t["labels"]["job"], t["labels"].get("component", "")) for t in targets if t["health"] == "up"}
+
+
+def test_prometheus_scrapes_flink_the_machine_and_the_monitoring_signed_in():
+    expected = {
+        ("flink", "jobmanager"),
+        ("flink", "taskmanager"),
+        ("node", ""),
+        ("alertmanager", ""),
+        ("prometheus", ""),
+    }
+    pipeline.wait_until(lambda: expected <= _targets_up(), timeout_s=60, what="every target up")
+    [registered] = _prometheus("/api/v1/query", query="flink_jobmanager_numRegisteredTaskManagers")["result"]
+    assert float(registered["value"][1]) >= 1
+    rules = {r["name"] for g in _prometheus("/api/v1/rules", type="alert")["groups"] for r in g["rules"]}
+    assert {"ScoringJobNotRunning", "CheckpointsStale", "KafkaConsumerLagHigh", "DataDiskFilling"} <= rules
+
+
+def _alert_after(offset: int, key: str, status: str, timeout_s: float, starts_at: str | None = None) -> dict:
+    """The first message of `key` with `status` (and of the episode that began at `starts_at`, if given) on
+    the platform alerts topic at or after `offset` (one partition: offsets are positions), waiting up to
+    `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for message_key, alert in pipeline.read_topic(settings.get("PLATFORM_ALERTS_TOPIC"))[offset:]:
+            episode = starts_at is None or alert["labels"]["starts_at"] == starts_at
+            if message_key == key and alert["status"] == status and episode:
+                return alert
+        time.sleep(2)
+    raise AssertionError(f"no {status} {key} on the platform alerts topic within {timeout_s:.0f} s")
+
+
+def _alert_active(name: str) -> bool:
+    return bool(_prometheus("/api/v1/query", query=f'ALERTS{{alertname="{name}"}}')["result"])
+
+
+@pytest.mark.disruptive
+def test_a_stopped_scoring_job_raises_an_alert_that_resolves_when_it_runs_again():
+    """The health DAG is paused meanwhile: it would restart the job before the rule's minute is up. The
+    job runs, and Prometheus has seen it run, before it is cancelled: the alert measured is a new one."""
+    if not scoring_job.running(PLATFORM):
+        airflow_api.run(DEPLOY, {"require_approval": False})
+    airflow_api.set_paused(HEALTH, True)
+    try:
+        pipeline.wait_until(lambda: not _alert_active("ScoringJobNotRunning"), 120, "the job seen running")
+        [job] = scoring_job.running(PLATFORM)
+        start = len(pipeline.read_topic(settings.get("PLATFORM_ALERTS_TOPIC")))
+        stopped = time.monotonic()
+        scoring_job.flink().cancel(job.id)
+        firing = _alert_after(start, NOT_RUNNING, "firing", timeout_s=FIRING_BOUND_S + 60)
+        fired_after_s = time.monotonic() - stopped
+        assert firing["severity"] == "critical" and firing["source"] == "prometheus"
+        assert "not been RUNNING" in firing["summary"] and firing["labels"]["generator_url"]
+
+        airflow_api.run(DEPLOY, {"require_approval": False})  # from its newest checkpoint
+        running_again = time.monotonic()
+        resolved = _alert_after(
+            start, NOT_RUNNING, "resolved", RESOLVED_BOUND_S + 60, starts_at=firing["labels"]["starts_at"]
+        )
+        resolved_after_s = time.monotonic() - running_again
+        print(f"firing {fired_after_s:.0f} s after the cancel, resolved {resolved_after_s:.0f} s after the restart")
+        assert fired_after_s <= FIRING_BOUND_S, fired_after_s
+        assert resolved_after_s <= RESOLVED_BOUND_S, resolved_after_s
+        assert datetime.fromisoformat(resolved["at"]) > datetime.fromisoformat(firing["at"])
+    finally:
+        airflow_api.set_paused(HEALTH, False)
