@@ -38,7 +38,10 @@ class AlertHandler(BaseHTTPRequestHandler):
             return self._answer(401)
         if self.path != "/alerts":
             return self._answer(404)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
         if not 0 < length <= MAX_BODY_BYTES:
             return self._answer(413, f"a notification is 1 to {MAX_BODY_BYTES} bytes")
         try:
