@@ -61,18 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     simulation = Simulator(args.cards, seed=2026, start_ms=benchmark.START_MS, days=30).transactions()
     items = [item for _, item in zip(range(args.transactions), simulation)]
     measured: dict[str, list[float]] = {"on": [], "off": []}
-    airflow_api.set_paused(HEALTH, True)
-    try:
-        for round_number in range(args.rounds):
-            for mode in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
-                restart_flink(mode)
-                result = benchmark.DesignResult("batched")
-                benchmark.measure_throughput("batched", items, args.max_seconds, result)
-                measured[mode].append(result.sustained_tx_per_s)
-                print(f"[bench] round {round_number + 1}, reporter {mode}: {result.sustained_tx_per_s:,.0f} tx/s")
-    finally:
-        restart_flink("on")
-        airflow_api.set_paused(HEALTH, False)
+    with airflow_api.paused(HEALTH):
+        try:
+            for round_number in range(args.rounds):
+                for mode in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
+                    restart_flink(mode)
+                    result = benchmark.DesignResult("batched")
+                    benchmark.measure_throughput("batched", items, args.max_seconds, result)
+                    measured[mode].append(result.sustained_tx_per_s)
+                    print(f"[bench] round {round_number + 1}, reporter {mode}: {result.sustained_tx_per_s:,.0f} tx/s")
+        finally:
+            restart_flink("on")
 
     on, off = statistics.median(measured["on"]), statistics.median(measured["off"])
     overhead = 1 - on / off if off else float("nan")

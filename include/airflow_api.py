@@ -4,8 +4,10 @@ runs one in the caller's process. Used by the demo and the integration tests."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
 import requests
@@ -150,3 +152,13 @@ def is_paused(dag_id: str) -> bool:
 def set_paused(dag_id: str, paused: bool) -> None:
     """Pauses or unpauses a DAG, as the toggle in the UI does (a paused DAG's schedule starts no run)."""
     api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
+
+@contextlib.contextmanager
+def paused(dag_id: str) -> Iterator[None]:
+    """The DAG paused for the block and unpaused after it, however the block ends."""
+    set_paused(dag_id, True)
+    try:
+        yield
+    finally:
+        set_paused(dag_id, False)

@@ -3,8 +3,8 @@ PLATFORM_ALERTS_TOPIC (keyed by the alert's name and subject, so one alert's mes
 
 Failed Airflow tasks publish here (include/failure_notices.py), and so do Prometheus' alert rules
 (stack/prometheus/rules, through Alertmanager and stack/alert_webhook.py: `from_alertmanager`); whatever
-reads operators' alerts (a pager bridge, a chat hook, the tests) reads this one topic. The topic keeps PLATFORM_ALERTS_RETENTION_MS
-of alerts (30 days): it is a feed, not an archive.
+reads operators' alerts (a pager bridge, a chat hook, the tests) reads this one topic. The topic keeps
+PLATFORM_ALERTS_RETENTION_MS of alerts (30 days): it is a feed, not an archive.
 """
 
 from __future__ import annotations
@@ -107,10 +107,10 @@ def publish_all(alerts: list[PlatformAlert], timeout_s: float = 15.0) -> None:
             {"enable.idempotence": True, "acks": "all", "message.timeout.ms": int(timeout_s * 1000)}
         )
     )
-    failures: list[str] = []
+    topic, failures = settings.get("PLATFORM_ALERTS_TOPIC"), []
     for alert in alerts:
         producer.produce(
-            settings.get("PLATFORM_ALERTS_TOPIC"),
+            topic,
             key=alert.key.encode(),
             value=alert.json(),
             on_delivery=lambda error, _message: failures.append(str(error)) if error else None,

@@ -329,12 +329,19 @@ def _refuses_anonymous(url: str, method: str = "GET") -> None:
             raise
 
 
+def _signed_in_only(url: str, user: str, password: str, anonymous_method: str = "GET") -> bytes:
+    """The body `url` answers `user`, after checking it refuses a caller without a login
+    (`anonymous_method`: the request the service's clients make)."""
+    _refuses_anonymous(url, anonymous_method)
+    with _open_signed_in(url, user, password) as answer:
+        return answer.read()
+
+
 def check_flink_ui() -> str:
     """The login proxy refuses a caller without the login and passes the UI's calls on to Flink."""
     url = f"{settings.get('FLINK_UI_URL')}/overview"
-    _refuses_anonymous(url)
-    with _open_signed_in(url, settings.get("FLINK_UI_USER"), settings.get("FLINK_UI_PASSWORD")) as response:
-        return f"login required, Flink {json.loads(response.read())['flink-version']} behind it"
+    overview = json.loads(_signed_in_only(url, settings.get("FLINK_UI_USER"), settings.get("FLINK_UI_PASSWORD")))
+    return f"login required, Flink {overview['flink-version']} behind it"
 
 
 # --- Trino --------------------------------------------------------------------------------------------
@@ -487,24 +494,25 @@ def _check_config(command: list[str]) -> None:
 
 
 def check_alertmanager() -> str:
-    base = settings.get("ALERTMANAGER_URL")
-    _refuses_anonymous(f"{base}/api/v2/status")
-    status = _monitoring_json(f"{base}/api/v2/status")
+    url = f"{settings.get('ALERTMANAGER_URL')}/api/v2/status"
+    status = json.loads(_signed_in_only(url, settings.get("MONITORING_USER"), settings.get("MONITORING_PASSWORD")))
     return f"login required; Alertmanager {status['versionInfo']['version']}, cluster {status['cluster']['status']}"
 
 
+def _scraper_only(url: str, anonymous_method: str = "GET") -> bytes:
+    return _signed_in_only(
+        url, settings.get("METRICS_SCRAPE_USER"), settings.get("METRICS_SCRAPE_PASSWORD"), anonymous_method
+    )
+
+
 def check_node_exporter() -> str:
-    url = f"http://{settings.get('BIND_HOST')}:{settings.get('NODE_EXPORTER_PORT')}/metrics"
-    _refuses_anonymous(url)
-    with _open_signed_in(url, settings.get("METRICS_SCRAPE_USER"), settings.get("METRICS_SCRAPE_PASSWORD")) as answer:
-        return f"login required; {len(answer.read()):,} bytes of metrics"
+    metrics = _scraper_only(f"http://{settings.get('BIND_HOST')}:{settings.get('NODE_EXPORTER_PORT')}/metrics")
+    return f"login required; {len(metrics):,} bytes of metrics"
 
 
 def check_alert_webhook() -> str:
-    url = f"{settings.get('ALERT_WEBHOOK_URL')}/alerts"
-    _refuses_anonymous(url, method="POST")
-    with _open_signed_in(url, settings.get("METRICS_SCRAPE_USER"), settings.get("METRICS_SCRAPE_PASSWORD")):
-        return f"login required; posts alerts to {settings.get('PLATFORM_ALERTS_TOPIC')}"
+    _scraper_only(f"{settings.get('ALERT_WEBHOOK_URL')}/alerts", anonymous_method="POST")
+    return f"login required; posts alerts to {settings.get('PLATFORM_ALERTS_TOPIC')}"
 
 
 # --- The report page ----------------------------------------------------------------------------------

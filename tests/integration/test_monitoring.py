@@ -79,8 +79,7 @@ def test_a_stopped_scoring_job_raises_an_alert_that_resolves_when_it_runs_again(
     job runs, and Prometheus has seen it run, before it is cancelled: the alert measured is a new one."""
     if not scoring_job.running(PLATFORM):
         airflow_api.run(DEPLOY, {"require_approval": False})
-    airflow_api.set_paused(HEALTH, True)
-    try:
+    with airflow_api.paused(HEALTH):
         pipeline.wait_until(lambda: not _alert_active("ScoringJobNotRunning"), 120, "the job seen running")
         [job] = scoring_job.running(PLATFORM)
         start = len(pipeline.read_topic(settings.get("PLATFORM_ALERTS_TOPIC")))
@@ -101,5 +100,3 @@ def test_a_stopped_scoring_job_raises_an_alert_that_resolves_when_it_runs_again(
         assert fired_after_s <= FIRING_BOUND_S, fired_after_s
         assert resolved_after_s <= RESOLVED_BOUND_S, resolved_after_s
         assert datetime.fromisoformat(resolved["at"]) > datetime.fromisoformat(firing["at"])
-    finally:
-        airflow_api.set_paused(HEALTH, False)
