@@ -7,7 +7,7 @@ histories to DynamoDB), which also keeps the planner from copying the call into 
 job evaluates it once per record, and every sink reads the one result.
 
 The judging itself lives in include/scoring (plain Python, unit tested); this module only adapts
-Arrow batches to it and exposes metrics.
+Arrow batches to it; flink/udf_metrics.py exposes what each batch reports.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import time
 
 import pandas as pd
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
+from flink.udf_metrics import UdfMetrics
 from include import aws
+from include.scoring import batch_report
 from include.scoring import model as model_store
 from include.scoring import runtime as worker_runtime
-from include.scoring.scorer import ALERT, CONFIRMED, SCORED, BatchScorer, Result, SourceRecord
+from include.scoring.scorer import BatchScorer, Result, SourceRecord
 from include.scoring.verdict_layout import output_arrays
 from include.scoring.verdicts import judged
 
@@ -104,19 +107,9 @@ class JudgeRecords(ScalarFunction):
         )
         self.feedback_topic = runtime["feedback_topic"]
 
-        metrics = function_context.get_metric_group().add_group("fraud")
-        self.records = metrics.counter("records_scored")
-        self.rejected = metrics.counter("records_rejected")
-        self.confirmed = metrics.counter("records_confirmed")
-        self.alerts = metrics.counter("alerts")
-        self.batches = metrics.counter("batches")
-        self.dynamodb_requests = metrics.counter("dynamodb_requests")
-        self._requests_reported = 0
-        metrics.gauge("feedback_records", lambda: len(self.feedback))
-        metrics.gauge("card_cache_bytes", lambda: self.scorer.cache.bytes)
-        metrics.gauge("card_cache_cards", lambda: len(self.scorer.cache))
-        metrics.gauge("card_cache_hits", lambda: self.scorer.cache.hits)
-        metrics.gauge("card_cache_misses", lambda: self.scorer.cache.misses)
+        self.metrics = UdfMetrics(
+            function_context.get_metric_group(), self.store, lambda: len(self.feedback), self.scorer.cache
+        )
         log.info(
             "judging UDF ready: config v%s, model %s, %d confirmed frauds (%d from a snapshot), card cache %d MiB",
             self.config.version,
@@ -137,22 +130,18 @@ class JudgeRecords(ScalarFunction):
         offset: pd.Series,
         kafka_ts: pd.Series,
     ) -> pd.DataFrame:
-        self.feed.catch_up()
+        started = time.perf_counter()
+        feedback_read = self.feed.catch_up()
+        caught_up = time.perf_counter()
         records = source_records(topic, key, payload, full_length, full_sha256, partition, offset, kafka_ts)
         with judged(self.scorer, records, self.feedback_topic) as verdicts:  # the end waits for the history write
             frame = to_frame(verdicts, self.scorer.model_version, self.config.version)
-        self.batches.inc()
-        counts = {SCORED: 0, CONFIRMED: 0}
-        alerts = 0
-        for verdict in verdicts:
-            counts[verdict.status] = counts.get(verdict.status, 0) + 1
-            alerts += verdict.decision == ALERT
-        self.records.inc(counts[SCORED])
-        self.confirmed.inc(counts[CONFIRMED])
-        self.rejected.inc(len(verdicts) - counts[SCORED] - counts[CONFIRMED])
-        self.alerts.inc(alerts)
-        self.dynamodb_requests.inc(self.store.requests - self._requests_reported)
-        self._requests_reported = self.store.requests
+        self.metrics.record(
+            batch_report.report(verdicts),
+            seconds=time.perf_counter() - started,
+            feedback_read=feedback_read,
+            feedback_catch_up_ms=round((caught_up - started) * 1000),
+        )
         # What survived the batch (card histories, mostly) leaves the garbage collector's view: a full
         # collection over the whole cache would stall scoring for tenths of a second. Those objects
         # hold no reference cycles; reference counting still frees them.

@@ -16,7 +16,9 @@ come from one partition, so one scorer instance owns both). Reads use BatchGetIt
 request); writes BatchWriteItem (25 per request). Throttling, unprocessed items and connection errors
 are retried with capped exponential backoff (full jitter); when the attempts are used up the call
 raises, the Flink task fails and restarts from its last checkpoint: a DynamoDB outage slows the job,
-it never loses a write. botocore's own retries are off, so `requests` counts every HTTP request.
+it never loses a write. botocore's own retries are off, so `requests` counts every HTTP request;
+`retries` counts the waits before another try, `throttles` the answers that refused for capacity (a
+throttling error, or items/keys left unprocessed).
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ from include.scoring.history import COMPRESSION_LEVEL, Entry
 TABLE_KEY = "card_id"
 HISTORY_ATTRIBUTE = "history"
 LOG_STREAM, LOG_SEQ, LOG_ENTRIES = "log_partition", "first_offset", "entries"
-RETRYABLE_CODES = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
+# Refusals for capacity: counted as throttles (an operator raises capacity); the rest of RETRYABLE_CODES
+# are the service's own faults.
+THROTTLING_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+RETRYABLE_CODES = THROTTLING_CODES | {
     "InternalServerError",
     "ServiceUnavailable",
     "LimitExceededException",
@@ -149,6 +151,7 @@ class DynamoCardStore:
         self.sleep = sleep
         self.requests = 0
         self.retries = 0
+        self.throttles = 0
         self._counting = threading.Lock()  # the scorer's compactor calls from another thread
 
     def _call(self, operation: Callable[..., dict], **kwargs) -> dict:
@@ -158,13 +161,20 @@ class DynamoCardStore:
             try:
                 return operation(**kwargs)
             except ClientError as error:
-                if error.response["Error"]["Code"] not in RETRYABLE_CODES:
+                code = error.response["Error"]["Code"]
+                if code not in RETRYABLE_CODES:
                     raise
+                if code in THROTTLING_CODES:
+                    self._count_throttle()
                 last = error
             except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as error:
                 last = error
             self._backoff(attempt)
         raise DynamoUnavailable(f"DynamoDB {operation.__name__} failed {self.max_attempts} times: {last}")
+
+    def _count_throttle(self) -> None:
+        with self._counting:
+            self.throttles += 1
 
     def _backoff(self, attempt: int) -> None:
         with self._counting:
@@ -179,6 +189,7 @@ class DynamoCardStore:
                 pending = response.get("UnprocessedItems") or {}
                 if not pending:
                     break
+                self._count_throttle()
                 self._backoff(attempt)
             else:
                 raise DynamoUnavailable(f"BatchWriteItem left items unprocessed after {self.max_attempts} tries")
@@ -202,6 +213,7 @@ class DynamoCardStore:
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break
+                self._count_throttle()
                 self._backoff(attempt)
             else:
                 raise DynamoUnavailable(f"BatchGetItem left keys unprocessed after {self.max_attempts} tries")

@@ -37,6 +37,8 @@ def test_every_alert_rule_has_a_test_and_names_its_severity_subject_and_summary(
     for path in RULES.glob("*.rules.yml"):
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
+                if "record" in rule:  # a recording rule: a short name, no alert
+                    continue
                 name = rule["alert"]
                 assert rule["labels"]["severity"] in ("critical", "warning"), name
                 assert rule["labels"]["subject"] and rule["annotations"]["summary"], name

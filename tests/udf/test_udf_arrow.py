@@ -17,6 +17,7 @@ import base64
 import hashlib
 import io
 import json
+import time
 
 import pyarrow as pa
 import pytest
@@ -76,12 +77,22 @@ class _Stream:
         self.buffer.write(data)
 
 
+class _Counter:
+    def __init__(self):
+        self.count = 0
+
+    def inc(self, n: int = 1) -> None:
+        self.count += n
+
+
 class _Metrics:
+    """A metric group as PyFlink's: subgroups, labelled (key, value) subgroups, counters, gauges."""
+
     def add_group(self, *_):
         return self
 
     def counter(self, *_):
-        return type("Counter", (), {"inc": lambda self, n=1: None})()
+        return _Counter()
 
     def gauge(self, *_):
         return None
@@ -306,3 +317,27 @@ def test_valid_records_around_hostile_ones_are_scored_and_confirmed(judge):
         (TX_TOPIC, card.encode(), transaction("ok-2", card, T0 + 1000, 13.0), None, None, 1, 12, T0 + 1000),
     ]
     assert [v["status"] for v in run_batch(judge, rows)] == ["scored", "rejected", "confirmed", "scored"]
+
+
+def test_each_batch_reaches_the_metrics(judge):
+    """Dead letters by reason, replays apart from live traffic, the latency and score histograms."""
+    metrics = judge.metrics
+    before = {
+        "invalid_encoding": metrics.dead_letters("invalid_encoding").count,
+        "replayed": metrics.replayed.count,
+        "live": metrics.detection_seconds.buckets[-1].count,
+        "scores": metrics.score.buckets[-1].count,
+        "batches": metrics.batches.count,
+    }
+    now_ms = int(time.time() * 1000)
+    rows = [
+        (TX_TOPIC, b"C000000900", transaction("live-1", "C000000900", now_ms, 20.0), None, None, 2, 1, now_ms),
+        (TX_TOPIC, b"C000000901", transaction("old-1", "C000000901", T0, 20.0), None, None, 2, 2, T0),
+        (TX_TOPIC, None, b"\xff\xfe\x00", None, None, 2, 3, now_ms),
+    ]
+    run_batch(judge, rows)
+    assert metrics.dead_letters("invalid_encoding").count == before["invalid_encoding"] + 1
+    assert metrics.replayed.count == before["replayed"] + 1  # scored months after its event time
+    assert metrics.detection_seconds.buckets[-1].count == before["live"] + 1
+    assert metrics.score.buckets[-1].count == before["scores"] + 2
+    assert metrics.batches.count == before["batches"] + 1

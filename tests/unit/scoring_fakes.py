@@ -13,6 +13,8 @@ class MemoryCardStore:
         self.items: dict[str, bytes] = {}
         self.log: dict[int, dict[int, list]] = {}
         self.requests = 0
+        self.retries = 0  # never refused
+        self.throttles = 0
 
     def load(self, card_ids):
         card_ids = sorted(set(card_ids))

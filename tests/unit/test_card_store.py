@@ -94,8 +94,10 @@ def test_throttling_connection_errors_and_unprocessed_items_are_retried_until_do
     s.save({f"C{i:09d}": b"v" for i in range(20)}, updated_ms=1)
     assert len(client.items) == 20
     assert s.retries == 4 and s.requests == len(client.calls) == 5
+    assert s.throttles == 3  # the throttling error and the two partial answers, not the connection error
     client.script = ["partial"]
     assert len(s.load(list(client.items))) == 20
+    assert s.throttles == 4
 
 
 def test_a_lasting_outage_raises_instead_of_dropping_writes():
