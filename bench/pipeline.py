@@ -4,6 +4,7 @@ platform job (include/scoring_job.py); streaming into it, and reading back what 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -17,6 +18,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from include import aws, kafka_admin, kafka_config, scoring_job, settings
 from include.lakehouse import iceberg_catalog, trino_query
 from include.scoring.history import CardHistory
+from include.transactions import encode
 from producer.kafka_writer import KafkaWriter
 from producer.labelled import Labelled
 from producer.timeline import BAD, FEEDBACK, TX, Message, messages
@@ -90,6 +92,29 @@ def produce(
     assert summary.failed == 0, summary.errors
     assert not summary.not_due, f"{summary.not_due} messages after now were not sent"
     return sent
+
+
+def stream_live(deployment: scoring_job.Deployment, items: Iterable[Labelled], rate: float, seconds: float) -> int:
+    """Sends the transactions as live traffic: each stamped with the wall clock as it is sent (its event
+    time and Kafka timestamp), at `rate` a second for `seconds` at most; no feedback. Returns how many."""
+    writer = KafkaWriter(
+        settings.get("KAFKA_BOOTSTRAP"),
+        {TX: deployment.transactions_topic, FEEDBACK: deployment.feedback_topic},
+        rate=0,  # paced here, so that the stamp is taken after the wait
+        progress=False,
+    )
+    started = time.monotonic()
+    for n, item in enumerate(items):
+        due = started + n / rate
+        if due > started + seconds:
+            break
+        time.sleep(max(0.0, due - time.monotonic()))
+        now_ms = int(time.time() * 1000)
+        tx = dataclasses.replace(item.tx, event_ms=now_ms)
+        writer.send(Message(TX, tx.card_id, encode(tx), now_ms, tx.tx_id))
+    summary = writer.close()
+    assert summary.failed == 0, summary.errors
+    return summary.sent[TX]
 
 
 def _record(sent: Sent, message: Message, by_id: dict[str, Labelled]) -> None:

@@ -139,6 +139,7 @@ def _print_urls() -> None:
   MLflow       {s["MLFLOW_TRACKING_URI"]}   (user {s["MLFLOW_TRACKING_USERNAME"]})
   Fraud report {s["REPORT_URL"]}   (the Trino login)
   Prometheus   {s["PROMETHEUS_URL"]}   (user {s["MONITORING_USER"]}; alerts: {s["ALERTMANAGER_URL"]}, same login)
+  Operations   {s["DASHBOARD_URL"]}   (the job's key graphs; the Prometheus login)
   Kafka        {s["KAFKA_BOOTSTRAP"]}   ({s["KAFKA_SASL_MECHANISM"]}, user {s["KAFKA_USERNAME"]})
   DynamoDB     {s["DYNAMODB_ENDPOINT"]}
   S3           {s["S3_ENDPOINT"]}   (buckets {s["ICEBERG_WAREHOUSE_BUCKET"]}, {s["MLFLOW_ARTIFACTS_BUCKET"]})

@@ -57,7 +57,7 @@ SECRETS: dict[str, str] = {
     "FLINK_TLS_STORE_PASSWORD": "Flink's key and trust stores (PKCS12)",
     "MLFLOW_TRACKING_PASSWORD": "MLflow UI and API, user MLFLOW_TRACKING_USERNAME (its admin)",
     "MLFLOW_FLASK_SERVER_SECRET_KEY": "MLflow server sessions (its login's CSRF tokens)",
-    "MONITORING_PASSWORD": "Prometheus and Alertmanager UIs and APIs, user MONITORING_USER",
+    "MONITORING_PASSWORD": "Prometheus, Alertmanager and the operations dashboard, user MONITORING_USER",
     "METRICS_SCRAPE_PASSWORD": "what Prometheus scrapes and Alertmanager calls, user METRICS_SCRAPE_USER",
 }
 PBKDF2_ITERATIONS = 100_000
@@ -294,6 +294,7 @@ def describe() -> str:
         f"  password {s['MLFLOW_TRACKING_PASSWORD']}\n"
         f"  Prometheus   {s['PROMETHEUS_URL']}  user {s['MONITORING_USER']}  password {s['MONITORING_PASSWORD']}\n"
         f"  Alertmanager {s['ALERTMANAGER_URL']}  (the same login)\n"
+        f"  Operations   {s['DASHBOARD_URL']}  (the same login)\n"
         f"  Trino        {s['TRINO_URL']}  user {s['TRINO_USER']}  password {s['TRINO_PASSWORD']}"
         f"  (certificate {s['TRINO_CA_FILE']})\n"
         f"  PostgreSQL   {s['BIND_HOST']}:{s['POSTGRES_PORT']}  user {s['POSTGRES_USER']}"

@@ -515,6 +515,13 @@ def check_alert_webhook() -> str:
     return f"login required; posts alerts to {settings.get('PLATFORM_ALERTS_TOPIC')}"
 
 
+def check_dashboard() -> str:
+    page = _signed_in_only(
+        f"{settings.get('DASHBOARD_URL')}/", settings.get("MONITORING_USER"), settings.get("MONITORING_PASSWORD")
+    )
+    return f"login required; {len(page):,} bytes drawn from Prometheus"
+
+
 # --- The report page ----------------------------------------------------------------------------------
 
 
@@ -619,6 +626,7 @@ SERVICES: dict[str, Service] = {
         ),
         Service("node-exporter", ("node-exporter",), ("NODE_EXPORTER_PORT",), check_node_exporter, 30),
         Service("alert-webhook", ("alert-webhook",), ("ALERT_WEBHOOK_PORT",), check_alert_webhook, 30),
+        Service("dashboard", ("dashboard",), ("DASHBOARD_PORT",), check_dashboard, 60, url_setting="DASHBOARD_URL"),
     ]
 }
 
@@ -628,5 +636,5 @@ SERVICES: dict[str, Service] = {
 # needs nothing to start (Prometheus scrapes whatever is up; the webhook reaches Kafka per alert).
 STAGES: list[list[str]] = [
     ["postgres", "s3", "dynamodb", "prometheus", "alertmanager", "node-exporter", "alert-webhook"],
-    ["kafka", "flink", "flink-ui", "trino", "airflow", "mlflow", "report"],
+    ["kafka", "flink", "flink-ui", "trino", "airflow", "mlflow", "report", "dashboard"],
 ]

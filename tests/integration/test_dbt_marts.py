@@ -24,6 +24,7 @@ from bench import pipeline
 from include import quality, report, settings
 from include.lakehouse import iceberg_catalog, trino_query
 from producer.simulator import Simulator
+from tests.integration import chromium
 
 pytestmark = pytest.mark.slow
 
@@ -264,24 +265,10 @@ def test_the_report_renders_in_chromium(built, tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    chromium = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1100,2400",
-    ]
+    shot_path = chromium.output_dir() / "report.png"
     try:
-        dom = subprocess.run([*chromium, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-        shot = subprocess.run(
-            [*chromium, f"--screenshot={tmp_path / 'report.png'}", url], capture_output=True, text=True, timeout=120
-        )
+        dom = chromium.dump_dom(url, tmp_path / "profile")
+        shot = chromium.screenshot(url, shot_path, tmp_path / "profile")
     finally:
         server.shutdown()
     kpis = marts(namespace, "fct_daily_fraud_kpis")
@@ -309,7 +296,7 @@ def test_the_report_renders_in_chromium(built, tmp_path):
     import matplotlib.image
 
     assert shot.returncode == 0, shot.stderr[-2000:]
-    pixels = matplotlib.image.imread(tmp_path / "report.png")
+    pixels = matplotlib.image.imread(shot_path)
     assert pixels.shape[0] >= 2000 and pixels.std() > 0.05, "the page rendered blank"
 
 

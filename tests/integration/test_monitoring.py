@@ -1,20 +1,28 @@
 """Monitoring against the running stack: Prometheus scrapes the Flink JobManager and TaskManager (Flink's
 reporter), the machine, Alertmanager and itself, each signed in; an alert rule fires when the scoring job
 stops, reaches the platform alerts topic through Alertmanager and the webhook, and resolves when the job
-runs again."""
+runs again; the operations dashboard draws the job's graphs in a browser."""
 
 from __future__ import annotations
 
+import html
+import math
+import random
 import time
 from datetime import datetime
+from urllib.parse import quote
 
 import pytest
 import requests
 
 from bench import pipeline
-from include import airflow_api, scoring_job, settings
+from include import airflow_api, ops_dashboard, scoring_job, settings
+from producer.simulator import Simulator
+from stack import dashboard_server
+from tests.integration import chromium
 
 PLATFORM = scoring_job.Deployment.platform()
+DAY_MS = 86_400_000
 DEPLOY, HEALTH = "fraud_scoring_deploy", "fraud_scoring_health"
 NOT_RUNNING = f"ScoringJobNotRunning/{PLATFORM.job_name}"
 # The rule's `for:`, then one scrape and one evaluation (15 s each) to see it, Alertmanager's group_wait
@@ -53,6 +61,48 @@ def test_prometheus_scrapes_flink_the_machine_and_the_monitoring_signed_in():
     assert float(registered["value"][1]) >= 1
     rules = {r["name"] for g in _prometheus("/api/v1/rules", type="alert")["groups"] for r in g["rules"]}
     assert {"ScoringJobNotRunning", "CheckpointsStale", "KafkaConsumerLagHigh", "DataDiskFilling"} <= rules
+
+
+def _value(query: str) -> float:
+    result = _prometheus("/api/v1/query", query=query)["result"]
+    return float(result[0]["value"][1]) if result else float("nan")
+
+
+def test_the_dashboard_draws_every_panel_from_live_traffic_in_chromium(tmp_path):
+    """A minute of live transactions (stamped as they are sent) into the platform job, then the operations
+    dashboard opened in headless Chromium, signed in: every panel drawn with data, the page kept as a
+    screenshot in .stack/test-output/dashboard.png."""
+    if not scoring_job.running(PLATFORM):
+        airflow_api.run(DEPLOY, {"require_approval": False})
+    now_ms = int(time.time() * 1000)
+    items = Simulator(5000, seed=random.randrange(10**6), start_ms=now_ms - DAY_MS, days=1).transactions()
+    assert pipeline.stream_live(PLATFORM, items, rate=50, seconds=60) >= 2900
+    # Live latency quantiles need two scrapes of the histogram after the first verdicts.
+    pipeline.wait_until(
+        lambda: math.isfinite(_value(f'fraud:detection_seconds:p99_5m{{job_name="{PLATFORM.job_name}"}}')),
+        timeout_s=90,
+        what="a detection latency quantile in Prometheus",
+    )
+    user, password = settings.get("MONITORING_USER"), settings.get("MONITORING_PASSWORD")
+    url = settings.get("DASHBOARD_URL").replace("://", f"://{quote(user)}:{quote(password, safe='')}@", 1) + "/"
+    time.sleep(dashboard_server.CACHE_S)  # a page drawn before the wait above is not served again
+    dom = chromium.dump_dom(url, tmp_path / "profile", window="1400,1800")
+    shot_path = chromium.output_dir() / "dashboard.png"
+    shot = chromium.screenshot(url, shot_path, tmp_path / "profile", window="1400,1800")
+    print(f"dashboard screenshot: {shot_path}")
+
+    panels = ops_dashboard.panels(PLATFORM.job_name)
+    for panel in panels:
+        assert html.escape(panel.title) in dom, panel.title
+    assert dom.count("No data in the last 30 minutes.") == 0, "a panel has nothing to show"
+    assert dom.count("<svg") == len(panels)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot_path)
+    assert pixels.shape[:2] == (1800, 1400) and pixels.std() > 0.05, "the page rendered blank"
+    without_login = requests.get(settings.get("DASHBOARD_URL") + "/", timeout=10)
+    assert without_login.status_code == 401
 
 
 def _alert_after(offset: int, key: str, status: str, timeout_s: float, starts_at: str | None = None) -> dict:
