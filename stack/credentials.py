@@ -185,6 +185,24 @@ def monitoring_web_config(s: dict[str, str]) -> str:
     return "# Written by `make up` (stack/credentials.py).\nbasic_auth_users:\n" + users
 
 
+def jmx_exporter_login(user: str, password: str) -> str:
+    """The login block of a JMX exporter agent's configuration (httpServer.authentication): `user` with a
+    salted SHA-256 of `password`, the strongest hash the exporter 1.0 takes besides PBKDF2.
+
+    The exporter 1.0.1 drops the leading zeros of the digest it computes, so it refuses the right password
+    when the digest starts with 0 (measured: 401 for such a salt, 200 for another): the salt is drawn
+    again until it does not."""
+    while True:
+        salt = secrets.token_hex(16)
+        digest = hashlib.sha256(f"{salt}:{password}".encode()).hexdigest()
+        if not digest.startswith("0"):
+            break
+    return (
+        "httpServer:\n  authentication:\n    basic:\n"
+        f"      username: {user}\n      passwordHash: {digest}\n      algorithm: SHA-256\n      salt: {salt}\n"
+    )
+
+
 def _holds_logins(path: Path, s: dict[str, str]) -> bool:
     """Whether `path` is a web configuration accepting exactly today's monitoring logins (bcrypt salts
     differ per write, so an unchanged file is checked, not compared)."""

@@ -53,6 +53,16 @@ def _mvn(component: str, pom: str | None, goals: list[str], props: dict[str, str
     _run(component, cmd, cwd=tempfile.gettempdir())
 
 
+def _maven_jar(component: str, coordinates: str, directory: str, jar_name: str) -> Path:
+    """One artifact from Maven Central (`group:artifact:version[:type:classifier]`) into
+    CACHE_DIR/<directory>/<jar_name>, unless it is there already."""
+    jar = Path(settings.get("CACHE_DIR")) / directory / jar_name
+    if not jar.exists():
+        _log(f"{component} (Maven Central)")
+        _mvn(component, None, ["dependency:copy"], {"artifact": coordinates, "outputDirectory": str(jar.parent)})
+    return jar
+
+
 def check_java() -> None:
     for var, need in (("JAVA17_HOME", "Kafka, Flink, S3Proxy"), ("JAVA25_HOME", "Trino")):
         java = Path(settings.get(var)) / "bin" / "java"
@@ -106,6 +116,17 @@ def kafka() -> None:
         },
     )
     _stamp(target, version)
+
+
+def jmx_exporter() -> None:
+    """Prometheus' JMX exporter agent, loaded by the Kafka broker's JVM (stack/supervisord.conf)."""
+    version = settings.get("JMX_EXPORTER_VERSION")
+    _maven_jar(
+        f"Prometheus JMX exporter agent {version}",
+        f"io.prometheus.jmx:jmx_prometheus_javaagent:{version}",
+        "jmx-exporter",
+        f"jmx_prometheus_javaagent-{version}.jar",
+    )
 
 
 def flink_connectors() -> None:
@@ -179,16 +200,12 @@ def flink_metrics_reporter() -> list[Path]:
     """Flink's Prometheus reporter jar (Maven Central) and the stack's loopback-and-login server for it
     (stack/flink_reporter): the two jars of the cluster's `prometheus` plugin."""
     version = settings.get("FLINK_METRICS_PROMETHEUS_VERSION")
-    target = Path(settings.get("CACHE_DIR")) / "flink-metrics-prometheus"
-    reporter = target / f"flink-metrics-prometheus-{version}.jar"
-    if not reporter.exists():
-        _log(f"Flink Prometheus metrics reporter {version} (Maven Central)")
-        _mvn(
-            "Flink Prometheus reporter",
-            None,
-            ["dependency:copy"],
-            {"artifact": f"org.apache.flink:flink-metrics-prometheus:{version}", "outputDirectory": str(target)},
-        )
+    reporter = _maven_jar(
+        f"Flink Prometheus metrics reporter {version}",
+        f"org.apache.flink:flink-metrics-prometheus:{version}",
+        "flink-metrics-prometheus",
+        f"flink-metrics-prometheus-{version}.jar",
+    )
     dist = Path(settings.get("FLINK_DIST"))
     classpath = [reporter, *sorted((dist / "lib").glob("flink-dist-*.jar"))]
     return [reporter, _java_jar("Flink Prometheus reporter login", "fraud-flink-reporter", REPORTER_SOURCE, classpath)]
@@ -221,18 +238,11 @@ def _link_jars(directory: Path, jars: list[Path]) -> None:
 
 def s3proxy() -> None:
     version = settings.get("S3PROXY_VERSION")
-    target = Path(settings.get("CACHE_DIR")) / "s3proxy"
-    if (target / f"s3proxy-{version}-jar-with-dependencies.jar").exists():
-        return
-    _log(f"S3Proxy {version} (Maven Central)")
-    _mvn(
-        "S3Proxy",
-        None,
-        ["dependency:copy"],
-        {
-            "artifact": f"org.gaul:s3proxy:{version}:jar:jar-with-dependencies",
-            "outputDirectory": str(target),
-        },
+    _maven_jar(
+        f"S3Proxy {version}",
+        f"org.gaul:s3proxy:{version}:jar:jar-with-dependencies",
+        "s3proxy",
+        f"s3proxy-{version}-jar-with-dependencies.jar",
     )
 
 
@@ -300,6 +310,7 @@ def everything() -> None:
     check_java()
     debian_packages()
     kafka()
+    jmx_exporter()
     flink_connectors()
     flink_lib()
     s3proxy()

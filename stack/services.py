@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from include import aws, kafka_admin, lakehouse, platform_alerts, settings
+from stack import credentials
 
 CONF_TEMPLATES = settings.REPO_ROOT / "stack" / "conf"
 PREPARE_TIMEOUT_S = 300  # bound on each one-off command run before a service starts (initdb, migrations)
@@ -226,6 +227,9 @@ KAFKA_LOGINS_MARKER = ".scram-logins"
 
 def prepare_kafka() -> None:
     render_config("kafka")
+    exporter = _path("RUN_DIR") / "conf" / "kafka" / "jmx-exporter.yml"
+    login = credentials.jmx_exporter_login(settings.get("METRICS_SCRAPE_USER"), settings.get("METRICS_SCRAPE_PASSWORD"))
+    exporter.write_text(exporter.read_text() + login)
     data = _path("DATA_DIR") / "kafka"
     if (data / "meta.properties").exists():
         if not (data / KAFKA_LOGINS_MARKER).exists():
@@ -276,7 +280,8 @@ def check_kafka() -> str:
     metadata = kafka_admin.admin_client().list_topics(timeout=3)
     if not metadata.brokers:
         raise RuntimeError("no broker in metadata")
-    return f"{len(metadata.brokers)} broker, {len(metadata.topics)} topics"
+    _scraper_only(f"http://{settings.get('BIND_HOST')}:{settings.get('KAFKA_METRICS_PORT')}/metrics")
+    return f"{len(metadata.brokers)} broker, {len(metadata.topics)} topics; metrics behind the scrape login"
 
 
 def kafka_topics() -> dict[str, tuple[int, dict[str, str]]]:
@@ -561,7 +566,7 @@ SERVICES: dict[str, Service] = {
         Service(
             "kafka",
             ("kafka",),
-            ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT"),
+            ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_METRICS_PORT"),
             check_kafka,
             90,
             prepare_kafka,

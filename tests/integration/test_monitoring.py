@@ -1,5 +1,5 @@
 """Monitoring against the running stack: Prometheus scrapes the Flink JobManager and TaskManager (Flink's
-reporter), the machine, Alertmanager and itself, each signed in; an alert rule fires when the scoring job
+reporter), the Kafka broker (the JMX exporter), the machine, Alertmanager and itself, each signed in; an alert rule fires when the scoring job
 stops, reaches the platform alerts topic through Alertmanager and the webhook, and resolves when the job
 runs again; the operations dashboard draws the job's graphs in a browser."""
 
@@ -53,12 +53,15 @@ def test_prometheus_scrapes_flink_the_machine_and_the_monitoring_signed_in():
         ("flink", "jobmanager"),
         ("flink", "taskmanager"),
         ("node", ""),
+        ("kafka", ""),
         ("alertmanager", ""),
         ("prometheus", ""),
     }
     pipeline.wait_until(lambda: expected <= _targets_up(), timeout_s=60, what="every target up")
     [registered] = _prometheus("/api/v1/query", query="flink_jobmanager_numRegisteredTaskManagers")["result"]
     assert float(registered["value"][1]) >= 1
+    [offline] = _prometheus("/api/v1/query", query="kafka_controller_offlinepartitionscount")["result"]
+    assert float(offline["value"][1]) == 0  # the broker's JMX exporter answers, and all is well
     rules = {r["name"] for g in _prometheus("/api/v1/rules", type="alert")["groups"] for r in g["rules"]}
     assert {"ScoringJobNotRunning", "CheckpointsStale", "KafkaConsumerLagHigh", "DataDiskFilling"} <= rules
 

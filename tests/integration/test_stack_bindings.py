@@ -234,7 +234,7 @@ def test_mlflow_asks_for_the_login():
 def test_monitoring_asks_for_the_login():
     """Prometheus, Alertmanager and the operations dashboard (people sign in as MONITORING_USER), and what Prometheus scrapes or
     Alertmanager calls (METRICS_SCRAPE_USER): Flink's reporter in the JobManager and the TaskManager, the
-    node exporter, the alert webhook. Each refuses the other login too."""
+    node exporter, the Kafka broker's JMX exporter, the alert webhook. Each refuses the other login too."""
     s = settings.all_settings()
     people = (s["MONITORING_USER"], s["MONITORING_PASSWORD"])
     scraper = (s["METRICS_SCRAPE_USER"], s["METRICS_SCRAPE_PASSWORD"])
@@ -246,7 +246,12 @@ def test_monitoring_asks_for_the_login():
         assert _asks_for_a_basic_login(url, people).status_code == 200, url
         assert requests.get(url, auth=(people[0], scraper[1]), timeout=10).status_code == 401, url
     host = s["BIND_HOST"]
-    for port in ("FLINK_JOBMANAGER_METRICS_PORT", "FLINK_TASKMANAGER_METRICS_PORT", "NODE_EXPORTER_PORT"):
+    for port in (
+        "FLINK_JOBMANAGER_METRICS_PORT",
+        "FLINK_TASKMANAGER_METRICS_PORT",
+        "NODE_EXPORTER_PORT",
+        "KAFKA_METRICS_PORT",
+    ):
         url = f"http://{host}:{s[port]}/metrics"
         answer = _asks_for_a_basic_login(url, scraper)
         assert answer.status_code == 200 and answer.text.startswith("#"), url

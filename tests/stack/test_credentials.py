@@ -87,3 +87,18 @@ def test_a_secret_added_by_a_newer_version_is_drawn_and_the_others_kept(tmp_path
     assert all(f"{name}=${{{name}:-{value}}}" in text for name, value in added.items())
     assert path.stat().st_mode & 0o777 == 0o600
     assert credentials._add_missing_secrets(path) == {}
+
+
+def test_the_jmx_exporter_login_holds_a_salted_hash_it_accepts():
+    """A salted SHA-256 of the password, never the password; never a digest with a leading zero, which the
+    exporter 1.0.1 refuses (see jmx_exporter_login)."""
+    import hashlib
+
+    import yaml
+
+    for _ in range(64):  # a leading zero comes with one salt in 16
+        login = credentials.jmx_exporter_login("prometheus", "s3cret-pass")
+        basic = yaml.safe_load(login)["httpServer"]["authentication"]["basic"]
+        assert "s3cret-pass" not in login and basic["username"] == "prometheus"
+        assert basic["passwordHash"] == hashlib.sha256(f"{basic['salt']}:s3cret-pass".encode()).hexdigest()
+        assert not basic["passwordHash"].startswith("0")
