@@ -30,12 +30,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pendulum
+import structlog
 from airflow.sdk import Param, dag, task
 
 from include import settings
 from include.assets import FRAUD_MODEL_CHAMPION
 from include.failure_notices import task_defaults
 from include.scoring import config as scoring_config
+
+# Task logs are Airflow's JSON lines (structlog): keyword arguments become fields of the line.
+log = structlog.get_logger(__name__)
 
 # The registered model the platform's scoring config scores with (model.uri: models:/<name>@champion).
 MODEL_NAME = scoring_config.load().registered_model
@@ -88,9 +92,9 @@ def fraud_model_training():
                 params["namespace"], params["model_name"], windows, params["alert_budget_cards_per_day"]
             )
         except model_lifecycle.NotEnoughData as reason:
-            print(f"nothing to train: {reason}")
+            log.info("nothing to train", reason=str(reason))
             raise AirflowSkipException(str(reason)) from None
-        print(f"registered {trained['challenger']['name']}/{trained['challenger']['version']}: {trained['metrics']}")
+        log.info("registered a challenger", model=trained["challenger"], metrics=trained["metrics"])
         return trained
 
     @task
@@ -105,7 +109,7 @@ def fraud_model_training():
             params["min_gain_average_precision"], params["min_gain_card_precision_at_100"]
         )
         judgement = model_lifecycle.judge_challenger(params["namespace"], trained, margins)
-        print(f"promote: {judgement['promote']} ({judgement['reason']})")
+        log.info("judged", promote=judgement["promote"], reason=judgement["reason"])
         return {**judgement, "challenger": trained["challenger"]}
 
     @task
@@ -119,7 +123,7 @@ def fraud_model_training():
         airflow_connections.export_to_settings()
         challenger = model_registry.ModelRef(**judgement["challenger"])
         model_registry.make_champion(challenger)
-        print(f"{challenger.label} is the champion (was {judgement['champion_before']})")
+        log.info("promoted", champion=challenger.label, was=judgement["champion_before"])
         return challenger.label
 
     @task(outlets=[FRAUD_MODEL_CHAMPION])
@@ -143,7 +147,7 @@ def fraud_model_training():
         airflow_connections.export_to_settings()
         params = get_current_context()["params"]
         deleted = model_registry.prune(judgement["challenger"]["name"], params["versions_kept"])
-        print(f"deleted versions: {deleted or 'none'}")
+        log.info("deleted model versions", deleted=deleted)
         return deleted
 
     judged = judge(train_challenger())

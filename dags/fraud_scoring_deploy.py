@@ -29,12 +29,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
+import structlog
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 
 from include import settings
 from include.assets import FRAUD_MODEL_CHAMPION
 from include.failure_notices import task_defaults
+
+# Task logs are Airflow's JSON lines (structlog): keyword arguments become fields of the line.
+log = structlog.get_logger(__name__)
 
 DEFAULT_CONFIG = str(settings.REPO_ROOT / "include" / "scoring" / "scoring.yaml")
 
@@ -84,7 +88,13 @@ def fraud_scoring_deploy():
         deployment.create_topics()
         ensure_table(aws.dynamodb_client(), deployment.card_table)
         model_label = model.label if model else f"none (rules only: {reference or 'no model configured'})"
-        print(f"deploying {config_file.name} version {scoring.version}, model {model_label}")
+        log.info(
+            "deploying",
+            deployment=deployment.job_name,
+            scoring_config=config_file.name,
+            config_version=scoring.version,
+            model=model_label,
+        )
         return {
             "job_name": deployment.job_name,
             "scoring_config": str(config_file),
@@ -140,7 +150,9 @@ def fraud_scoring_deploy():
                 from_savepoint=savepoint,
                 allow_non_restored_state=params["allow_non_restored_state"],
             )
-        print(f"submitted {job_id} (from savepoint {savepoint}) scoring with {prepared['model']}")
+        log.info(
+            "submitted", deployment=prepared["job_name"], job_id=job_id, savepoint=savepoint, model=prepared["model"]
+        )
         return job_id
 
     @task
@@ -161,7 +173,7 @@ def fraud_scoring_deploy():
 
         airflow_connections.export_to_settings()
         deleted = scoring_job.prune_state(scoring_job.Deployment.platform(), checkpointed["job_id"])
-        print("deleted:\n" + "\n".join(deleted) if deleted else "nothing to delete")
+        log.info("deleted old state", deleted=deleted)
         return deleted
 
     prepared = prepare()

@@ -36,11 +36,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
+import structlog
 from airflow.sdk import Param, dag, task
 
 from include import settings
 from include.assets import SCORED_TRANSACTIONS
 from include.failure_notices import task_defaults
+
+# Task logs are Airflow's JSON lines (structlog): keyword arguments become fields of the line.
+log = structlog.get_logger(__name__)
 
 RESTARTS_SEEN = "fraud_scoring_restarts_seen"
 SNAPSHOT_SEEN = "fraud_scored_transactions_snapshot_seen"
@@ -100,7 +104,12 @@ def fraud_scoring_health():
                 stored = restore_points.stored(deployment.job_name)
                 down_s = now - max(stored)[0] / 1000 if stored else 0.0
                 job_id, resume_from = scoring_job.restart(deployment, rest)
-                print(f"job was down: restarted as {job_id} from {resume_from or 'the committed Kafka offsets'}")
+                log.warning(
+                    "job was down: restarted",
+                    deployment=deployment.job_name,
+                    job_id=job_id,
+                    resumed_from=resume_from or "the committed Kafka offsets",
+                )
                 rest.checkpoint(job_id, timeout_s=300)
                 scoring_job.prune_state(deployment, job_id)
                 timeout_s = settings.get_int("KAFKA_TRANSACTION_TIMEOUT_MS") / 1000
@@ -115,7 +124,7 @@ def fraud_scoring_health():
         )
         if "restarts" in figures:
             Variable.set(RESTARTS_SEEN, str(figures["restarts"]))
-        print(f"figures: {figures}")
+        log.info("health figures", deployment=deployment.job_name, **figures)
         if problems:
             raise AirflowFailException("scoring job unhealthy: " + "; ".join(problems))
         return figures

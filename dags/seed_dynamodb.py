@@ -17,10 +17,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
+import structlog
 from airflow.sdk import Param, dag, task
 
 from include import settings
 from include.failure_notices import task_defaults
+
+# Task logs are Airflow's JSON lines (structlog): keyword arguments become fields of the line.
+log = structlog.get_logger(__name__)
 
 
 @dag(
@@ -59,7 +63,7 @@ def seed_dynamodb():
         else:
             cards = seed.from_iceberg(params["namespace"])
         summary = seed.write(params["card_table"], cards)
-        print(f"seeded: {summary}")
+        log.info("seeded", card_table=params["card_table"], **summary)
         return summary
 
     seed_card_histories()

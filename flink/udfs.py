@@ -22,7 +22,7 @@ from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from flink.udf_metrics import UdfMetrics
-from include import aws
+from include import aws, json_logs
 from include.scoring import batch_report
 from include.scoring import model as model_store
 from include.scoring import runtime as worker_runtime
@@ -95,6 +95,8 @@ def source_records(
 class JudgeRecords(ScalarFunction):
     def open(self, function_context: FunctionContext) -> None:
         self.config, runtime = worker_runtime.decode(function_context.get_job_parameter)
+        # The worker's log handler forwards to the TaskManager's log: each line's message is one JSON object.
+        json_logs.use_json("scoring-udf", deployment=runtime.get("job_name"))
         self.store = worker_runtime.card_store(runtime)
         self.feedback, self.feed = worker_runtime.feedback_side_input(runtime, self.config)
         model = (

@@ -96,6 +96,7 @@ class Deployment:
     def udf_runtime(self) -> dict[str, str | int]:
         """What the UDF needs to know about this instance (endpoints and keys come from its environment)."""
         return {
+            "job_name": self.job_name,
             "transactions_topic": self.transactions_topic,
             "feedback_topic": self.feedback_topic,
             "card_table": self.card_table,

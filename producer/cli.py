@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +30,8 @@ from producer.kafka_writer import KafkaWriter, Summary
 from producer.labelled import Labelled
 from producer.simulator import Simulator
 from producer.timeline import FEEDBACK, TX, messages, shifted
+
+log = logging.getLogger("producer")
 
 DAY_MS = 86_400_000
 
@@ -183,33 +185,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None, on_exit: Callable[[Summary], None] | None = None) -> int:
-    """`on_exit` gets the summary of a send, also when it failed (e.g. to record where to resume)."""
+    """`on_exit` gets the summary of a send, also when it failed (e.g. to record where to resume).
+    Results and errors are logged (as JSON lines from the command line, producer/__main__.py; in an
+    Airflow task, by Airflow's own handlers); progress is printed."""
     args = parse_args(argv)
     labels = LabelSink(args.labels_out)
     items = labels.watch(_source(args))
     if getattr(args, "out", None):
         written = files.write_project(args.out, items)
         labels.write()
-        print(f"[producer] wrote {written:,} transactions to {args.out}", file=sys.stderr)
+        log.info("wrote %d transactions to %s", written, args.out)
         return 0
     writer = open_writer(args)
     try:
         send(items, args, writer)
     except KafkaException as error:
-        print(f"[producer] {error}", file=sys.stderr)
+        log.error("sending stopped: %s", error, extra={"topic": args.topic})
     finally:
         if on_exit:
             on_exit(writer.summary)
     summary = writer.summary
     labels.write()
-    print(f"[producer] {summary}", file=sys.stderr)
+    log.info("%s", summary, extra={"topic": args.topic})
     for error in summary.errors:
-        print(f"[producer] delivery failed: {error}", file=sys.stderr)
+        log.error("delivery failed: %s", error, extra={"topic": args.topic})
     if summary.failed or summary.delivered < summary.sent.total() + args.resume_after:
-        print(
-            f"[producer] the first {summary.delivered:,} messages are delivered: rerun with "
-            f"--resume-after {summary.delivered} to send the rest",
-            file=sys.stderr,
+        log.error(
+            "the first %d messages are delivered: rerun with --resume-after %d to send the rest",
+            summary.delivered,
+            summary.delivered,
+            extra={"topic": args.topic},
         )
         return 1
     return 0

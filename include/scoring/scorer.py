@@ -16,6 +16,7 @@ reads at most that much log back.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +37,8 @@ from include.scoring.feedback import Feedback, FeedbackIndex
 from include.scoring.history import CardHistory, Entry
 from include.scoring.model import Model
 from include.transactions import Transaction, format_event_time, parse
+
+log = logging.getLogger(__name__)
 
 # Cards a compaction encodes or loads at once (card_store: 25 per BatchWriteItem, 100 per BatchGetItem).
 COMPACTION_CHUNK_CARDS = 1_000
@@ -129,6 +132,13 @@ def rejected(record: SourceRecord, error: Exception) -> Result:
     not stop the job: it is dead-lettered as `unreadable`)."""
     if isinstance(error, Rejected):
         return Result(REJECTED, record, reject_reason=error.reason)
+    # Unforeseen: a check is missing. Logged (once per such record) as well as dead-lettered.
+    log.warning(
+        "a record no check foresaw is dead-lettered as unreadable: %s",
+        type(error).__name__,
+        exc_info=error,
+        extra={"topic": record.topic, "partition": record.partition, "offset": record.offset, "reason": "unreadable"},
+    )
     return Result(
         REJECTED, record, reject_reason=Rejected("unreadable", f"{type(error).__name__}: {str(error)[:120]}").reason
     )

@@ -218,6 +218,12 @@ def test_health_check_passes_on_the_running_job():
         airflow_api.run(DEPLOY, UNATTENDED)
     run_id = airflow_api.run(HEALTH)
     assert airflow_api.result(HEALTH, run_id, "check_job")["state"] == "RUNNING"
+    # Its figures are fields of a JSON line of the task log, with the job's name (not prose to parse).
+    logs = Path(settings.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER")) / f"dag_id={HEALTH}" / f"run_id={run_id}"
+    lines = [json.loads(line) for path in logs.glob("task_id=check_job/attempt=*.log") for line in path.open()]
+    [figures] = [line for line in lines if line.get("event") == "health figures"]
+    assert figures["deployment"] == PLATFORM.job_name and figures["state"] == "RUNNING"
+    assert figures["level"] == "info" and "restarts" in figures
 
 
 def test_a_health_check_that_fails_for_good_alerts_the_operators():
