@@ -205,13 +205,21 @@ class FlinkRest:
         return result.get("operation", {})
 
     def udf_metrics(self, job_id: str, group: str = "fraud") -> dict[str, float]:
-        """User metrics of the job's Python operator (flink/udfs.py registers them under `group`),
-        summed over its subtasks. The REST API refreshes them every few seconds."""
+        """User metrics of the job's Python operator (flink/udf_metrics.py registers them under `group`),
+        summed over its subtasks: the group's own counters and gauges, not those of its subgroups (the
+        histograms' buckets, dead letters by reason: Prometheus has those), whose ~80 names would not
+        fit one request. The REST API refreshes them every few seconds."""
         for vertex in self.job(job_id)["vertices"]:
             if "PythonCalc" not in vertex["name"]:
                 continue
             base = f"/jobs/{job_id}/vertices/{vertex['id']}"
-            names = sorted({m["id"].split(".", 1)[1] for m in self._get(f"{base}/metrics") if f".{group}." in m["id"]})
+            names = sorted(
+                {
+                    m["id"].split(".", 1)[1]
+                    for m in self._get(f"{base}/metrics")
+                    if f".{group}." in m["id"] and "." not in m["id"].rsplit(f".{group}.", 1)[1]
+                }
+            )
             if not names:
                 return {}
             summed = self._get(f"{base}/subtasks/metrics?get={','.join(names)}&agg=sum")
