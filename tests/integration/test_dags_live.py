@@ -311,7 +311,7 @@ def test_scheduled_health_run_restarts_the_job_after_a_jobmanager_kill_as_it_las
     restarting = []
     for scheduled in airflow_api.scheduled_runs_after(HEALTH, killed_at - timedelta(minutes=5)):
         airflow_api.wait(HEALTH, scheduled["dag_run_id"], timeout_s=600)
-        if "job was down: restarted as" in airflow_api.log(HEALTH, scheduled["dag_run_id"], "check_job"):
+        if "job was down: restarted" in airflow_api.log(HEALTH, scheduled["dag_run_id"], "check_job"):
             restarting.append(scheduled["dag_run_id"])
     assert len(restarting) == 1, restarting
     [restarted] = restarted
