@@ -40,7 +40,9 @@ class UdfMetrics:
         fraud = metric_group.add_group("fraud")
         self._fraud = fraud
         self.store = store
-        self._dead_letters = {code: fraud.add_group("reason", code).counter("dead_letters") for code in REJECTION_CODES}
+        self._dead_letters: dict[str, object] = {}
+        for code in REJECTION_CODES:
+            self.dead_letters(code)
         self._announced = False
         self.records = fraud.counter("records_scored")
         self.confirmed = fraud.counter("records_confirmed")

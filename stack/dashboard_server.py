@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from include import ops_dashboard, settings
-from stack.http_login import basic_authorization, is_signed_in
+from stack.http_login import basic_authorization, is_signed_in, refuse
 
 REALM = "fraud-operations"
 CACHE_S = 10
@@ -38,10 +38,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
 
     def _answer(self, with_body: bool) -> None:
         if not is_signed_in(self.headers.get("Authorization", ""), self.expected_authorization):
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            refuse(self, REALM)
             return
         if self.path not in ("/", "/index.html"):
             self.send_error(404)

@@ -10,7 +10,7 @@ import functools
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from include import settings
-from stack.http_login import basic_authorization, is_signed_in
+from stack.http_login import basic_authorization, is_signed_in, refuse
 
 REALM = "fraud-report"
 
@@ -22,10 +22,7 @@ class ReportHandler(SimpleHTTPRequestHandler):
         return is_signed_in(self.headers.get("Authorization", ""), self.expected_authorization)
 
     def _refuse(self) -> None:
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        refuse(self, REALM)
 
     def do_GET(self) -> None:
         if self._authorized():
