@@ -6,8 +6,8 @@ when known; context passed as `extra=` (`tx_id` and the other CONTEXT_FIELDS) wh
 with the traceback of an exception. A log shipper reads the fields without parsing prose. `print` stays
 for progress a person watches.
 
-Airflow 3 writes task logs as JSON lines itself (structlog): the DAG helpers log through `logging` with
-the same `extra=` fields and need nothing from here.
+Airflow 3 writes task logs as JSON lines itself (structlog) but drops `extra=`: the DAG helpers log
+through structlog, with the deployment and job as keyword fields, and need nothing from here.
 """
 
 from __future__ import annotations
